@@ -1,0 +1,152 @@
+/**
+ * The fast plain-TypeScript kernel: every option in one kernel, float32 storage, float64
+ * arithmetic and row sums. It is the fallback where WebAssembly SIMD is missing.
+ *
+ * Per row (N, V), with c the (capped) logits:
+ * - without a gradient: one online pass computes the running max, the rescaled sum of
+ *   exps and the terms of the loss that are linear in c (c_y, Σ w_j·c_j, Σ w_j·t'_j·c_j);
+ * - with a gradient: a max pass (no exp) gathers the same linear terms; a second pass
+ *   computes e_j = exp(c_j - max) once, stores it in the gradient buffer and sums it;
+ *   a third pass turns e_j into the gradient in place: g_j = scale·(A·e_j/Σe - B_j).
+ *
+ * The loss is assembled from those sums, with lse = max + log Σe:
+ *   index:  L = (1-ε)·w_y·(lse - c_y) + (ε/V)·(W·lse - Σ_j w_j·c_j) + z·lse²
+ *   probs:  L = lse·Σ_j w_j·t'_j - Σ_j w_j·t'_j·c_j + z·lse²
+ * and the gradient's coefficients are
+ *   index:  A = (1-ε)·w_y + (ε/V)·W + 2z·lse,   B_j = (ε/V)·w_j + (1-ε)·w_y·[j=y]
+ *   probs:  A = Σ_k w_k·t'_k + 2z·lse,          B_j = w_j·t'_j
+ * (see reference/crossEntropy.ts for the derivation's plain form).
+ *
+ * Under softcap the capped row is kept in one float64 scratch row (V), never N×V, so that
+ * tanh is computed once per element and the chain-rule factor 1 - (c/s)² needs no logits
+ * (which `inplace` has overwritten by then).
+ */
+import { gradScale, meanDenominator, reduceLoss } from "../common.js";
+import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
+
+export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
+  const { logits, n, v, target, probs, weight, reduction, gradOut } = args;
+  const eps = args.labelSmoothing;
+  const z = args.zLoss;
+  const s = args.softcap;
+  const d = meanDenominator(args);
+  const scale = gradScale(reduction, d);
+  let wSum = v;
+  if (weight !== null) {
+    wSum = 0;
+    for (let j = 0; j < v; j++) wSum += weight[j]!;
+  }
+  const capped = s > 0 ? new Float64Array(v) : null;
+  const rowLoss = new Float64Array(n);
+  const lseOut = new Float64Array(n);
+
+  for (let i = 0; i < n; i++) {
+    const row = i * v;
+    const ignored = target !== null && target[i]! < 0;
+    const y = target === null || ignored ? -1 : target[i]!;
+
+    // Pass 1: max and the linear terms; without a gradient, also the online sum of exps.
+    let m = -Infinity;
+    let sum = 0;
+    let wc = 0; // Σ_j w_j·c_j (index targets with smoothing) or Σ_j w_j·t'_j·c_j (probs)
+    let wt = 0; // Σ_j w_j·t'_j (probs)
+    const online = gradOut === null || ignored;
+    for (let j = 0; j < v; j++) {
+      let c = logits[row + j]!;
+      if (capped !== null) {
+        c = s * Math.tanh(c / s);
+        capped[j] = c;
+      }
+      if (online) {
+        if (c > m) {
+          sum = sum * Math.exp(m - c) + 1;
+          m = c;
+        } else if (m !== -Infinity) {
+          sum += Math.exp(c - m);
+        }
+      } else if (c > m) {
+        m = c;
+      }
+      if (probs !== null) {
+        const tw = ((1 - eps) * probs[row + j]! + eps / v) * (weight === null ? 1 : weight[j]!);
+        wt += tw;
+        wc += tw * c;
+      } else if (eps > 0 && !ignored) {
+        wc += (weight === null ? 1 : weight[j]!) * c;
+      }
+    }
+
+    // c_y, read before pass 2 may overwrite the logits (inplace).
+    const cy = y >= 0 ? (capped !== null ? capped[y]! : logits[row + y]!) : 0;
+    const wy = y >= 0 && weight !== null ? weight[y]! : 1;
+
+    // Pass 2 (gradient only): e_j = exp(c_j - m), stored where the gradient goes, and summed.
+    // (A row of -Infinity gives NaN here, as softmax of that row is undefined.)
+    if (!online) {
+      for (let j = 0; j < v; j++) {
+        const c = capped !== null ? capped[j]! : logits[row + j]!;
+        const e = Math.exp(c - m);
+        gradOut[row + j] = e;
+        sum += e;
+      }
+    }
+    const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
+    lseOut[i] = lse;
+    if (ignored) {
+      // An ignored token: lse is still reported, the loss and the gradient row are zero.
+      if (gradOut !== null) gradOut.fill(0, row, row + v);
+      continue;
+    }
+
+    // The loss from the sums.
+    let loss: number;
+    let a: number; // coefficient of p_j in the gradient
+    if (probs === null) {
+      loss = (1 - eps) * wy * (lse - cy);
+      a = (1 - eps) * wy;
+      if (eps > 0) {
+        loss += (eps / v) * (wSum * lse - wc);
+        a += (eps / v) * wSum;
+      }
+    } else {
+      loss = lse * wt - wc;
+      a = wt;
+    }
+    if (z > 0) {
+      loss += z * lse * lse;
+      a += 2 * z * lse;
+    }
+    rowLoss[i] = loss;
+
+    // Pass 3 (gradient only): g_j = scale·(A·e_j/Σe - B_j)·(1 - (c_j/s)²), in place.
+    if (gradOut !== null) {
+      const k = (scale * a) / sum;
+      const kb = probs === null ? (scale * eps) / v : scale * (1 - eps);
+      const kc = probs === null ? 0 : (scale * eps) / v;
+      for (let j = 0; j < v; j++) {
+        let g = k * gradOut[row + j]!;
+        if (probs !== null) {
+          g -= (kb * probs[row + j]! + kc) * (weight === null ? 1 : weight[j]!);
+        } else if (eps > 0) {
+          g -= kb * (weight === null ? 1 : weight[j]!);
+        }
+        if (capped !== null) {
+          const t = capped[j]! / s;
+          g *= 1 - t * t;
+        }
+        gradOut[row + j] = g;
+      }
+      if (probs === null) {
+        let gy = k * Math.exp(cy - m);
+        if (eps > 0) gy -= kb * wy;
+        gy -= scale * (1 - eps) * wy;
+        if (capped !== null) {
+          const t = capped[y]! / s;
+          gy *= 1 - t * t;
+        }
+        gradOut[row + y] = gy;
+      }
+    }
+  }
+  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut };
+}

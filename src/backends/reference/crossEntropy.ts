@@ -1,0 +1,106 @@
+/**
+ * The reference cross-entropy: float64, plain TypeScript, several clear passes per row.
+ * It is written to be read and it is the oracle every fast kernel is tested against;
+ * it is itself checked against PyTorch fixtures (scripts/make_fixtures.py).
+ *
+ * For row i with capped logits c = s·tanh(x/s) (or c = x), p = softmax(c), lse = log Σ exp(c),
+ * smoothing ε, class weights w (1 when absent), W = Σ_j w_j and z-loss z:
+ *
+ *   index target y:  L = (1-ε)·w_y·(lse - c_y) + (ε/V)·Σ_j w_j·(lse - c_j) + z·lse²
+ *                    dL/dc_j = (1-ε)·w_y·(p_j - [j=y]) + (ε/V)·(W·p_j - w_j) + 2z·lse·p_j
+ *   probabilities t: t' = (1-ε)·t + ε/V
+ *                    L = -Σ_j w_j·t'_j·(c_j - lse) + z·lse²
+ *                    dL/dc_j = (Σ_k w_k·t'_k)·p_j - w_j·t'_j + 2z·lse·p_j
+ *
+ * then dL/dx = dL/dc · (1 - tanh²(x/s)) under softcap, times 1/D for the mean.
+ * Terms whose coefficient is zero (ε = 0, z = 0) are skipped, as PyTorch skips them, so that
+ * a -Infinity logit does not turn 0·∞ into NaN.
+ */
+import { gradScale, meanDenominator, reduceLoss } from "../common.js";
+import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
+
+export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
+  const { logits, n, v, target, probs, weight, reduction, gradOut } = args;
+  const eps = args.labelSmoothing;
+  const z = args.zLoss;
+  const s = args.softcap;
+  const d = meanDenominator(args);
+  const scale = gradScale(reduction, d);
+  const w = (j: number): number => (weight === null ? 1 : weight[j]!);
+  let wSum = 0;
+  for (let j = 0; j < v; j++) wSum += w(j);
+
+  const rowLoss = new Float64Array(n);
+  const lseOut = new Float64Array(n);
+  const c = new Float64Array(v); // capped logits of one row
+  const p = new Float64Array(v); // softmax of one row
+  const g = new Float64Array(v); // gradient of one row w.r.t. c
+
+  for (let i = 0; i < n; i++) {
+    const row = i * v;
+    // 1. capped logits
+    for (let j = 0; j < v; j++) {
+      const x = logits[row + j]!;
+      c[j] = s > 0 ? s * Math.tanh(x / s) : x;
+    }
+    // 2. log-sum-exp, shifted by the max (a row of -Infinity has lse = -Infinity)
+    let m = -Infinity;
+    for (let j = 0; j < v; j++) m = Math.max(m, c[j]!);
+    let sum = 0;
+    for (let j = 0; j < v; j++) sum += m === -Infinity ? 0 : Math.exp(c[j]! - m);
+    const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
+    lseOut[i] = lse;
+    for (let j = 0; j < v; j++) p[j] = Math.exp(c[j]! - lse);
+
+    // 3. the loss and its gradient w.r.t. c
+    let loss = 0;
+    if (target !== null) {
+      const y = target[i]!;
+      if (y < 0) {
+        // ignored token
+        rowLoss[i] = 0;
+        if (gradOut !== null) gradOut.fill(0, row, row + v);
+        continue;
+      }
+      const wy = w(y);
+      loss = (1 - eps) * wy * (lse - c[y]!);
+      for (let j = 0; j < v; j++) g[j] = (1 - eps) * wy * (p[j]! - (j === y ? 1 : 0));
+      if (eps > 0) {
+        let smooth = 0;
+        for (let j = 0; j < v; j++) smooth += w(j) * (lse - c[j]!);
+        loss += (eps / v) * smooth;
+        for (let j = 0; j < v; j++) g[j]! += (eps / v) * (wSum * p[j]! - w(j));
+      }
+    } else {
+      const t = probs!;
+      let tw = 0; // Σ_k w_k·t'_k
+      for (let j = 0; j < v; j++) {
+        const tj = (1 - eps) * t[row + j]! + eps / v;
+        loss -= w(j) * tj * (c[j]! - lse);
+        tw += w(j) * tj;
+      }
+      for (let j = 0; j < v; j++) {
+        const tj = (1 - eps) * t[row + j]! + eps / v;
+        g[j] = tw * p[j]! - w(j) * tj;
+      }
+    }
+    if (z > 0) {
+      loss += z * lse * lse;
+      for (let j = 0; j < v; j++) g[j]! += 2 * z * lse * p[j]!;
+    }
+    rowLoss[i] = loss;
+
+    // 4. chain rule through the cap, then the reduction's scale
+    if (gradOut !== null) {
+      for (let j = 0; j < v; j++) {
+        let dx = g[j]! * scale;
+        if (s > 0) {
+          const th = Math.tanh(logits[row + j]! / s);
+          dx *= 1 - th * th;
+        }
+        gradOut[row + j] = dx;
+      }
+    }
+  }
+  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut };
+}

@@ -1,0 +1,34 @@
+/** Helpers shared by the CLI's subcommands. */
+
+/** A bad argument: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Parse a comma-separated list of finite numbers for the flag `flag`. */
+export function parseNumberList(flag: string, text: string): number[] {
+  const parts = text.split(",").map((s) => s.trim());
+  return parts.map((p, i) => {
+    const x = p === "-inf" || p === "-Infinity" ? -Infinity : Number(p);
+    if (p === "" || Number.isNaN(x)) throw new UsageError(`${flag}: item ${i} is "${p}"; expected a number`);
+    return x;
+  });
+}
+
+/** Parse an integer flag within [min, max]. */
+export function parseIntFlag(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const x = Number(text);
+  if (!Number.isInteger(x) || x < min || x > max) {
+    throw new UsageError(`${flag} is "${text}"; expected an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? "∞" : max}]`);
+  }
+  return x;
+}
+
+/** Parse a number flag within [min, max]. */
+export function parseNumberFlag(flag: string, text: string, min: number, max = Infinity): number {
+  const x = Number(text);
+  if (text.trim() === "" || Number.isNaN(x) || x < min || x > max) {
+    throw new UsageError(`${flag} is "${text}"; expected a number in [${min}, ${max}]`);
+  }
+  return x;
+}
