@@ -2,6 +2,7 @@
  * The oracle's own check: the float64 reference backend against PyTorch's float64 results
  * (fixtures/torch-cross-entropy.json, made by scripts/make_fixtures.py), case by case.
  */
+import assert from "node:assert/strict";
 import { test } from "node:test";
 import { crossEntropy } from "../../src/index.js";
 import { assertClose } from "../helpers/close.js";
@@ -9,11 +10,11 @@ import { torchFixtures } from "../helpers/fixtures.js";
 
 const cases = torchFixtures();
 
-test("the fixtures cover every option combination and edge case", (t) => {
-  t.assert.ok(cases.length >= 150, `only ${cases.length} cases`);
+test("the fixtures cover every option combination and edge case", () => {
+  assert.ok(cases.length >= 150, `only ${cases.length} cases`);
   const names = cases.map((c) => c.name).join("\n");
   for (const needle of ["grid/probs", "grid/index", "ignore/all", "weight/all-zero", "mask/neginf", "extreme/pm1e4", "extreme/88to100", "vocab/50257", "shape/1x1", "shape/4x2"]) {
-    t.assert.ok(names.includes(needle), `no fixture named like ${needle}`);
+    assert.ok(names.includes(needle), `no fixture named like ${needle}`);
   }
 });
 

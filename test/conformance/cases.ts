@@ -6,6 +6,7 @@
  * and without `inplace`. Tolerances follow the dtype: float32 loss and lse within 2e-6 relative
  * (the absolute part scaled by max|logit|), float32 gradient within 1e-6 + 1e-4·|g|.
  */
+import assert from "node:assert/strict";
 import { test } from "node:test";
 import { crossEntropy, type CrossEntropyOptions, type CrossEntropyOutput, type TargetInput } from "../../src/index.js";
 import { assertClose, type Tolerance } from "../helpers/close.js";
@@ -88,22 +89,22 @@ export function compareWithReference(name: string, c: ConformanceCase, got: Cros
 export function runConformance(label: string, run: Runner, opts: { f64?: boolean } = {}): void {
   const cases = conformanceCases();
   for (const c of cases) {
-    test(`${label} conforms: ${c.name}`, async (t) => {
+    test(`${label} conforms: ${c.name}`, async () => {
       const want = crossEntropy(c.logits, c.target, { ...c.options, grad: true, backend: "reference" });
       const wantNoGrad = crossEntropy(c.logits, c.target, { ...c.options, backend: "reference" });
       for (const f32 of opts.f64 === false ? [true] : [true, false]) {
         const x = f32 ? new Float32Array(c.logits) : Float64Array.from(c.logits);
         const before = Float64Array.from(x);
         const got = await run(x, c.target, { ...c.options, grad: true });
-        t.assert.equal(got.lse instanceof Float32Array, f32, `${c.name}: lse dtype follows the logits`);
-        t.assert.equal(got.grad instanceof Float32Array, f32, `${c.name}: grad dtype follows the logits`);
+        assert.equal(got.lse instanceof Float32Array, f32, `${c.name}: lse dtype follows the logits`);
+        assert.equal(got.grad instanceof Float32Array, f32, `${c.name}: grad dtype follows the logits`);
         assertClose(x, before, { atol: 0, rtol: 0 }, `${c.name}: logits left untouched`);
         compareWithReference(`${c.name} [${f32 ? "f32" : "f64"}]`, c, got, want, f32);
         const noGrad = await run(x, c.target, { ...c.options });
-        t.assert.equal(noGrad.grad, undefined);
+        assert.equal(noGrad.grad, undefined);
         compareWithReference(`${c.name} [${f32 ? "f32" : "f64"}, no grad]`, c, noGrad, wantNoGrad, f32);
         const inplace = await run(x, c.target, { ...c.options, grad: true, inplace: true });
-        t.assert.equal(inplace.grad, x, `${c.name}: inplace returns the logits buffer`);
+        assert.equal(inplace.grad, x, `${c.name}: inplace returns the logits buffer`);
         compareWithReference(`${c.name} [${f32 ? "f32" : "f64"}, inplace]`, c, inplace, want, f32);
       }
     });
