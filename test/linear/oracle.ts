@@ -85,18 +85,4 @@ export function materialise(c: LinearCase): Materialised {
   return { loss: out.loss as number | Float64Array, lse: out.lse, gradHidden, gradWeight, gradBias };
 }
 
-/**
- * got ≈ want elementwise: |got - want| <= atol + rtol·|want|; NaN equals NaN, infinities exact.
- * Reports the label, the first failing index and both values.
- */
-export function assertClose(got: number | ArrayLike<number>, want: number | ArrayLike<number>, tol: { atol: number; rtol: number }, label: string): void {
-  const g = typeof got === "number" ? [got] : got;
-  const w = typeof want === "number" ? [want] : want;
-  if (g.length !== w.length) throw new Error(`${label}: length ${g.length}, expected ${w.length}`);
-  for (let i = 0; i < w.length; i++) {
-    const a = g[i]!;
-    const b = w[i]!;
-    if (Number.isNaN(b) ? Number.isNaN(a) : !Number.isFinite(b) ? a === b : Math.abs(a - b) <= tol.atol + tol.rtol * Math.abs(b)) continue;
-    throw new Error(`${label}: index ${i}: got ${a}, expected ${b} (atol ${tol.atol}, rtol ${tol.rtol})`);
-  }
-}
+export { assertClose } from "../helpers/close.js";
