@@ -1,0 +1,186 @@
+/**
+ * Fused linear cross-entropy against the materialised path, forward+backward, side by side:
+ *   - ours, materialised: logits = hidden·Wᵀ (js matmul), crossEntropy with grad in place,
+ *     then dHidden = G·W and dWeight = Gᵀ·hidden (js matmul);
+ *   - PyTorch: hidden @ W.T + F.cross_entropy + backward (bench/linear_torch.py, /usr/bin/python3);
+ *   - ours, fused: linearCrossEntropy(hidden, W, target, { grad: true }).
+ * Each measurement runs in a fresh child process so that its peak RSS is its own: "extra RSS" is
+ * the growth of peak RSS over the inputs during the first call, minus the gradients returned.
+ * The fused kernel also reports its scratch bytes. Plus GFLOP/s of the logits product (js
+ * matmul) against PyTorch's and numpy's (OpenBLAS, when importable by `python3`) matmul.
+ *
+ *   npm run bench:linear                                   # both issue shapes (slow: ~25 min)
+ *   npm run bench:linear -- --shapes 1024x768x50257 --runs 2
+ *   npm run bench:linear -- --shapes 256x256x8192 --runs 3  # a quick look
+ */
+import { spawnSync } from "node:child_process";
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { crossEntropy, linearCrossEntropy } from "../src/index.js";
+import { matmul } from "../src/backends/js/matmul.js";
+
+const { values } = parseArgs({
+  options: {
+    shapes: { type: "string", default: "1024x768x50257,1024x2048x128256" },
+    runs: { type: "string", default: "1" },
+    threads: { type: "string", default: "1,2" },
+    child: { type: "string" },
+    torch: { type: "boolean", default: true },
+  },
+});
+
+interface Timing {
+  median_ms: number;
+  min_ms: number;
+  runs: number;
+  extra_rss: number;
+  scratch?: number;
+  mm_chunk_gflops?: number;
+  chunk_rows?: number;
+}
+
+function problem(n: number, d: number, v: number) {
+  // Deterministic, cheap to build: values in [-1, 1), weight scaled by 1/√D (logits ~ O(1)).
+  const hidden = new Float32Array(n * d);
+  for (let i = 0; i < hidden.length; i++) hidden[i] = Math.sin(i * 0.618 + 0.3);
+  const weight = new Float32Array(v * d);
+  const s = 1 / Math.sqrt(d);
+  for (let i = 0; i < weight.length; i++) weight[i] = Math.sin(i * 0.377 + 1.1) * s;
+  const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
+  return { hidden, weight, target };
+}
+
+const peakRss = (): number => process.resourceUsage().maxRSS * 1024;
+
+/** Child mode: one path, timed; the first call's peak RSS growth is its memory. */
+function child(spec: string): void {
+  const [mode, shape, runsS] = spec.split(":") as [string, string, string];
+  const [n, d, v] = shape.split("x").map(Number) as [number, number, number];
+  const runs = Number(runsS);
+  const { hidden, weight, target } = problem(n, d, v);
+  const outBytes = 4 * (n * d + v * d);
+  let scratch: number | undefined;
+  const call =
+    mode === "fused"
+      ? () => {
+          const out = linearCrossEntropy(hidden, weight, target, { grad: true });
+          scratch = out.scratchBytes;
+          return out.loss as number;
+        }
+      : () => {
+          const logits = new Float32Array(n * v);
+          matmul(n, v, d, { data: hidden, off: 0, rs: d, cs: 1 }, { data: weight, off: 0, rs: 1, cs: d }, { data: logits, off: 0, rs: v }, false);
+          const out = crossEntropy(logits, target, { classes: v, grad: true, inplace: true, backend: "js" });
+          const gh = new Float32Array(n * d);
+          const gw = new Float32Array(v * d);
+          matmul(n, d, v, { data: logits, off: 0, rs: v, cs: 1 }, { data: weight, off: 0, rs: d, cs: 1 }, { data: gh, off: 0, rs: d }, false);
+          matmul(v, d, n, { data: logits, off: 0, rs: 1, cs: v }, { data: hidden, off: 0, rs: d, cs: 1 }, { data: gw, off: 0, rs: d }, false);
+          return out.loss as number;
+        };
+  // JIT warm-up on a few rows (the full call is the first measured one).
+  linearCrossEntropy(hidden.subarray(0, 4 * d), weight, target.subarray(0, 4), { grad: true });
+  const base = peakRss();
+  const times: number[] = [];
+  let loss = 0;
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    loss = call();
+    times.push(performance.now() - t0);
+    if (r === 0) {
+      const extra = peakRss() - base - outBytes;
+      times.push(extra); // sentinel, removed below
+    }
+  }
+  const extra = times.splice(1, 1)[0]!;
+  times.sort((a, b) => a - b);
+  const res: Timing = { median_ms: times[Math.floor(times.length / 2)]!, min_ms: times[0]!, runs, extra_rss: Math.max(0, extra) };
+  if (scratch !== undefined) res.scratch = scratch;
+  if (mode === "fused") {
+    // The logits product of one chunk, as the fused kernel runs it.
+    const rows = Math.max(1, Math.min(n, Math.floor((4 * 1024 * 1024) / (4 * v))));
+    const buf = new Float32Array(rows * v);
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      matmul(rows, v, d, { data: hidden, off: 0, rs: d, cs: 1 }, { data: weight, off: 0, rs: 1, cs: d }, { data: buf, off: 0, rs: v }, false);
+      best = Math.min(best, performance.now() - t0);
+    }
+    res.mm_chunk_gflops = (2 * rows * v * d) / best / 1e6;
+    res.chunk_rows = rows;
+  }
+  console.log(JSON.stringify({ ...res, loss }));
+}
+
+function runChild(args: string[], cmd = process.execPath, env: NodeJS.ProcessEnv = process.env): Record<string, number> | null {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env, maxBuffer: 1 << 20 });
+  if (r.status !== 0) {
+    console.error(`  (${[cmd, ...args].join(" ")} failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" / ")})`);
+    return null;
+  }
+  const line = r.stdout.trim().split("\n").at(-1)!;
+  return JSON.parse(line) as Record<string, number>;
+}
+
+function main(): void {
+  const runs = Number(values.runs);
+  const threads = values.threads.split(",").map(Number);
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const malloc = { ...process.env, MALLOC_MMAP_MAX_: "0", MALLOC_TRIM_THRESHOLD_: "100000000000" };
+  console.log(`linear cross-entropy fwd+bwd, float32, ${runs} run(s) each after a JIT warm-up; ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, node ${process.version}`);
+  for (const shape of values.shapes.split(",")) {
+    const [n, d, v] = shape.split("x").map(Number) as [number, number, number];
+    const logitsBytes = 4 * n * v;
+    console.log(`\n### N=${n} D=${d} V=${v} (logits ${mib(logitsBytes)} MiB float32)\n`);
+    console.log("| path | threads | median s | min s | peak extra RSS MiB | kernel scratch MiB | % of N×V logits |");
+    console.log("|---|---|---|---|---|---|---|");
+    const row = (name: string, t: number, r: Record<string, number> | null) => {
+      if (r === null) return;
+      const mem = r.scratch ?? r.extra_rss!;
+      console.log(`| ${name} | ${t} | ${s(r.median_ms!)} | ${s(r.min_ms!)} | ${mib(r.extra_rss!)} | ${r.scratch === undefined ? "-" : mib(r.scratch)} | ${((100 * mem) / logitsBytes).toFixed(2)}% |`);
+    };
+    const self = ["--import", "tsx", new URL(import.meta.url).pathname];
+    const mat = runChild([...self, "--child", `materialised:${shape}:${runs}`]);
+    row("ours, materialised (js)", 1, mat);
+    const fused = runChild([...self, "--child", `fused:${shape}:${runs}`]);
+    row("ours, fused (js)", 1, fused);
+    const torch: Record<number, Record<string, number> | null> = {};
+    if (values.torch) {
+      for (const t of threads) {
+        torch[t] = runChild(["bench/linear_torch.py", `${n}`, `${d}`, `${v}`, `${t}`, `${runs}`, `${fused?.chunk_rows ?? 8}`], "/usr/bin/python3", malloc);
+        row("PyTorch materialised", t, torch[t] ?? null);
+      }
+    }
+    if (fused !== null) {
+      console.log(`\nlogits product of one chunk (${fused.chunk_rows}×${d})·(${d}×${v}): js matmul ${fused.mm_chunk_gflops!.toFixed(2)} GFLOP/s (1 thread)`);
+      for (const t of threads) {
+        const r = torch[t];
+        if (r) console.log(`  PyTorch ${t} thread(s): ${r.mm_chunk_gflops!.toFixed(2)} GFLOP/s at the chunk, ${r.mm_full_gflops!.toFixed(2)} GFLOP/s at (${n}×${d})·(${d}×${v})`);
+        const np = runChild(["-c", numpyMm(fused.chunk_rows!, n, d, v)], "python3", { ...process.env, OPENBLAS_NUM_THREADS: `${t}`, OMP_NUM_THREADS: `${t}` });
+        if (np) console.log(`  numpy ${np.version} (OpenBLAS) ${t} thread(s): ${np.chunk!.toFixed(2)} GFLOP/s at the chunk, ${np.full!.toFixed(2)} GFLOP/s full`);
+      }
+      if (mat !== null) console.log(`fused / materialised (js) time: ${(fused.median_ms! / mat.median_ms!).toFixed(2)}`);
+      for (const t of threads) {
+        const r = torch[t];
+        if (r) console.log(`fused (js, 1 thread) / PyTorch (${t} thread(s)) time: ${(fused.median_ms! / r.median_ms!).toFixed(2)}`);
+      }
+    }
+  }
+}
+
+/** A numpy one-liner timing float32 matmul at the chunk's and the full shape (best of 3). */
+function numpyMm(rows: number, n: number, d: number, v: number): string {
+  return [
+    "import json,time,numpy as np",
+    `w=np.random.rand(${d},${v}).astype('f4')`,
+    "def g(r):",
+    `  a=np.random.rand(r,${d}).astype('f4'); o=np.empty((r,${v}),'f4'); np.matmul(a,w,out=o); b=1e9`,
+    "  for _ in range(3):",
+    "    t=time.perf_counter(); np.matmul(a,w,out=o); b=min(b,time.perf_counter()-t)",
+    `  return 2*r*${d}*${v}/b/1e9`,
+    `print(json.dumps({'chunk':g(${rows}),'full':g(${n}),'version':np.__version__}))`,
+  ].join("\n");
+}
+
+if (values.child !== undefined) child(values.child);
+else main();
