@@ -13,6 +13,8 @@ import { demote2, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
+// @ts-ignore: decorator
+@inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
 
 // Linear terms of the current row, set by linearTerms().
 let gWc: f64 = 0; // Σ_j w_j·c_j (index, smoothing) or Σ_j w_j·t'_j·c_j (probs)
@@ -23,35 +25,40 @@ let gWt: f64 = 0; // Σ_j w_j·t'_j (probs)
   return p + (<usize>j << 2);
 }
 
-/** Max of n float32 at p (−Infinity for none; NaN if any is NaN). */
+/** Max of n float32 at p (−Infinity for none). pmax skips NaN here, but a NaN then makes the sum NaN. */
 function rowMax(p: usize, n: i32): f32 {
   let m4 = f32x4.splat(-Infinity);
   let j = 0;
-  for (; j + 4 <= n; j += 4) m4 = f32x4.max(m4, v128.load(at(p, j)));
+  for (; j + 4 <= n; j += 4) m4 = f32x4.pmax(m4, v128.load(at(p, j)));
   let m = hmax4(m4);
   for (; j < n; j++) m = max<f32>(m, load<f32>(at(p, j)));
   return m;
 }
 
-/** Σ exp(c_j − m) over n float32 at p, in float64; stores each exp at dst when dst != 0. */
+/**
+ * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0. Each lane sums
+ * BLOCK vectors in float32 (at most BLOCK roundings of a partial sum), then the block sums are
+ * added in float64: nearly the speed of a float32 sum, nearly the accuracy of a float64 one.
+ */
 function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
   const m4 = f32x4.splat(m);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
   let j = 0;
-  if (dst != 0) {
-    for (; j + 4 <= n; j += 4) {
-      const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
-      v128.store(at(dst, j), e);
-      s0 = f64x2.add(s0, promoteLow(e));
-      s1 = f64x2.add(s1, promoteHigh(e));
+  while (j + 4 <= n) {
+    const end = min(n & ~3, j + (BLOCK << 2));
+    let b = f32x4.splat(0);
+    if (dst != 0) {
+      for (; j < end; j += 4) {
+        const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
+        v128.store(at(dst, j), e);
+        b = f32x4.add(b, e);
+      }
+    } else {
+      for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
     }
-  } else {
-    for (; j + 4 <= n; j += 4) {
-      const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
-      s0 = f64x2.add(s0, promoteLow(e));
-      s1 = f64x2.add(s1, promoteHigh(e));
-    }
+    s0 = f64x2.add(s0, promoteLow(b));
+    s1 = f64x2.add(s1, promoteHigh(b));
   }
   let s = hsum2(f64x2.add(s0, s1));
   for (; j < n; j++) {

@@ -11,6 +11,10 @@ import { madd } from "./simd";
 // @ts-ignore: decorator
 @inline const LOG2E: f32 = 1.44269504088896341;
 // @ts-ignore: decorator
+@inline const SHIFTER: f32 = 12582912.0; // 1.5·2^23
+// @ts-ignore: decorator
+@inline const SHIFTER_BITS: i32 = 0x4b400000; // its bit pattern
+// @ts-ignore: decorator
 @inline const C1: f32 = 0.693359375; // ln 2, high part (9 bits: n·C1 is exact for |n| < 2^15)
 // @ts-ignore: decorator
 @inline const C2: f32 = -2.12194440e-4; // ln 2 − C1
@@ -18,9 +22,13 @@ import { madd } from "./simd";
 /** e^x on four float32 lanes. */
 // @ts-ignore: decorator
 @inline export function exp4(x0: v128): v128 {
-  let x = f32x4.max(x0, f32x4.splat(-104.0));
-  x = f32x4.min(x, f32x4.splat(88.7));
-  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  // Clamp with pmax/pmin (one instruction each on x64); NaN passes through both.
+  let x = f32x4.pmax(x0, f32x4.splat(-104.0));
+  x = f32x4.pmin(x, f32x4.splat(88.7));
+  // n = round(x·log2 e) by the 1.5·2^23 shifter: n sits in the low mantissa bits of t.
+  const t = madd(x, f32x4.splat(LOG2E), f32x4.splat(SHIFTER));
+  const fx = f32x4.sub(t, f32x4.splat(SHIFTER));
+  const n = i32x4.sub(t, i32x4.splat(SHIFTER_BITS));
   let r = madd(fx, f32x4.splat(-C1), x);
   r = madd(fx, f32x4.splat(-C2), r);
   let p = f32x4.splat(1.9875691500e-4);
@@ -31,7 +39,7 @@ import { madd } from "./simd";
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   p = madd(p, f32x4.mul(r, r), r);
   p = f32x4.add(p, f32x4.splat(1.0));
-  const n = i32x4.trunc_sat_f32x4_s(fx);
+  // 2^n as two exact factors, so that subnormal results are rounded once.
   const n1 = i32x4.shr_s(n, 1);
   const n2 = i32x4.sub(n, n1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
