@@ -9,12 +9,16 @@
  *   npm run bench -- --sizes gpt2 --runs 9 --no-tfjs --no-js
  *
  * Each figure is the median (and min) of RUNS timed calls after one warm-up; logits are filled
- * once (in engine memory for the engine: zero-copy). "fwd+bwd" returns a fresh gradient (freed
- * after each call); "inplace" writes it over the logits, refilled outside the timed region.
+ * once (in engine memory for the engine: zero-copy). The engine and PyTorch (a server process per
+ * configuration, bench/torch_server.py) are timed interleaved, call by call, so that the load of a
+ * shared machine falls on both alike; the slower js, copying-wasm and tfjs figures are taken after.
+ * "fwd+bwd" returns a fresh gradient (freed after each call); "inplace" writes it over the logits,
+ * refilled outside the timed region.
  * Peak extra memory is what a fwd+bwd call holds beyond its inputs, at its peak: for the engine
  * the allocator's high-water mark; for PyTorch the peak RSS growth; for tfjs tf.profile's peakBytes.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -87,31 +91,122 @@ function child(cmd: string, args: string[], env: Record<string, string> = {}): R
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-async function engineRows(n: number, v: number, orig: Float32Array, target: Int32Array): Promise<Row[]> {
-  const rows: Row[] = [];
-  for (const threads of THREADS) {
-    const e: Engine = await createEngine({ backend: "wasm", threads });
-    const x = e.alloc(n * v);
-    x.set(orig);
-    const fwd = await time(() => e.crossEntropy(x, target, { classes: v }));
-    const step = async (): Promise<void> => {
-      const r = await e.crossEntropy(x, target, { classes: v, grad: true });
-      e.free(r.grad as Float32Array);
+/** One implementation timed call by call: each method runs one call and returns its ms. */
+interface Contender {
+  row: Row;
+  fwd(): Promise<number>;
+  fwdbwd(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function engineContenders(threads: number, n: number, v: number, orig: Float32Array, target: Int32Array): Promise<Contender[]> {
+  const e: Engine = await createEngine({ backend: "wasm", threads });
+  const x = e.alloc(n * v);
+  x.set(orig);
+  const timed = async (f: () => Promise<unknown>): Promise<number> => {
+    const t0 = performance.now();
+    await f();
+    return performance.now() - t0;
+  };
+  const step = async (): Promise<void> => {
+    const r = await e.crossEntropy(x, target, { classes: v, grad: true });
+    e.free(r.grad as Float32Array);
+  };
+  // Peak extra memory of one call of each kind, beyond what was allocated before it.
+  e.resetPeakMemory();
+  let base = e.memoryStats().bytesInUse;
+  await step();
+  const extra = e.memoryStats().peakBytes - base;
+  e.resetPeakMemory();
+  base = e.memoryStats().bytesInUse;
+  await e.crossEntropy(x, target, { classes: v, grad: true, inplace: true });
+  const extraInplace = e.memoryStats().peakBytes - base;
+  x.set(orig);
+  const fresh: Contender = {
+    row: { impl: "xent wasm engine", threads, extraBytes: extra },
+    fwd: () => timed(() => e.crossEntropy(x, target, { classes: v })),
+    fwdbwd: () => timed(step),
+    close: async () => undefined,
+  };
+  const inplace: Contender = {
+    row: { impl: "xent wasm engine, inplace", threads, extraBytes: extraInplace },
+    fwd: async () => Number.NaN,
+    fwdbwd: async () => {
+      x.set(orig);
+      return timed(() => e.crossEntropy(x, target, { classes: v, grad: true, inplace: true }));
+    },
+    close: async () => {
+      e.free(x);
+      e.dispose();
+    },
+  };
+  return [fresh, inplace];
+}
+
+async function torchContender(label: string, env: Record<string, string>, threads: number, n: number, v: number): Promise<Contender | null> {
+  const p = spawn(TORCH, ["bench/torch_server.py", String(n), String(v), String(threads)], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
+  const lines = createInterface({ input: p.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const r = await lines.next();
+    if (r.done === true) throw new Error(`bench: ${label} server ended`);
+    return JSON.parse(r.value as string) as Record<string, unknown>;
+  };
+  const ask = async (cmd: string): Promise<Record<string, unknown>> => {
+    p.stdin!.write(`${cmd}\n`);
+    return next();
+  };
+  try {
+    const hello = await next();
+    const peak = (await ask("peak")).bytes as number;
+    return {
+      row: { impl: `${label} (torch ${String(hello.torch)})`, threads, extraBytes: peak },
+      fwd: async () => (await ask("fwd")).ms as number,
+      fwdbwd: async () => (await ask("fwdbwd")).ms as number,
+      close: async () => {
+        p.stdin!.end("quit\n");
+        await new Promise((res) => p.once("exit", res));
+      },
     };
-    const fwdbwd = await time(step);
-    e.resetPeakMemory();
-    let base = e.memoryStats().bytesInUse;
-    await step();
-    const extra = e.memoryStats().peakBytes - base;
-    rows.push({ impl: "xent wasm engine", threads, fwd, fwdbwd, extraBytes: extra });
-    const inplace = await time(() => e.crossEntropy(x, target, { classes: v, grad: true, inplace: true }), () => x.set(orig));
-    x.set(orig);
-    e.resetPeakMemory();
-    base = e.memoryStats().bytesInUse;
-    await e.crossEntropy(x, target, { classes: v, grad: true, inplace: true });
-    rows.push({ impl: "xent wasm engine, inplace", threads, fwdbwd: inplace, extraBytes: e.memoryStats().peakBytes - base });
-    e.free(x);
-    e.dispose();
+  } catch (err) {
+    console.error(`bench: ${label} failed: ${(err as Error).message}`);
+    p.kill();
+    return null;
+  }
+}
+
+/** The engine and PyTorch, interleaved call by call, at each thread count. */
+async function interleavedRows(n: number, v: number, orig: Float32Array, target: Int32Array): Promise<Row[]> {
+  const rows: Row[] = [];
+  const haveTorch = !values["no-torch"] && existsSync(TORCH) && spawnSync(TORCH, ["-c", "import torch"]).status === 0;
+  if (!values["no-torch"] && !haveTorch) {
+    rows.push({ impl: "PyTorch", threads: 0, note: "skipped: /usr/bin/python3 with torch is not installed (apt-get install python3-torch)" });
+  }
+  for (const threads of THREADS) {
+    const cs: Contender[] = await engineContenders(threads, n, v, orig, target);
+    if (haveTorch) {
+      for (const [label, env] of [["PyTorch F.cross_entropy, malloc tuned", MALLOC_TUNED], ["PyTorch F.cross_entropy, as shipped", {}]] as const) {
+        if (quick && label.endsWith("shipped")) continue;
+        const c = await torchContender(label, env, threads, n, v);
+        if (c === null) rows.push({ impl: label, threads, note: "failed" });
+        else cs.push(c);
+      }
+    }
+    const fwd = cs.map(() => [] as number[]);
+    const bwd = cs.map(() => [] as number[]);
+    for (let r = -1; r < runs; r++) {
+      for (const [k, c] of cs.entries()) {
+        const f = await c.fwd();
+        if (r >= 0 && !Number.isNaN(f)) fwd[k]!.push(f);
+      }
+      for (const [k, c] of cs.entries()) {
+        const b = await c.fwdbwd();
+        if (r >= 0) bwd[k]!.push(b);
+      }
+    }
+    for (const [k, c] of cs.entries()) {
+      rows.push({ ...c.row, fwd: fwd[k]!.length > 0 ? stat(fwd[k]!) : undefined, fwdbwd: stat(bwd[k]!), note: "interleaved" });
+      await c.close();
+    }
   }
   return rows;
 }
@@ -133,34 +228,27 @@ async function jsRows(n: number, v: number, orig: Float32Array, target: Int32Arr
   return rows;
 }
 
-function torchRows(n: number, v: number): Row[] {
-  const rows: Row[] = [];
-  if (values["no-torch"]) return rows;
-  if (!existsSync(TORCH) || spawnSync(TORCH, ["-c", "import torch"]).status !== 0) {
-    rows.push({ impl: "PyTorch", threads: 0, note: "skipped: /usr/bin/python3 with torch is not installed (apt-get install python3-torch)" });
-    return rows;
-  }
-  const r = String(Math.max(3, Math.min(runs, n * v > 1e7 ? 5 : runs)));
-  for (const threads of THREADS) {
-    for (const [label, env] of [["PyTorch F.cross_entropy, malloc tuned", MALLOC_TUNED], ["PyTorch F.cross_entropy, as shipped", {}]] as const) {
-      if (quick && label.endsWith("shipped")) continue;
-      const out = child(TORCH, ["bench/torch_ce.py", String(n), String(v), String(threads), r], env);
-      if (out === null) rows.push({ impl: label, threads, note: "failed" });
-      else rows.push({ impl: `${label} (torch ${String(out.torch)})`, threads, fwd: out.fwd as Stat, fwdbwd: out.fwdbwd as Stat, extraBytes: out.peakExtraBytes as number });
-    }
-  }
-  return rows;
-}
-
 function tfjsRows(n: number, v: number): Row[] {
   if (values["no-tfjs"]) return [];
   const r = String(n * v > 1e7 ? 2 : Math.min(runs, 3));
-  const out = child(process.execPath, ["--import", "tsx", "bench/tfjs_ce.ts", String(n), String(v), r]);
+  const run = (rows: number): Record<string, unknown> | null => child(process.execPath, ["--import", "tsx", "bench/tfjs_ce.ts", String(rows), String(v), r]);
+  let out = run(n);
+  let scale = 1;
+  let note = `${r} runs`;
   if (out === null || typeof out.error === "string") {
-    return [{ impl: "tfjs-backend-wasm softmaxCrossEntropy", threads: 1, note: `failed: ${String(out?.error ?? "see stderr")}` }];
+    // tfjs-backend-wasm's heap (2 GiB of signed 32-bit pointers) cannot hold this size: measure
+    // N/8 rows and scale by 8 (the op is linear in N), and say so.
+    const failed = String(out?.error ?? "see stderr");
+    out = run(Math.ceil(n / 8));
+    scale = n / Math.ceil(n / 8);
+    note = `at N×V it fails (${failed}); measured at N=${Math.ceil(n / 8)} and scaled ×${scale.toFixed(0)}; ${r} runs`;
+    if (out === null || typeof out.error === "string") {
+      return [{ impl: "tfjs-backend-wasm softmaxCrossEntropy", threads: 1, note: `failed: ${failed}; at N/8: ${String(out?.error ?? "see stderr")}` }];
+    }
   }
+  const sc = (x: Stat): Stat => ({ median: x.median * scale, min: x.min * scale });
   return [
-    { impl: `tfjs-backend-wasm ${String(out.tfjs)} softmaxCrossEntropy`, threads: 1, fwd: out.fwd as Stat, fwdbwd: out.fwdbwd as Stat, extraBytes: out.peakExtraBytes as number, note: `${r} runs` },
+    { impl: `tfjs-backend-wasm ${String(out.tfjs)} softmaxCrossEntropy`, threads: 1, fwd: sc(out.fwd as Stat), fwdbwd: sc(out.fwdbwd as Stat), extraBytes: (out.peakExtraBytes as number) * scale, note },
     { impl: "tfjs-backend-wasm", threads: 2, note: "n/a: tfjs-backend-wasm has no threads in Node" },
   ];
 }
@@ -187,7 +275,7 @@ for (const name of sizeNames) {
   fill(orig);
   const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
   console.error(`bench: ${name} (${n}×${v})...`);
-  const rows = [...(await engineRows(n, v, orig, target)), ...(await jsRows(n, v, orig, target)), ...torchRows(n, v), ...tfjsRows(n, v)];
+  const rows = [...(await interleavedRows(n, v, orig, target)), ...(await jsRows(n, v, orig, target)), ...tfjsRows(n, v)];
   const bytes = n * v * 4;
   say(`### ${name}: N=${n}, V=${v} (N·V·4 = ${mb(bytes)} MiB)`);
   say();
