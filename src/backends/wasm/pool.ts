@@ -168,6 +168,7 @@ export class ThreadPool {
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     if (this.running !== null) throw new Error("xent engine: internal error, overlapping pool jobs");
     await this.revive();
+    if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     const chunk = Math.max(1, Math.ceil(call.n / (this.threads * 8)));
     const job = { ...call, chunk, chunks: Math.ceil(call.n / chunk) };
     Atomics.store(new Int32Array(this.control), 0, 0);
@@ -193,9 +194,15 @@ export class ThreadPool {
     });
   }
 
-  /** Stop every worker. */
+  /** Stop every worker; a job in flight fails (it does not hang). */
   terminate(): void {
     this.disposed = true;
+    const job = this.running;
+    if (job !== null) {
+      job.errors.push("the engine was disposed during the call");
+      job.waiting.clear();
+      job.settle();
+    }
     for (const s of this.slots) {
       s.handle?.terminate();
       s.handle = null;
