@@ -16,9 +16,10 @@
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { crossEntropy, linearCrossEntropy } from "../src/index.js";
+import { createEngine, crossEntropy, linearCrossEntropy, type Engine } from "../src/index.js";
 import { matmul } from "../src/backends/js/matmul.js";
 import { BLOCK } from "../src/backends/js/linearCrossEntropy.js";
+import { WasmInstance } from "../src/backends/wasm/instance.js";
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1,2" },
     child: { type: "string" },
     "no-torch": { type: "boolean", default: false },
+    /** Which of ours to run: materialised, fused (js), wasm (engine). */
+    paths: { type: "string", default: "materialised,fused,wasm" },
   },
 });
 
@@ -54,15 +57,36 @@ function problem(n: number, d: number, v: number) {
 const peakRss = (): number => process.resourceUsage().maxRSS * 1024;
 
 /** Child mode: one path, timed; the first call's peak RSS growth is its memory. */
-function child(spec: string): void {
+async function child(spec: string): Promise<void> {
   const [mode, shape, runsS] = spec.split(":") as [string, string, string];
   const [n, d, v] = shape.split("x").map(Number) as [number, number, number];
   const runs = Number(runsS);
   const { hidden, weight, target } = problem(n, d, v);
   const outBytes = 4 * (n * d + v * d);
   let scratch: number | undefined;
+  let engine: Engine | null = null;
+  let eh: Float32Array | null = null;
+  let ew: Float32Array | null = null;
+  if (mode.startsWith("wasm")) {
+    // The engine with zero-copy inputs: hidden and weight live in engine memory.
+    engine = await createEngine({ backend: "wasm", threads: Number(mode.slice(4)) });
+    eh = engine.alloc(n * d);
+    eh.set(hidden);
+    ew = engine.alloc(v * d);
+    ew.set(weight);
+    const wu = problem(8, d, 600);
+    const o = await engine.linearCrossEntropy(wu.hidden, wu.weight, wu.target, { grad: true, chunkSize: 3 });
+    void o;
+  }
   const call =
-    mode === "fused"
+    engine !== null
+      ? async () => {
+          const out = await engine.linearCrossEntropy(eh!, ew!, target, { grad: true });
+          scratch = out.scratchBytes;
+          engine.free(out.gradWeight as Float32Array);
+          return out.loss as number;
+        }
+      : mode === "fused"
       ? () => {
           const out = linearCrossEntropy(hidden, weight, target, { grad: true });
           scratch = out.scratchBytes;
@@ -99,7 +123,7 @@ function child(spec: string): void {
   let loss = 0;
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
-    loss = call();
+    loss = await call();
     times.push(performance.now() - t0);
     if (r === 0) {
       const extra = peakRss() - base - outBytes;
@@ -110,6 +134,24 @@ function child(spec: string): void {
   times.sort((a, b) => a - b);
   const res: Timing = { median_ms: times[Math.floor(times.length / 2)]!, min_ms: times[0]!, runs, extra_rss: Math.max(0, extra) };
   if (scratch !== undefined) res.scratch = scratch;
+  if (mode === "wasm1") {
+    // The wasm NT microkernel alone at one chunk's logits product (rows × V × D), one thread.
+    const inst = await WasmInstance.create("own");
+    const rows = Math.max(1, Math.min(n, Math.floor((4 * 1024 * 1024) / (4 * v))));
+    const a = inst.alloc(rows * d * 4);
+    const b = inst.alloc(v * d * 4);
+    const c = inst.alloc(rows * v * 4);
+    inst.f32(a, rows * d).set(hidden.subarray(0, rows * d));
+    inst.f32(b, v * d).set(weight);
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      inst.exports.matmulNT(rows, v, d, a, d, b, d, c, v, false);
+      best = Math.min(best, performance.now() - t0);
+    }
+    res.mm_chunk_gflops = (2 * rows * v * d) / best / 1e6;
+    res.chunk_rows = rows;
+  }
   if (mode === "fused") {
     // The logits product of one chunk, as the fused kernel runs it.
     const rows = Math.max(1, Math.min(n, Math.floor((4 * 1024 * 1024) / (4 * v))));
@@ -124,6 +166,7 @@ function child(spec: string): void {
     res.chunk_rows = rows;
   }
   console.log(JSON.stringify({ ...res, loss }));
+  engine?.dispose();
 }
 
 function runChild(args: string[], cmd = process.execPath, env: NodeJS.ProcessEnv = process.env): Record<string, number> | null {
@@ -155,31 +198,41 @@ function main(): void {
       console.log(`| ${name} | ${t} | ${s(r.median_ms!)} | ${s(r.min_ms!)} | ${mib(r.extra_rss!)} | ${r.scratch === undefined ? "-" : mib(r.scratch)} | ${((100 * mem) / logitsBytes).toFixed(2)}% |`);
     };
     const self = ["--import", "tsx", new URL(import.meta.url).pathname];
-    const mat = runChild([...self, "--child", `materialised:${shape}:${runs}`]);
+    const paths = values.paths.split(",");
+    const mat = paths.includes("materialised") ? runChild([...self, "--child", `materialised:${shape}:${runs}`]) : null;
     row("ours, materialised (js)", 1, mat);
-    const fused = runChild([...self, "--child", `fused:${shape}:${runs}`]);
+    const fused = paths.includes("fused") ? runChild([...self, "--child", `fused:${shape}:${runs}`]) : null;
     row("ours, fused (js)", 1, fused);
+    const wasm: Record<number, Record<string, number> | null> = {};
+    for (const t of paths.includes("wasm") ? threads : []) {
+      wasm[t] = runChild([...self, "--child", `wasm${t}:${shape}:${runs}`]);
+      row("ours, fused (wasm engine, zero-copy)", t, wasm[t] ?? null);
+    }
     const torch: Record<number, Record<string, number> | null> = {};
     if (!values["no-torch"]) {
       for (const t of threads) {
-        torch[t] = runChild(["bench/linear_torch.py", `${n}`, `${d}`, `${v}`, `${t}`, `${runs}`, `${fused?.chunk_rows ?? 8}`], "/usr/bin/python3", malloc);
+        torch[t] = runChild(["bench/linear_torch.py", `${n}`, `${d}`, `${v}`, `${t}`, `${runs}`, `${Math.max(1, Math.floor((4 * 2 ** 20) / (4 * v)))}`], "/usr/bin/python3", malloc);
         row("PyTorch materialised", t, torch[t] ?? null);
       }
     }
-    if (fused !== null) {
-      console.log(`\nlogits product of one chunk (${fused.chunk_rows}×${d})·(${d}×${v}): js matmul ${fused.mm_chunk_gflops!.toFixed(2)} GFLOP/s (1 thread)`);
-      for (const t of threads) {
-        const r = torch[t];
-        const full = r?.mm_full_gflops == null ? "not measured (too slow)" : `${r.mm_full_gflops.toFixed(2)} GFLOP/s`;
-        if (r) console.log(`  PyTorch ${t} thread(s): ${r.mm_chunk_gflops!.toFixed(2)} GFLOP/s at the chunk, ${full} at (${n}×${d})·(${d}×${v})`);
-        const np = runChild(["-c", numpyMm(fused.chunk_rows!, n, d, v)], "python3", { ...process.env, OPENBLAS_NUM_THREADS: `${t}`, OMP_NUM_THREADS: `${t}` });
-        if (np) console.log(`  numpy ${np.version} (OpenBLAS) ${t} thread(s): ${np.chunk!.toFixed(2)} GFLOP/s at the chunk, ${np.full!.toFixed(2)} GFLOP/s full`);
-      }
-      if (mat !== null) console.log(`fused / materialised (js) time: ${(fused.median_ms! / mat.median_ms!).toFixed(2)}`);
-      for (const t of threads) {
-        const r = torch[t];
-        if (r) console.log(`fused (js, 1 thread) / PyTorch (${t} thread(s)) time: ${(fused.median_ms! / r.median_ms!).toFixed(2)}`);
-      }
+    const rows = Math.max(1, Math.min(n, Math.floor((4 * 2 ** 20) / (4 * v))));
+    console.log(`\nlogits product of one chunk (${rows}×${d})·(${d}×${v}), GFLOP/s:`);
+    if (fused?.mm_chunk_gflops != null) console.log(`  js matmul (1 thread): ${fused.mm_chunk_gflops.toFixed(2)}`);
+    const w1 = wasm[1];
+    if (w1?.mm_chunk_gflops != null) console.log(`  wasm SIMD matmulNT (1 thread): ${w1.mm_chunk_gflops.toFixed(2)}`);
+    for (const t of threads) {
+      const r = torch[t];
+      const full = r?.mm_full_gflops == null ? "not measured (too slow)" : r.mm_full_gflops.toFixed(2);
+      if (r) console.log(`  PyTorch ${t} thread(s): ${r.mm_chunk_gflops!.toFixed(2)} at the chunk; ${full} at (${n}×${d})·(${d}×${v})`);
+      const np = runChild(["-c", numpyMm(rows, n, d, v)], "python3", { ...process.env, OPENBLAS_NUM_THREADS: `${t}`, OMP_NUM_THREADS: `${t}` });
+      if (np) console.log(`  numpy ${np.version} (OpenBLAS) ${t} thread(s): ${np.chunk!.toFixed(2)} at the chunk; ${np.full!.toFixed(2)} at (${n}×${d})·(${d}×${v})`);
+    }
+    if (fused !== null && mat !== null) console.log(`fused / materialised (js) time: ${(fused.median_ms! / mat.median_ms!).toFixed(2)}`);
+    for (const t of threads) {
+      const r = torch[t];
+      const wr = wasm[t];
+      if (r && wr) console.log(`fused (wasm engine, ${t} thread(s)) / PyTorch (${t} thread(s)) time: ${(wr.median_ms! / r.median_ms!).toFixed(2)}`);
+      if (r && fused) console.log(`fused (js, 1 thread) / PyTorch (${t} thread(s)) time: ${(fused.median_ms! / r.median_ms!).toFixed(2)}`);
     }
   }
 }
@@ -198,5 +251,5 @@ function numpyMm(rows: number, n: number, d: number, v: number): string {
   ].join("\n");
 }
 
-if (values.child !== undefined) child(values.child);
+if (values.child !== undefined) await child(values.child);
 else main();

@@ -4,11 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { linearCrossEntropy, listBackends } from "../../src/index.js";
+import { init, linearCrossEntropy, listBackends } from "../../src/index.js";
 import { getBackend } from "../../src/backends/registry.js";
 import { linearCases } from "./cases.js";
 import { assertClose, materialise } from "./oracle.js";
 
+await init(); // registers the synchronous "wasm" backend where WebAssembly SIMD runs
 const backends = listBackends().filter((b) => getBackend(b).linearCrossEntropy !== undefined);
 const cases = linearCases();
 const wants = cases.map(materialise);
