@@ -24,7 +24,13 @@ export function makeWasmBackend(inst: WasmInstance, name = "wasm"): Backend {
     },
     linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult {
       if (!(args.hidden instanceof Float32Array)) return jsBackend.linearCrossEntropy!(args);
-      return linearCrossEntropySync(inst, args);
+      try {
+        return linearCrossEntropySync(inst, args);
+      } catch (e) {
+        // hidden, weight and gradWeight did not fit in wasm32's 4 GiB: the js kernel needs no copies.
+        if (e instanceof RangeError && /cannot allocate/.test(e.message)) return jsBackend.linearCrossEntropy!(args);
+        throw e;
+      }
     },
   };
 }
