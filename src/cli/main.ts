@@ -6,6 +6,8 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerLoss } from "./loss.js";
+import { registerScore } from "./score.js";
+import { registerTrain } from "./train.js";
 import { UsageError } from "./util.js";
 
 export function buildProgram(): Command {
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .showSuggestionAfterError(false);
   registerLoss(program);
+  registerTrain(program);
+  registerScore(program);
   return program;
 }
 
