@@ -3,7 +3,8 @@
  * log-sum-exp (of the capped logits) gives log p = c - lse in one more pass.
  */
 import type { FloatArray } from "../backends/types.js";
-import { crossEntropy } from "./crossEntropy.js";
+import { getBackend } from "../backends/registry.js";
+import { crossEntropy, prepareCrossEntropy } from "./crossEntropy.js";
 import type { CrossEntropyOptions, LogitsInput, TargetInput } from "./options.js";
 import { resolveLogits } from "./validate.js";
 
@@ -24,14 +25,15 @@ function softmaxImpl(fn: string, logits: LogitsInput, options: SoftmaxOptions | 
     }
   }
   const flat = resolveLogits(fn, logits, o.classes);
-  // Every row's target is the ignored sentinel: the kernel then computes only lse.
-  const { lse } = crossEntropy(flat.data, new Int32Array(flat.n).fill(-1), {
+  // Every row's target is the ignored sentinel: the kernel then computes only lse (in float64).
+  const { args, backend } = prepareCrossEntropy(fn, flat.data, new Int32Array(flat.n).fill(-1), {
     classes: flat.v,
     ignoreIndex: -1,
     reduction: "sum",
     ...(o.softcap !== undefined ? { softcap: o.softcap } : {}),
     ...(o.backend !== undefined ? { backend: o.backend } : {}),
   });
+  const { lse } = getBackend(backend).crossEntropy(args);
   const x = flat.data;
   const out = x instanceof Float32Array ? new Float32Array(x.length) : new Float64Array(x.length);
   const s = o.softcap ?? 0;

@@ -1,0 +1,24 @@
+/**
+ * Deterministic float32-exact test inputs; mirrors gen_values/gen_targets in
+ * scripts/make_fixtures.py bit for bit, so large fixtures need not store their inputs.
+ */
+
+/** `count` values in [-scale, scale], each k/4096·scale for an integer k (float32-exact for small scales). */
+export function genValues(count: number, seed: number, scale: number): Float64Array {
+  const out = new Float64Array(count);
+  const s = Math.imul(seed, 0x9e3779b9) >>> 0;
+  for (let k = 0; k < count; k++) {
+    let h = Math.imul((k ^ s) >>> 0, 2654435761) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+    h = Math.imul(h, 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    out[k] = (((h % 8193) - 4096) / 4096) * scale;
+  }
+  return out;
+}
+
+/** `count` class indices in [0, v). */
+export function genTargets(count: number, seed: number, v: number): Int32Array {
+  const vals = genValues(count, seed + 7919, 1);
+  return Int32Array.from(vals, (x) => Math.min(v - 1, Math.floor(((x + 1) / 2) * v)));
+}
