@@ -107,7 +107,7 @@ function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
 
 /** GELU, tanh approximation (GPT-2's). */
 function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))));
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
@@ -133,6 +133,29 @@ function embed(table: tf.Variable, ids: Int32Array): tf.Tensor2D {
     };
   });
   return op(table) as tf.Tensor2D;
+}
+
+/**
+ * a·b (batched over leading axes) whose backward transposes explicitly and then multiplies
+ * plainly: tfjs-wasm's fast (XNNPACK) matmul path is for untransposed operands, and the
+ * transposed products matMul's own gradient asks for run several times slower.
+ */
+function mm<T extends tf.Tensor>(x: T, w: tf.Tensor): T {
+  const perm = (r: number): number[] => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const a = args[0] as tf.Tensor;
+    const b = args[1] as tf.Tensor;
+    const save = args[2] as tf.GradSaveFunc;
+    save([a, b]);
+    return {
+      value: tf.matMul(a, b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+        return [tf.matMul(dy, tf.transpose(sb, perm(sb.rank))), tf.matMul(tf.transpose(sa, perm(sa.rank)), dy)];
+      },
+    };
+  });
+  return op(x, w) as T;
 }
 
 const masks = new Map<number, tf.Tensor>();
@@ -161,21 +184,21 @@ export function forward(c: ModelConfig, params: Params, ids: Int32Array, batch: 
       const pre = `h${l}.`;
       // attention: (B·T, D) -> q, k, v each (B, H, T, hd)
       const a = tf.reshape(layerNorm(x, p(params, pre + "ln1.g"), p(params, pre + "ln1.b")), [batch * t, d]);
-      const qkv = tf.add(tf.matMul(a, p(params, pre + "attn.wqkv")), p(params, pre + "attn.bqkv")); // (B·T, 3D)
+      const qkv = tf.add(mm(a as tf.Tensor2D, p(params, pre + "attn.wqkv") as tf.Tensor2D), p(params, pre + "attn.bqkv")); // (B·T, 3D)
       const [q, k, v] = tf.split(qkv, 3, 1).map((z) => tf.transpose(tf.reshape(z, [batch, t, h, hd]), [0, 2, 1, 3]));
-      const att = tf.softmax(tf.add(tf.mul(tf.matMul(q!, k!, false, true), 1 / Math.sqrt(hd)), mask)); // (B, H, T, T)
-      const y = tf.reshape(tf.transpose(tf.matMul(att, v!), [0, 2, 1, 3]), [batch * t, d]); // (B·T, D)
-      const proj = tf.add(tf.matMul(y, p(params, pre + "attn.wo")), p(params, pre + "attn.bo"));
+      const att = tf.softmax(tf.add(tf.mul(mm(q!, tf.transpose(k!, [0, 1, 3, 2])), 1 / Math.sqrt(hd)), mask)); // (B, H, T, T)
+      const y = tf.reshape(tf.transpose(mm(att, v!), [0, 2, 1, 3]), [batch * t, d]); // (B·T, D)
+      const proj = tf.add(mm(y as tf.Tensor2D, p(params, pre + "attn.wo") as tf.Tensor2D), p(params, pre + "attn.bo"));
       x = tf.add(x, tf.reshape(proj, [batch, t, d]));
       // MLP: (B·T, D) -> (B·T, 4D) -> (B·T, D)
       const m = tf.reshape(layerNorm(x, p(params, pre + "ln2.g"), p(params, pre + "ln2.b")), [batch * t, d]);
-      const hid = gelu(tf.add(tf.matMul(m, p(params, pre + "mlp.w1")), p(params, pre + "mlp.b1")));
-      const out = tf.add(tf.matMul(hid, p(params, pre + "mlp.w2")), p(params, pre + "mlp.b2"));
+      const hid = gelu(tf.add(mm(m as tf.Tensor2D, p(params, pre + "mlp.w1") as tf.Tensor2D), p(params, pre + "mlp.b1")));
+      const out = tf.add(mm(hid as tf.Tensor2D, p(params, pre + "mlp.w2") as tf.Tensor2D), p(params, pre + "mlp.b2"));
       x = tf.add(x, tf.reshape(out, [batch, t, d]));
     }
     const f = tf.reshape(layerNorm(x, p(params, "lnf.g"), p(params, "lnf.b")), [batch * t, d]);
     const head = c.tied ? p(params, "wte") : p(params, "head");
-    return tf.matMul(f, head, false, true) as tf.Tensor2D; // (B·T, V)
+    return mm(f as tf.Tensor2D, tf.transpose(head) as tf.Tensor2D); // (B·T, D)·(D, V) = (B·T, V)
   });
 }
 

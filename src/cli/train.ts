@@ -24,13 +24,13 @@ interface TrainFlags {
 }
 
 /** Default steps per size: about two minutes on 2 cores for "small" (docs/trainer.md). */
-export const DEFAULT_STEPS: Record<string, number> = { tiny: 200, small: 300, medium: 100 };
+export const DEFAULT_STEPS: Record<string, number> = { tiny: 300, small: 450, medium: 150 };
 
 export function registerTrain(program: Command): void {
   program
     .command("train")
     .description("train a tiny GPT on the bundled English corpus (or --corpus FILE) with xent's cross-entropy")
-    .option("--steps <n>", "optimiser steps (default: 300 for small, about two minutes on 2 cores)")
+    .option("--steps <n>", "optimiser steps (default: 450 for small, about two minutes on 2 cores)")
     .option("--size <name>", `model size: ${SIZE_NAMES.join(", ")}`, "small")
     .option("--corpus <file>", "UTF-8 text file to train on (default: the English sentences of nlp-corpus)")
     .option("--seed <n>", "seed of the initialisation and the batches", "1")
