@@ -1,23 +1,21 @@
 /**
  * What `xent train` and `xent score` run: flags in, progress bar and lines out. The xent CLI
  * (src/cli/train.ts, src/cli/score.ts) parses the flags and loads this module on demand, so
- * tfjs is only loaded by these two commands.
+ * tfjs is only loaded by these two commands, and only once the input files have been checked
+ * (a bad file is reported without waiting for tfjs).
  */
 import { resolve } from "node:path";
 import { MultiBar, Presets } from "cli-progress";
-import { setupTf, type TfBackend } from "./backend.js";
-import { CheckpointError } from "./checkpoint.js";
-import { CorpusError } from "./data.js";
-import { SIZES } from "./model.js";
-import { score, type ScoreOptions } from "./score.js";
-import { train, type MetricsRecord, type TrainOptions } from "./train.js";
+import type { TfBackend } from "./backend.js";
+import { CheckpointError, readCheckpointFile } from "./checkpoint-file.js";
+import { CorpusError, readText } from "./data.js";
+import type { ScoreOptions } from "./score.js";
+import type { MetricsRecord, TrainOptions } from "./train.js";
 
 /** A user mistake (bad file, wrong checkpoint): one line, exit code 2. */
 export function isUserError(e: unknown): boolean {
   return e instanceof CorpusError || e instanceof CheckpointError;
 }
-
-export const SIZE_NAMES = Object.keys(SIZES);
 
 function fmtLine(r: MetricsRecord): string {
   return (
@@ -33,6 +31,8 @@ export interface RunTrainFlags extends TrainOptions {
 
 /** Run `xent train`; resolves to the exit code (0 done, 130 interrupted by Ctrl-C). */
 export async function runTrain(flags: RunTrainFlags): Promise<number> {
+  if (flags.corpus !== undefined) readText(flags.corpus); // a missing or empty corpus fails fast
+  const [{ setupTf }, { train }] = await Promise.all([import("./backend.js"), import("./train.js")]);
   await setupTf(flags.backend);
   const out = process.stdout;
   let stop = false;
@@ -88,6 +88,12 @@ export interface RunScoreFlags extends ScoreOptions {
 
 /** Run `xent score`; resolves to the exit code. */
 export async function runScore(flags: RunScoreFlags): Promise<number> {
+  readText(flags.file, "text");
+  const { config } = readCheckpointFile(flags.checkpoint, flags.size); // checked before tfjs loads
+  if (flags.stride !== undefined && flags.stride > config.context) {
+    throw new RangeError(`--stride is ${flags.stride}; expected an integer in [1, ${config.context}] (the context)`);
+  }
+  const [{ setupTf }, { score }] = await Promise.all([import("./backend.js"), import("./score.js")]);
   await setupTf(flags.backend);
   const bars = flags.progress ? new MultiBar({ format: " scoring {bar} window {value}/{total} | ETA {eta_formatted}", hideCursor: true, clearOnComplete: true, stream: process.stderr }, Presets.shades_classic) : null;
   let bar: ReturnType<MultiBar["create"]> | null = null;

@@ -3,7 +3,15 @@
  * or GPT-2's byte-pair encoding from the `gpt-tokenizer` package (50 257 tokens).
  * Both serialise to JSON so a checkpoint can rebuild the exact tokenizer it was trained with.
  */
-import { decode as gpt2Decode, encode as gpt2Encode, vocabularySize as gpt2VocabSize } from "gpt-tokenizer/encoding/gpt2";
+import { createRequire } from "node:module";
+
+type Gpt2Module = typeof import("gpt-tokenizer/encoding/gpt2");
+let gpt2: Gpt2Module | undefined;
+/** GPT-2's encoding, loaded on first use: its merge table takes a while to read, and char runs never need it. */
+function gpt2Encoding(): Gpt2Module {
+  gpt2 ??= createRequire(import.meta.url)("gpt-tokenizer/cjs/encoding/gpt2") as Gpt2Module;
+  return gpt2;
+}
 
 export type TokenizerKind = "char" | "gpt2";
 
@@ -63,18 +71,20 @@ export class CharTokenizer implements Tokenizer {
 
 export class Gpt2Tokenizer implements Tokenizer {
   readonly kind = "gpt2" as const;
-  readonly vocabSize = gpt2VocabSize;
+  readonly vocabSize = gpt2Encoding().vocabularySize;
 
   encode(text: string): Int32Array {
-    return Int32Array.from(gpt2Encode(text, { allowedSpecial: new Set() , disallowedSpecial: new Set() }));
+    // special-token text such as "<|endoftext|>" is encoded as plain text, never refused
+    return Int32Array.from(gpt2Encoding().encode(text, { allowedSpecial: new Set(), disallowedSpecial: new Set() }));
   }
 
   decode(ids: ArrayLike<number>): string {
-    return gpt2Decode(Array.from(ids));
+    return gpt2Encoding().decode(Array.from(ids));
   }
 
   pieces(ids: ArrayLike<number>): string[] {
-    return Array.from(ids, (i) => gpt2Decode([i]));
+    const { decode } = gpt2Encoding();
+    return Array.from(ids, (i) => decode([i]));
   }
 
   toJSON(): TokenizerJSON {

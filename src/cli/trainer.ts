@@ -6,7 +6,6 @@
 
 /** The subset of examples/tiny-gpt/cli.ts the CLI calls (kept here so src/ does not import examples/). */
 export interface TrainerModule {
-  SIZE_NAMES: string[];
   isUserError(e: unknown): boolean;
   runTrain(flags: {
     steps: number;

@@ -14,7 +14,7 @@ import { CheckpointError, disposeParams, loadCheckpoint } from "../../examples/t
 import { batchAt, rng } from "../../examples/tiny-gpt/data.js";
 import { forward, initParams, loss, type ModelConfig } from "../../examples/tiny-gpt/model.js";
 import { figures, surprisal, windows } from "../../examples/tiny-gpt/score.js";
-import { CharTokenizer } from "../../examples/tiny-gpt/tokenizer.js";
+import { CharTokenizer, Gpt2Tokenizer, UNK, tokenizerFromJSON } from "../../examples/tiny-gpt/tokenizer.js";
 import { train, type TrainOptions } from "../../examples/tiny-gpt/train.js";
 
 const TEXT = Array.from({ length: 60 }, (_, i) => `The cat number ${i} sat on the mat, and the dog ran after it ${i % 7} times.\n`).join("");
@@ -88,6 +88,28 @@ describe("tiny GPT: training", () => {
   it("a checkpoint of another size is refused with a message naming both", () => {
     assert.throws(() => loadCheckpoint(join(dir, "a", "checkpoint"), "small"), (e: unknown) => e instanceof CheckpointError && /holds a "tiny" model; expected size "small"/.test(e.message));
     assert.throws(() => loadCheckpoint(join(dir, "nowhere")), CheckpointError);
+  });
+});
+
+describe("tiny GPT: tokenizers", () => {
+  it("characters: fitted vocabulary, rare characters to UNK, JSON round trip", () => {
+    const tok = CharTokenizer.fit("aab€€€c", 2);
+    assert.deepEqual(tok.chars, [UNK, "a", "€"]);
+    assert.deepEqual(Array.from(tok.encode("a€bz")), [1, 2, 0, 0]);
+    const back = tokenizerFromJSON(JSON.parse(JSON.stringify(tok.toJSON())) as ReturnType<typeof tok.toJSON>);
+    assert.equal(back.decode(tok.encode("€a")), "€a");
+  });
+
+  it("GPT-2 BPE: 50257 tokens, pieces that join back to the text, and a model that trains on it", async () => {
+    const tok = new Gpt2Tokenizer();
+    assert.equal(tok.vocabSize, 50257);
+    const ids = tok.encode("Hello world, cross-entropy!");
+    assert.deepEqual(Array.from(ids), [15496, 995, 11, 3272, 12, 298, 28338, 0]);
+    assert.equal(tok.pieces(ids).join(""), "Hello world, cross-entropy!");
+    const r = await train(options(join(dir, "gpt2"), { tokenizer: "gpt2", steps: 2, evalEvery: 2, evalBatches: 1, sampleLength: 3 }));
+    assert.equal(r.config.vocabSize, 50257);
+    assert.ok(Math.abs(r.records[0]!.trainLoss - Math.log(50257)) < 0.05, `initial loss ${r.records[0]!.trainLoss} vs ln 50257`);
+    assert.ok(r.records[1]!.trainLoss < r.records[0]!.trainLoss);
   });
 });
 
