@@ -45,8 +45,13 @@ export async function runTrain(flags: RunTrainFlags): Promise<number> {
   const bars = flags.progress ? new MultiBar({ format: " {bar} step {value}/{total} | loss {loss} | {tps} tok/s | ETA {eta_formatted}", hideCursor: true, clearOnComplete: true, stream: process.stderr }, Presets.shades_classic) : null;
   let bar: ReturnType<MultiBar["create"]> | null = null;
   const say = (line: string): void => {
-    if (bars !== null) bars.log(line + "\n");
-    else out.write(line + "\n");
+    if (bars === null) {
+      out.write(line + "\n");
+      return;
+    }
+    bars.log(line + "\n");
+    // draw now: log() only buffers until the next redraw, and the last line would be lost at stop()
+    (bars as unknown as { update(): void }).update();
   };
   try {
     const result = await train(flags, {
