@@ -5,7 +5,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type { Tokenizer } from "./tokenizer.js";
 
 /** A small, fast, seedable PRNG (mulberry32): the same seed gives the same batches everywhere. */
 export function rng(seed: number): () => number {
@@ -96,8 +95,4 @@ export function evalBatches(tokens: Int32Array, count: number, batch: number, co
   const total = count * batch;
   const starts = Array.from({ length: total }, (_, k) => Math.floor((k * hi) / Math.max(1, total - 1)));
   return Array.from({ length: count }, (_, i) => batchAt(tokens, starts.slice(i * batch, (i + 1) * batch), context));
-}
-
-export function tokenize(tok: Tokenizer, text: string): Int32Array {
-  return tok.encode(text);
 }
