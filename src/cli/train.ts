@@ -21,6 +21,7 @@ interface TrainFlags {
   sampleLength: string;
   backend: string;
   progress: boolean;
+  tied?: boolean;
 }
 
 /** Default steps per size: about two minutes on 2 cores for "small" (docs/trainer.md). */
@@ -41,6 +42,7 @@ export function registerTrain(program: Command): void {
     .option("--batch <n>", "sequences per batch (default: the size's preset)")
     .option("--lr <x>", "peak learning rate (default: the size's preset)")
     .option("--sample-length <n>", "characters per generated sample", "300")
+    .option("--tied", "tie the LM head to the token embedding (default: a separate head matrix)")
     .option("--backend <name>", "tfjs backend: wasm or cpu", "wasm")
     .option("--no-progress", "no progress bar (it is also off when stderr is not a terminal)")
     .action(async (flags: TrainFlags) => {
@@ -66,6 +68,7 @@ export async function runTrainCli(flags: TrainFlags): Promise<number> {
     ...(flags.batch !== undefined ? { batch: parseIntFlag("--batch", flags.batch, 1, 4096) } : {}),
     ...(flags.lr !== undefined ? { learningRate: parseNumberFlag("--lr", flags.lr, 1e-8, 1) } : {}),
     sampleLength: parseIntFlag("--sample-length", flags.sampleLength, 0, 100_000),
+    tied: flags.tied === true,
     backend: flags.backend as "wasm" | "cpu",
     progress: flags.progress && process.stderr.isTTY === true,
   };

@@ -19,6 +19,7 @@ export interface TrainerModule {
     batch?: number;
     learningRate?: number;
     sampleLength: number;
+    tied: boolean;
     backend: "wasm" | "cpu";
     progress: boolean;
   }): Promise<number>;

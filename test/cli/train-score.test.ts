@@ -70,7 +70,7 @@ describe("xent train / score: a tiny run end to end", () => {
 
   it("Ctrl-C stops the run, keeps the loss log and a checkpoint, and exits 130", async () => {
     const out = join(dir, "interrupted");
-    const child = spawn(process.execPath, [...CLI, "train", "--size", "tiny", "--steps", "100000", "--eval-every", "5", "--corpus", corpus, "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...CLI, "train", "--size", "tiny", "--tied", "--steps", "100000", "--eval-every", "5", "--corpus", corpus, "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     const code = await new Promise<number | null>((resolve) => {
       child.stdout.on("data", (d: Buffer) => {
@@ -83,8 +83,10 @@ describe("xent train / score: a tiny run end to end", () => {
     assert.match(stdout, /stopped at step \d+; kept .*metrics\.jsonl/);
     const records = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: number });
     assert.ok(records.length >= 2);
-    const ck = JSON.parse(readFileSync(join(out, "checkpoint", "config.json"), "utf8")) as { meta: { step: number } };
+    const ck = JSON.parse(readFileSync(join(out, "checkpoint", "config.json"), "utf8")) as { meta: { step: number }; model: { tied: boolean } };
     assert.equal(ck.meta.step, records[records.length - 1]!.step);
+    assert.equal(ck.model.tied, true); // --tied
+    assert.equal((JSON.parse(readFileSync(join(dir, "run", "checkpoint", "config.json"), "utf8")) as { model: { tied: boolean } }).model.tied, false);
     assert.ok(existsSync(join(out, "loss.svg")));
   });
 });
