@@ -1,5 +1,5 @@
 /**
- * The training loop: seeded init and batches, AdamW-style Adam with warm-up and cosine decay,
+ * The training loop: seeded init and batches, Adam with warm-up and cosine decay,
  * global-norm clipping, periodic train/validation evaluation, and a run folder with
  * metrics.jsonl, loss.svg, samples.txt and checkpoint/. Ctrl-C stops after the current step and
  * keeps everything written so far plus a checkpoint of that step.

@@ -58,7 +58,9 @@ describe("tiny GPT: training", () => {
 
   it("the same seed gives the same loss curve; another seed a different one", async () => {
     const a = await train(options(join(dir, "a")));
+    const tensorsAfterA = tf.memory().numTensors;
     const b = await train(options(join(dir, "b")));
+    assert.equal(tf.memory().numTensors, tensorsAfterA, "a whole training run leaks no tensors");
     const c = await train(options(join(dir, "c"), { seed: 6 }));
     const curve = (r: typeof a): number[][] => r.records.map((x) => [x.step, x.trainLoss, x.valLoss, x.batchLoss]);
     assert.deepEqual(curve(a).map((x) => x[0]), [0, 3, 6]);
