@@ -27,7 +27,7 @@ export interface SizePreset {
 /** Presets for `--size`: "small" is what `npm start` trains in about two minutes on 2 cores. */
 export const SIZES: Readonly<Record<string, SizePreset>> = {
   tiny: { context: 16, layers: 1, width: 32, heads: 2, batch: 8, learningRate: 1e-2 },
-  small: { context: 64, layers: 2, width: 64, heads: 4, batch: 16, learningRate: 3e-3 },
+  small: { context: 64, layers: 2, width: 64, heads: 4, batch: 8, learningRate: 6e-3 },
   medium: { context: 128, layers: 4, width: 128, heads: 4, batch: 16, learningRate: 1e-3 },
 };
 

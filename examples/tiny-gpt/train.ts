@@ -25,7 +25,7 @@ export interface TrainOptions {
   tokenizer: TokenizerKind;
   /** Evaluate (and log, and checkpoint) every this many steps, and at the last step. */
   evalEvery: number;
-  /** Batches of each split per evaluation. */
+  /** Batches of EVAL_BATCH sequences of each split per evaluation. */
   evalBatches: number;
   /** Override the preset's batch size. */
   batch?: number;
@@ -67,6 +67,9 @@ export interface TrainResult {
   stepsDone: number;
   out: string;
 }
+
+/** Sequences per evaluation batch (`evalBatches` of them per split). */
+export const EVAL_BATCH = 16;
 
 export function buildTokenizer(kind: TokenizerKind, trainText: string): Tokenizer {
   // characters rarer than about 1 in 100 000 map to UNK: they cost vocabulary and teach little
@@ -136,8 +139,9 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const params = initParams(config, o.seed);
   const opt = tf.train.adam(peak, 0.9, 0.95, 1e-8);
   const random = rng(o.seed);
-  const trainEval = evalBatches(splits.train, o.evalBatches, batch, config.context);
-  const valEval = evalBatches(splits.val, o.evalBatches, batch, config.context);
+  // the evaluation sets do not depend on the training batch size, so runs compare
+  const trainEval = evalBatches(splits.train, o.evalBatches, EVAL_BATCH, config.context);
+  const valEval = evalBatches(splits.val, o.evalBatches, EVAL_BATCH, config.context);
   hooks.onStart?.({ config, params: paramCount(params), trainTokens: splits.train.length, valTokens: splits.val.length, steps: o.steps, batch });
 
   const records: MetricsRecord[] = [];

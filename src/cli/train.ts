@@ -25,19 +25,19 @@ interface TrainFlags {
 }
 
 /** Default steps per size: about two minutes on 2 cores for "small" (docs/trainer.md). */
-export const DEFAULT_STEPS: Record<string, number> = { tiny: 300, small: 450, medium: 150 };
+export const DEFAULT_STEPS: Record<string, number> = { tiny: 300, small: 1200, medium: 150 };
 
 export function registerTrain(program: Command): void {
   program
     .command("train")
     .description("train a tiny GPT on the bundled English corpus (or --corpus FILE) with xent's cross-entropy")
-    .option("--steps <n>", "optimiser steps (default: 450 for small, about two minutes on 2 cores)")
+    .option("--steps <n>", "optimiser steps (default: 1200 for small, about two minutes on 2 cores)")
     .option("--size <name>", `model size: ${SIZE_NAMES.join(", ")}`, "small")
     .option("--corpus <file>", "UTF-8 text file to train on (default: the English sentences of nlp-corpus)")
     .option("--seed <n>", "seed of the initialisation and the batches", "1")
     .option("--out <dir>", "run folder", "runs/latest")
     .option("--tokenizer <kind>", "char (default) or gpt2 (GPT-2 BPE, 50257 tokens, slow on CPU)", "char")
-    .option("--eval-every <n>", "evaluate, log and checkpoint every n steps", "25")
+    .option("--eval-every <n>", "evaluate, log and checkpoint every n steps", "50")
     .option("--eval-batches <n>", "batches of each split per evaluation", "4")
     .option("--batch <n>", "sequences per batch (default: the size's preset)")
     .option("--lr <x>", "peak learning rate (default: the size's preset)")
