@@ -37,7 +37,7 @@ export function registerTrain(program: Command): void {
     .option("--seed <n>", "seed of the initialisation and the batches", "1")
     .option("--out <dir>", "run folder", "runs/latest")
     .option("--tokenizer <kind>", "char (default) or gpt2 (GPT-2 BPE, 50257 tokens, slow on CPU)", "char")
-    .option("--eval-every <n>", "evaluate, log and checkpoint every n steps", "50")
+    .option("--eval-every <n>", "evaluate, log and checkpoint every n steps", "100")
     .option("--eval-batches <n>", "batches of each split per evaluation", "4")
     .option("--batch <n>", "sequences per batch (default: the size's preset)")
     .option("--lr <x>", "peak learning rate (default: the size's preset)")
