@@ -10,12 +10,21 @@ export interface LossPoint {
   valLoss: number;
 }
 
-/** Train and validation loss (nats/token) against step, with ln(V) as a dashed reference line. */
-export async function lossChartSvg(points: readonly LossPoint[], title: string, lnV?: number): Promise<string> {
+/**
+ * Train and validation loss (nats/token) against step, with ln(V) as a dashed reference line and,
+ * when given, the training-batch loss of every step (averaged over 10 steps) as a faint line.
+ */
+export async function lossChartSvg(points: readonly LossPoint[], title: string, lnV?: number, stepLosses?: readonly number[]): Promise<string> {
   const values = points.flatMap((p) => [
     { step: p.step, split: "train", loss: p.trainLoss },
     { step: p.step, split: "validation", loss: p.valLoss },
   ]);
+  const window = 10;
+  const batch = (stepLosses ?? []).flatMap((_, i, all) =>
+    (i + 1) % window === 0 || i === all.length - 1
+      ? [{ step: i + 1, split: "training batch (10-step mean)", loss: all.slice(Math.max(0, i + 1 - window), i + 1).reduce((a, b) => a + b, 0) / Math.min(window, i + 1) }]
+      : [],
+  );
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
@@ -23,13 +32,32 @@ export async function lossChartSvg(points: readonly LossPoint[], title: string, 
     height: 300,
     background: "white",
     layer: [
+      ...(batch.length > 0
+        ? [
+            {
+              data: { values: batch },
+              mark: { type: "line" as const, strokeWidth: 1, opacity: 0.45 },
+              encoding: {
+                x: { field: "step", type: "quantitative" as const },
+                y: { field: "loss", type: "quantitative" as const },
+                color: { field: "split", type: "nominal" as const },
+              },
+            },
+          ]
+        : []),
       {
         data: { values },
         mark: { type: "line", point: true, strokeWidth: 2 },
         encoding: {
           x: { field: "step", type: "quantitative", title: "step" },
           y: { field: "loss", type: "quantitative", title: "cross-entropy (nats/token)", scale: { zero: false } },
-          color: { field: "split", type: "nominal", title: null, scale: { range: ["#1f77b4", "#ff7f0e"] } },
+          color: {
+            field: "split",
+            type: "nominal",
+            title: null,
+            legend: { labelLimit: 260, orient: "bottom" },
+            scale: { domain: ["train", "validation", "training batch (10-step mean)"], range: ["#1f77b4", "#ff7f0e", "#7f7f7f"] },
+          },
         },
       },
       ...(lnV !== undefined

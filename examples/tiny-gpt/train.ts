@@ -145,6 +145,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   hooks.onStart?.({ config, params: paramCount(params), trainTokens: splits.train.length, valTokens: splits.val.length, steps: o.steps, batch });
 
   const records: MetricsRecord[] = [];
+  const stepLosses: number[] = [];
   const t0 = performance.now();
   let tokens = 0;
   let sinceSum = 0;
@@ -189,6 +190,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     tokens += b.y.length;
     sinceSum += l;
     sinceCount++;
+    stepLosses.push(l);
     hooks.onStep?.({ step, steps: o.steps, loss: l, tokensPerSec: tokens / ((performance.now() - t0) / 1000) });
     // let signals (Ctrl-C) and output through between steps
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -207,7 +209,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     checkpoint(step, records[records.length - 1]?.valLoss);
   }
 
-  writeFileSync(join(o.out, "loss.svg"), await lossChartSvg(records, `tiny GPT (${o.size}, ${o.tokenizer}) trained with xent`, Math.log(config.vocabSize)));
+  writeFileSync(join(o.out, "loss.svg"), await lossChartSvg(records, `tiny GPT (${o.size}, ${o.tokenizer}) trained with xent`, Math.log(config.vocabSize), stepLosses));
   if (o.sampleLength > 0 && !interrupted) {
     const prompts = ["The ", "I think ", "In the "];
     const sampleRandom = rng(o.seed + 7);
