@@ -77,4 +77,6 @@ console.log(`engine fwd+bwd at ${n}×${v}, 1 thread: ${wall.toFixed(1)} ms per c
 for (const [name, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
   console.log(`  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`);
 }
+console.log("  (the module has no name section: wasm-function[7] is expSum, pass 2: exp, store, sum; [12] is crossEntropyRows:");
+console.log("   pass 1 max, pass 3 gradient scaling, per-row work. Indices from `npx asc src/backends/wasm/kernel/index.ts --textFile`.)");
 e.dispose();
