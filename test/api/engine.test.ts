@@ -132,3 +132,13 @@ test("engine: a disposed engine refuses work; disposing during a call fails that
   await assert.rejects(inFlight, /disposed/);
   await assert.rejects(e.crossEntropy(new Float32Array(4), [0], { classes: 4 }), /disposed/);
 });
+
+test("engine: an allocation beyond what wasm memory can hold is a RangeError, and the engine still works", async () => {
+  await withEngine({ backend: "wasm", threads: 1 }, async (e) => {
+    assert.throws(() => e.alloc(2 ** 30), /cannot allocate 4294967296 bytes of engine memory.*expected at most 1 GiB per block/);
+    const x = e.alloc(8);
+    x.set([1, 2, 3, 4, 5, 6, 7, 8]);
+    const r = await e.crossEntropy(x, [1, 2], { classes: 4 });
+    assertMatches(r, crossEntropy(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [1, 2], { classes: 4, backend: "reference" }), "after a failed alloc");
+  });
+});
