@@ -34,6 +34,20 @@ for (const threads of [1, 2, 3]) {
         const inpl = await e.crossEntropy(buf, c.target, { ...c.options, grad: true, inplace: true });
         assert.equal(inpl.grad, buf);
         assertMatches(inpl, want, `${c.name} inplace`);
+        if (typeof c.target === "object" && "probs" in c.target) {
+          // Probability targets in engine memory are used in place too.
+          const p = e.alloc(c.logits.length);
+          p.set(c.target.probs as Float32Array);
+          buf.set(c.logits);
+          e.resetPeakMemory();
+          const base = e.memoryStats().bytesInUse;
+          const zp = await e.crossEntropy(buf, { probs: p }, { ...c.options, grad: true, inplace: true });
+          const v = c.options.classes!;
+          if (v >= 64) assert.ok(e.memoryStats().peakBytes - base < c.logits.length * 4, `${c.name}: no N×V copy of engine-owned probs`);
+          assertMatches(zp, want, `${c.name} engine-owned probs`);
+          assert.deepEqual(p, c.target.probs, `${c.name}: probs unchanged`);
+          e.free(p);
+        }
         e.free(buf);
       }
       assert.equal(e.memoryStats().bytesInUse, 0, "every temporary and block was freed");
