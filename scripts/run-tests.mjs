@@ -15,6 +15,10 @@ function walk(dir) {
   return out;
 }
 
+// The embedded wasm (a gitignored .gen.ts) is built first when missing or stale.
+const build = spawnSync(process.execPath, ["scripts/build-wasm.mjs"], { stdio: "inherit" });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
 const filters = process.argv.slice(2);
 const files = walk("test")
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))

@@ -229,3 +229,38 @@ export function resolveTarget(
   }
   return { target: out, probs: null };
 }
+
+const ENGINE_BACKENDS = ["auto", "wasm", "js"] as const;
+export type EngineBackendName = (typeof ENGINE_BACKENDS)[number];
+
+/** Validate createEngine's options. `threads` stays undefined when not given (the engine picks). */
+export function resolveEngineOptions(options: unknown): { backend: EngineBackendName; threads: number | undefined } {
+  const fn = "createEngine";
+  const o = (options ?? {}) as Record<string, unknown>;
+  if (typeof o !== "object" || Array.isArray(o)) throw new TypeError(`${fn}: options is ${describe(options)}; expected an object`);
+  for (const key of Object.keys(o)) {
+    if (key !== "backend" && key !== "threads") throw new TypeError(`${fn}: unknown option "${key}"; expected backend, threads`);
+  }
+  const backend = o.backend ?? "auto";
+  if (!ENGINE_BACKENDS.includes(backend as EngineBackendName)) {
+    throw new RangeError(`${fn}: options.backend is ${JSON.stringify(backend)}; expected "auto", "wasm" or "js"`);
+  }
+  const threads = o.threads;
+  if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > 64)) {
+    throw new RangeError(`${fn}: options.threads is ${describe(threads)}; expected an integer from 1 to 64`);
+  }
+  return { backend: backend as EngineBackendName, threads: threads as number | undefined };
+}
+
+/** Validate engine.alloc's element count. */
+export function checkAllocCount(n: unknown): number {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 2 ** 30) {
+    throw new RangeError(`engine.alloc: n is ${describe(n)}; expected an integer count of float32 elements from 0 to 2^30`);
+  }
+  return n;
+}
+
+/** The error for engine.free given something that engine.alloc did not return (or already freed). */
+export function notEngineBlock(x: unknown): RangeError {
+  return new RangeError(`engine.free: buffer is ${describe(x)}, not a live block from this engine's alloc; expected the Float32Array that engine.alloc returned (or a result's grad), freed once`);
+}

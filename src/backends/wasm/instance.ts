@@ -1,0 +1,105 @@
+/**
+ * One instantiated kernel module and its memory, with the allocator the module exports.
+ * All host buffers in wasm memory come from `alloc` (never hard-coded offsets). Views are made
+ * fresh from `memory.buffer` after any allocation, because growing memory replaces the buffer.
+ */
+import { compileModule, MAX_PAGES, SHARED_INITIAL_PAGES, type MemoryKind } from "./loader.js";
+
+/** The kernel module's exports (addresses are byte offsets into its memory). */
+export interface KernelExports {
+  alloc(bytes: number): number;
+  free(ptr: number): void;
+  expArray(src: number, dst: number, n: number): void;
+  crossEntropyRows(
+    logits: number, grad: number, target: number, probs: number, weight: number, scratch: number,
+    rowLoss: number, lse: number, v: number, row0: number, row1: number,
+    eps: number, z: number, s: number, scale: number, wSum: number,
+  ): void;
+}
+
+export class WasmInstance {
+  /** Bytes currently allocated through `alloc`, and the most ever at once. */
+  bytesInUse = 0;
+  peakBytes = 0;
+  private readonly sizes = new Map<number, number>();
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+
+  private constructor(
+    readonly exports: KernelExports,
+    readonly memory: WebAssembly.Memory,
+    readonly module: WebAssembly.Module,
+    readonly kind: MemoryKind,
+  ) {}
+
+  /** Instantiate the module of a memory kind; "shared" creates the shared memory the workers import. */
+  static async create(kind: MemoryKind): Promise<WasmInstance> {
+    const module = await compileModule(kind);
+    let memory: WebAssembly.Memory | undefined;
+    const imports: WebAssembly.Imports = {};
+    if (kind === "shared") {
+      memory = new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: MAX_PAGES, shared: true });
+      imports.env = { memory };
+    }
+    const instance = await WebAssembly.instantiate(module, imports);
+    const ex = instance.exports as unknown as KernelExports & { memory?: WebAssembly.Memory };
+    return new WasmInstance(ex, memory ?? ex.memory!, module, kind);
+  }
+
+  /** The current memory buffer (remembered, so views of it are recognised as engine memory). */
+  buffer(): ArrayBufferLike {
+    const b = this.memory.buffer;
+    this.buffers.add(b);
+    return b;
+  }
+
+  /** True when `a` is a view into this instance's memory. */
+  owns(a: ArrayBufferView): boolean {
+    return this.buffers.has(a.buffer) || a.buffer === this.memory.buffer;
+  }
+
+  /** Allocate `bytes` (16-byte aligned). Throws a RangeError when memory cannot grow that far. */
+  alloc(bytes: number): number {
+    let ptr = 0;
+    try {
+      if (bytes <= 0x7fff0000) ptr = this.exports.alloc(Math.max(bytes, 16)) >>> 0;
+    } catch {
+      ptr = 0;
+    }
+    if (ptr === 0) {
+      throw new RangeError(
+        `wasm backend: cannot allocate ${bytes} bytes of engine memory (in use ${this.bytesInUse} bytes); expected at most 1 GiB per block and 4 GiB in all`,
+      );
+    }
+    this.sizes.set(ptr, bytes);
+    this.bytesInUse += bytes;
+    if (this.bytesInUse > this.peakBytes) this.peakBytes = this.bytesInUse;
+    return ptr;
+  }
+
+  /** Free a block from `alloc`; returns false (and does nothing) for an unknown address. */
+  free(ptr: number): boolean {
+    const size = this.sizes.get(ptr);
+    if (size === undefined) return false;
+    this.sizes.delete(ptr);
+    this.bytesInUse -= size;
+    this.exports.free(ptr);
+    return true;
+  }
+
+  /** Size in bytes of the block at ptr, or undefined. */
+  sizeOf(ptr: number): number | undefined {
+    return this.sizes.get(ptr);
+  }
+
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.buffer(), ptr, n);
+  }
+
+  f64(ptr: number, n: number): Float64Array {
+    return new Float64Array(this.buffer(), ptr, n);
+  }
+
+  i32(ptr: number, n: number): Int32Array {
+    return new Int32Array(this.buffer(), ptr, n);
+  }
+}

@@ -1,0 +1,286 @@
+// The fused cross-entropy kernel (AssemblyScript, SIMD128): loss, lse and optionally the gradient
+// for rows [row0, row1) of (N, V) float32 logits. Every option is a parameter of this one kernel.
+// It vectorises the js kernel's algorithm (src/backends/js/crossEntropy.ts; formulas there):
+// - without a gradient: one read of the row in chunks of CHUNK: chunk max, rescale the running
+//   sum if the max grew, then Σ exp(c − m) of the chunk (exp once per element);
+// - with a gradient: pass 1 max; pass 2 e = exp(c − m) stored into the gradient row and summed;
+//   pass 3 turns e into the gradient in place (inplace works: each element is read before written).
+// Row sums and the linear terms are accumulated in float64; per-row loss and lse are float64.
+// Each loop is a float32x4 main loop over 4-aligned counts plus a scalar tail.
+// Rows are independent, so any split of rows over threads gives bitwise-identical results.
+import { exp1, exp4 } from "./exp";
+import { demote2, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
+
+// @ts-ignore: decorator
+@inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
+// @ts-ignore: decorator
+@inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
+
+// Linear terms of the current row, set by linearTerms().
+let gWc: f64 = 0; // Σ_j w_j·c_j (index, smoothing) or Σ_j w_j·t'_j·c_j (probs)
+let gWt: f64 = 0; // Σ_j w_j·t'_j (probs)
+
+// @ts-ignore: decorator
+@inline function at(p: usize, j: i32): usize {
+  return p + (<usize>j << 2);
+}
+
+/** Max of n float32 at p (−Infinity for none). pmax skips NaN here, but a NaN then makes the sum NaN. */
+function rowMax(p: usize, n: i32): f32 {
+  let m4 = f32x4.splat(-Infinity);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) m4 = f32x4.pmax(m4, v128.load(at(p, j)));
+  let m = hmax4(m4);
+  for (; j < n; j++) m = max<f32>(m, load<f32>(at(p, j)));
+  return m;
+}
+
+/**
+ * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0. Each lane sums
+ * BLOCK vectors in float32 (at most BLOCK roundings of a partial sum), then the block sums are
+ * added in float64: nearly the speed of a float32 sum, nearly the accuracy of a float64 one.
+ */
+function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
+  const m4 = f32x4.splat(m);
+  let s0 = f64x2.splat(0);
+  let s1 = f64x2.splat(0);
+  let j = 0;
+  while (j + 4 <= n) {
+    const end = min(n & ~3, j + (BLOCK << 2));
+    let b = f32x4.splat(0);
+    if (dst != 0) {
+      for (; j < end; j += 4) {
+        const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
+        v128.store(at(dst, j), e);
+        b = f32x4.add(b, e);
+      }
+    } else {
+      for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+    }
+    s0 = f64x2.add(s0, promoteLow(b));
+    s1 = f64x2.add(s1, promoteHigh(b));
+  }
+  let s = hsum2(f64x2.add(s0, s1));
+  for (; j < n; j++) {
+    const e = exp1(load<f32>(at(p, j)) - m);
+    if (dst != 0) store<f32>(at(dst, j), e);
+    s += <f64>e;
+  }
+  return s;
+}
+
+/**
+ * The terms of the loss linear in c (float64): for probability targets Σ w_j·t'_j·c_j and
+ * Σ w_j·t'_j with t' = (1−ε)·t + ε/V; for index targets with smoothing Σ w_j·c_j.
+ */
+function linearTerms(p: usize, n: i32, probs: usize, weight: usize, eps: f64): void {
+  let wc0 = f64x2.splat(0);
+  let wc1 = f64x2.splat(0);
+  let wt0 = f64x2.splat(0);
+  let wt1 = f64x2.splat(0);
+  const a = f64x2.splat(1 - eps);
+  const b = f64x2.splat(eps / <f64>n);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const c = v128.load(at(p, j));
+    const c0 = promoteLow(c);
+    const c1 = promoteHigh(c);
+    let w0 = f64x2.splat(1);
+    let w1 = f64x2.splat(1);
+    if (weight != 0) {
+      w0 = v128.load(weight + (<usize>j << 3));
+      w1 = v128.load(weight + (<usize>j << 3) + 16);
+    }
+    if (probs != 0) {
+      const t = v128.load(at(probs, j));
+      w0 = f64x2.mul(w0, f64x2.add(f64x2.mul(a, promoteLow(t)), b));
+      w1 = f64x2.mul(w1, f64x2.add(f64x2.mul(a, promoteHigh(t)), b));
+      wt0 = f64x2.add(wt0, w0);
+      wt1 = f64x2.add(wt1, w1);
+    }
+    wc0 = f64x2.add(wc0, f64x2.mul(w0, c0));
+    wc1 = f64x2.add(wc1, f64x2.mul(w1, c1));
+  }
+  let wc = hsum2(f64x2.add(wc0, wc1));
+  let wt = hsum2(f64x2.add(wt0, wt1));
+  for (; j < n; j++) {
+    let w: f64 = weight != 0 ? load<f64>(weight + (<usize>j << 3)) : 1;
+    if (probs != 0) {
+      w *= (1 - eps) * <f64>load<f32>(at(probs, j)) + eps / <f64>n;
+      wt += w;
+    }
+    wc += w * <f64>load<f32>(at(p, j));
+  }
+  gWc = wc;
+  gWt = wt;
+}
+
+/**
+ * Rows [row0, row1) of the fused cross-entropy. Addresses are byte offsets in this memory; 0 means
+ * absent. logits, grad, probs: (N, V) float32; target: (N) int32 (−1 ignored); weight: (V) float64;
+ * scratch: (V) float32, needed with softcap; rowLoss, lse: (N) float64 outputs.
+ * scale is the gradient's factor (1/D for mean), wSum = Σ_j w_j.
+ */
+export function crossEntropyRows(
+  logits: usize,
+  grad: usize,
+  target: usize,
+  probs: usize,
+  weight: usize,
+  scratch: usize,
+  rowLoss: usize,
+  lse: usize,
+  v: i32,
+  row0: i32,
+  row1: i32,
+  eps: f64,
+  z: f64,
+  s: f64,
+  scale: f64,
+  wSum: f64,
+): void {
+  const rowBytes = <usize>v << 2;
+  for (let i = row0; i < row1; i++) {
+    const xRow = logits + <usize>i * rowBytes;
+    const gRow = grad != 0 ? grad + <usize>i * rowBytes : 0;
+    const tRow = probs != 0 ? probs + <usize>i * rowBytes : 0;
+    const ignored = target != 0 && load<i32>(target + (<usize>i << 2)) < 0;
+    const y = target != 0 && !ignored ? load<i32>(target + (<usize>i << 2)) : -1;
+
+    // The row the softmax sees: the logits, or their soft-capped copy in scratch (V, never N×V).
+    let c = xRow;
+    if (s > 0) {
+      for (let j = 0; j < v; j++) {
+        store<f32>(at(scratch, j), <f32>(s * Math.tanh(<f64>load<f32>(at(xRow, j)) / s)));
+      }
+      c = scratch;
+    }
+    if (probs != 0 || (eps > 0 && !ignored)) linearTerms(c, v, tRow, weight, eps);
+
+    const online = gRow == 0 || ignored;
+    let m: f32 = -Infinity;
+    let sum: f64 = 0;
+    if (online) {
+      for (let j0 = 0; j0 < v; j0 += CHUNK) {
+        const len = min(CHUNK, v - j0);
+        const cm = rowMax(at(c, j0), len);
+        if (cm > m) {
+          if (m != -Infinity) sum *= Math.exp(<f64>m - <f64>cm);
+          m = cm;
+        } else if (isNaN(cm)) {
+          m = cm;
+        }
+        if (m == -Infinity) continue;
+        sum += expSum(at(c, j0), len, m, 0);
+      }
+    } else {
+      m = rowMax(c, v);
+    }
+    // c_y, read before pass 2 may overwrite the logits (inplace).
+    const cy: f64 = y >= 0 ? <f64>load<f32>(at(c, y)) : 0;
+    const wy: f64 = y >= 0 && weight != 0 ? load<f64>(weight + (<usize>y << 3)) : 1;
+    if (!online) {
+      // Pass 2: e_j = exp(c_j − m) stored where the gradient goes, and summed.
+      sum = expSum(c, v, m, gRow);
+    }
+    const l: f64 = m == -Infinity ? -Infinity : <f64>m + Math.log(sum);
+    store<f64>(lse + (<usize>i << 3), l);
+    if (ignored) {
+      store<f64>(rowLoss + (<usize>i << 3), 0);
+      if (gRow != 0) memory.fill(gRow, 0, rowBytes);
+      continue;
+    }
+
+    let loss: f64;
+    let a: f64;
+    if (probs == 0) {
+      loss = (1 - eps) * wy * (l - cy);
+      a = (1 - eps) * wy;
+      if (eps > 0) {
+        loss += (eps / <f64>v) * (wSum * l - gWc);
+        a += (eps / <f64>v) * wSum;
+      }
+    } else {
+      loss = l * gWt - gWc;
+      a = gWt;
+    }
+    if (z > 0) {
+      loss += z * l * l;
+      a += 2 * z * l;
+    }
+    store<f64>(rowLoss + (<usize>i << 3), loss);
+    if (gRow == 0) continue;
+
+    // Pass 3: g_j = scale·(A·e_j/Σe − B_j)·(1 − (c_j/s)²), in place.
+    const k = (scale * a) / sum;
+    const kb: f64 = probs == 0 ? (scale * eps) / <f64>v : scale * (1 - eps);
+    const kc: f64 = probs == 0 ? 0 : (scale * eps) / <f64>v;
+    const hasB = probs != 0 || eps > 0;
+    let j = 0;
+    if (!hasB && s == 0) {
+      const k4 = f32x4.splat(<f32>k);
+      for (; j + 4 <= v; j += 4) v128.store(at(gRow, j), f32x4.mul(k4, v128.load(at(gRow, j))));
+    } else {
+      const k2 = f64x2.splat(k);
+      const kb2 = f64x2.splat(kb);
+      const kc2 = f64x2.splat(kc);
+      const one = f64x2.splat(1);
+      const invS = f64x2.splat(s > 0 ? 1 / s : 0);
+      for (; j + 4 <= v; j += 4) {
+        const e = v128.load(at(gRow, j));
+        let g0 = f64x2.mul(k2, promoteLow(e));
+        let g1 = f64x2.mul(k2, promoteHigh(e));
+        if (hasB) {
+          let w0 = one;
+          let w1 = one;
+          if (weight != 0) {
+            w0 = v128.load(weight + (<usize>j << 3));
+            w1 = v128.load(weight + (<usize>j << 3) + 16);
+          }
+          if (probs != 0) {
+            const t = v128.load(at(tRow, j));
+            w0 = f64x2.mul(w0, f64x2.add(f64x2.mul(kb2, promoteLow(t)), kc2));
+            w1 = f64x2.mul(w1, f64x2.add(f64x2.mul(kb2, promoteHigh(t)), kc2));
+          } else {
+            w0 = f64x2.mul(w0, kb2);
+            w1 = f64x2.mul(w1, kb2);
+          }
+          g0 = f64x2.sub(g0, w0);
+          g1 = f64x2.sub(g1, w1);
+        }
+        if (s > 0) {
+          const cc = v128.load(at(c, j));
+          const t0 = f64x2.mul(promoteLow(cc), invS);
+          const t1 = f64x2.mul(promoteHigh(cc), invS);
+          g0 = f64x2.mul(g0, f64x2.sub(one, f64x2.mul(t0, t0)));
+          g1 = f64x2.mul(g1, f64x2.sub(one, f64x2.mul(t1, t1)));
+        }
+        v128.store(at(gRow, j), demote2(g0, g1));
+      }
+    }
+    for (; j < v; j++) {
+      let g = k * <f64>load<f32>(at(gRow, j));
+      const w: f64 = weight != 0 ? load<f64>(weight + (<usize>j << 3)) : 1;
+      if (probs != 0) {
+        g -= (kb * <f64>load<f32>(at(tRow, j)) + kc) * w;
+      } else if (eps > 0) {
+        g -= kb * w;
+      }
+      if (s > 0) {
+        const t = <f64>load<f32>(at(c, j)) / s;
+        g *= 1 - t * t;
+      }
+      store<f32>(at(gRow, j), <f32>g);
+    }
+    if (probs == 0) {
+      let gy = k * Math.exp(cy - <f64>m);
+      if (eps > 0) gy -= kb * wy;
+      gy -= scale * (1 - eps) * wy;
+      if (s > 0) {
+        const t = cy / s;
+        gy *= 1 - t * t;
+      }
+      store<f32>(at(gRow, y), <f32>gy);
+    }
+  }
+}
