@@ -5,7 +5,7 @@
  * HTML page colouring each token by its surprisal. Exit code 2 for bad flags or input.
  */
 import type { Command } from "commander";
-import { loadTrainer, SIZE_NAMES } from "./trainer.js";
+import { explainMissingPackage, loadTrainer, SIZE_NAMES } from "./trainer.js";
 import { UsageError, parseIntFlag } from "./util.js";
 
 interface ScoreFlags {
@@ -54,11 +54,11 @@ export async function runScoreCli(file: string, flags: ScoreFlags): Promise<numb
     progress: flags.progress && process.stderr.isTTY === true,
     json: flags.json === true,
   };
-  const trainer = await loadTrainer();
+  const trainer = await loadTrainer("score");
   try {
     return await trainer.runScore(options);
   } catch (e) {
     if (trainer.isUserError(e)) throw new UsageError((e as Error).message);
-    throw e;
+    throw explainMissingPackage(e, "score");
   }
 }

@@ -4,7 +4,7 @@
  * Exit codes: 0 done, 2 bad flags or input, 130 interrupted (Ctrl-C; checkpoint and log kept).
  */
 import type { Command } from "commander";
-import { loadTrainer, SIZE_NAMES } from "./trainer.js";
+import { explainMissingPackage, loadTrainer, SIZE_NAMES } from "./trainer.js";
 import { UsageError, parseIntFlag, parseNumberFlag } from "./util.js";
 
 interface TrainFlags {
@@ -78,6 +78,6 @@ export async function runTrainCli(flags: TrainFlags): Promise<number> {
     return await trainer.runTrain(options);
   } catch (e) {
     if (trainer.isUserError(e)) throw new UsageError((e as Error).message);
-    throw e;
+    throw explainMissingPackage(e, "train");
   }
 }

@@ -119,3 +119,15 @@ describe("xent train / score: bad input is one line and exit code 2", () => {
     assertUsage(xent("score", "--checkpoint", join(dir, "run", "checkpoint"), join(dir, "nope.txt")), /text file .* does not exist/);
   });
 });
+
+it("a missing trainer package becomes a one-line usage error naming what to install", async () => {
+  const { explainMissingPackage, TRAINER_PACKAGES } = await import("../../src/cli/trainer.js");
+  const { UsageError } = await import("../../src/cli/util.js");
+  const missing = Object.assign(new Error("Cannot find package 'vega-lite' imported from /x/plot.js"), { code: "ERR_MODULE_NOT_FOUND" });
+  const e = explainMissingPackage(missing, "train");
+  assert.ok(e instanceof UsageError);
+  assert.match((e as Error).message, /^xent train needs the trainer's packages \(vega-lite is missing\); install them with: npm install /);
+  for (const p of TRAINER_PACKAGES) assert.ok((e as Error).message.includes(p));
+  const other = new Error("boom");
+  assert.equal(explainMissingPackage(other, "train"), other, "other errors pass through");
+});
