@@ -20,7 +20,8 @@ import { detectFeatures } from "../backends/wasm/loader.js";
 import { ThreadPool, type WorkerFault } from "../backends/wasm/pool.js";
 import type { CrossEntropyArgs } from "../backends/types.js";
 import { finishCrossEntropy, prepareCrossEntropy } from "./crossEntropy.js";
-import type { CrossEntropyOptions, CrossEntropyOutput, LogitsInput, TargetInput } from "./options.js";
+import type { CrossEntropyOptions, CrossEntropyOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LogitsInput, MatrixInput, TargetInput } from "./options.js";
+import { linearOnJs, linearOnWasm } from "./engineLinear.js";
 import { checkAllocCount, notEngineBlock, resolveEngineOptions, resolveLogits, resolveOptions, resolveTarget } from "./validate.js";
 
 export interface EngineOptions {
@@ -51,6 +52,12 @@ export interface Engine {
   free(buffer: Float32Array): void;
   /** Cross-entropy with the same options and results as `crossEntropy` (options.backend is ignored). */
   crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput>;
+  /**
+   * Fused LM head + cross-entropy with the same options and results as `linearCrossEntropy`
+   * (options.backend is ignored), on the engine's threads. hidden and weight from `alloc` are used
+   * in place; gradWeight is then a new engine block (free it). See src/api/engineLinear.ts.
+   */
+  linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput>;
   /** Engine memory in use and its peak (the wasm backend; zeros for js). */
   memoryStats(): EngineMemoryStats;
   /** Start measuring the peak afresh from what is in use now. */
@@ -73,6 +80,9 @@ class JsEngine implements Engine {
   async crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
     const { args, f32 } = prepareCrossEntropy(fn, logits, target, options);
     return finishCrossEntropy(args, jsBackend.crossEntropy(args), f32);
+  }
+  async linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput> {
+    return linearOnJs(hidden, weight, target, options);
   }
   memoryStats(): EngineMemoryStats {
     return { bytesInUse: 0, peakBytes: 0 };
@@ -111,6 +121,15 @@ class WasmEngine implements Engine {
 
   crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
     const p = this.queue.then(() => this.run(logits, target, options));
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput> {
+    const p = this.queue.then(() => {
+      this.live();
+      return linearOnWasm(this.inst, this.pool, this.threads, hidden, weight, target, options);
+    });
     this.queue = p.catch(() => undefined);
     return p;
   }

@@ -58,3 +58,58 @@ export const DEFAULTS = {
   inplace: false,
   backend: "auto",
 } as const;
+
+/** Hidden states (N, D) or the LM head's weight (V, D): row-major floats, or rows of numbers. */
+export type MatrixInput = Float32Array | Float64Array | readonly number[] | readonly (readonly number[])[];
+
+/** Options of linearCrossEntropy: those of crossEntropy (weight renamed classWeight), plus the head's bias and chunking. */
+export interface LinearCrossEntropyOptions {
+  /** V; needed only with flat probability targets (otherwise V = weight.length / D). Checked when given. */
+  classes?: number;
+  /** The LM head's bias, length V. Default none. */
+  bias?: Float32Array | Float64Array | readonly number[];
+  reduction?: Reduction;
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+  /** Per-class weights, length V (crossEntropy's `weight`). */
+  classWeight?: Float32Array | Float64Array | readonly number[];
+  zLoss?: number;
+  softcap?: number;
+  /** Also return gradHidden, gradWeight and (with a bias) gradBias. Default false. */
+  grad?: boolean;
+  /** Rows of logits per chunk (an integer >= 1). Default: from memoryBudget. */
+  chunkSize?: number;
+  /** Bytes for the chunk of logits; chunkSize = floor(memoryBudget / (V × element size)), at least 1. Default 4 MiB. */
+  memoryBudget?: number;
+  /**
+   * Skip the gradient products of tiles (chunk rows × 256 classes) whose every |dL/dlogit|,
+   * before the mean's 1/D, is below a threshold: true for 2^-12, or the threshold itself.
+   * Default off (exact gradients). The loss and lse are never affected.
+   */
+  gradFilter?: boolean | number;
+  /** Backend name. Default "auto". */
+  backend?: string;
+}
+
+/** The result of linearCrossEntropy; `F` is the element type of `hidden`. */
+export interface LinearCrossEntropyOutput<F extends Float32Array | Float64Array = Float32Array | Float64Array> {
+  /** A number for "mean" and "sum"; the N per-token losses for "none". */
+  loss: number | F;
+  /** (N) log-sum-exp of the (capped) logits of each row. */
+  lse: F;
+  /** (N, D) d loss / d hidden, when `grad` is set. */
+  gradHidden?: F;
+  /** (V, D) d loss / d weight, when `grad` is set. */
+  gradWeight?: F;
+  /** (V) d loss / d bias, when `grad` is set and a bias was given. */
+  gradBias?: F;
+  /** Bytes of temporary buffers the kernel allocated: its peak extra memory beyond inputs and outputs. */
+  scratchBytes: number;
+}
+
+export const LINEAR_DEFAULTS = {
+  /** 4 MiB of logits per chunk: cache-friendly, and a small fraction of (N, V) at LM sizes. */
+  memoryBudget: 4 * 1024 * 1024,
+  /** The threshold `gradFilter: true` stands for (Cut Cross-Entropy's bfloat16 figure). */
+  gradFilter: 2 ** -12,
+} as const;

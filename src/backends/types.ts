@@ -56,8 +56,64 @@ export interface CrossEntropyResult {
   readonly lse: Float64Array;
 }
 
+/**
+ * Validated, normalised arguments of one fused linear cross-entropy call: the logits are
+ * `hidden (N, D) · weightᵀ (D, V) + bias (V)`, and the loss is that of `CrossEntropyArgs` on them.
+ * Kernels never hold the (N, V) logits: they work in chunks of `chunkRows` rows.
+ *
+ * Invariants the api guarantees (kernels rely on them and never re-check):
+ * - `hidden.length === n * d`, `weight.length === v * d`, n, d, v >= 1;
+ * - `hidden`, `weight`, `bias` and the three gradient outputs share one element type;
+ * - `bias`, when given, has length v;
+ * - `target`/`probs`, `labelSmoothing`, `zLoss`, `softcap`, `reduction`: as in CrossEntropyArgs,
+ *   with `classWeight` in the role of CrossEntropyArgs.weight (length v);
+ * - `chunkRows` is an integer in [1, n];
+ * - `gradFilter` >= 0 (0: off; else skip gradient tiles whose every |dL/dlogit| < gradFilter·scale);
+ * - the gradient outputs are all null (no gradient) or all given, zero-filled, with lengths
+ *   n·d, v·d and v (`gradBias` is null when `bias` is null).
+ */
+export interface LinearCrossEntropyArgs {
+  /** (N, D) hidden states, read-only. */
+  readonly hidden: FloatArray;
+  /** (V, D) the LM head's weight, as in PyTorch's nn.Linear; read-only. */
+  readonly weight: FloatArray;
+  /** (V) the LM head's bias, or null. */
+  readonly bias: FloatArray | null;
+  readonly n: number;
+  readonly d: number;
+  readonly v: number;
+  /** (N) class indices, -1 for ignored tokens; or null for probability targets. */
+  readonly target: Int32Array | null;
+  /** (N, V) target probabilities, or null for index targets. */
+  readonly probs: FloatArray | null;
+  readonly labelSmoothing: number;
+  /** (V) class weights, or null for all ones. */
+  readonly classWeight: Float64Array | null;
+  readonly zLoss: number;
+  readonly softcap: number;
+  readonly reduction: Reduction;
+  /** Rows of logits per chunk: the kernel's scratch is about chunkRows × V elements. */
+  readonly chunkRows: number;
+  /** Gradient filter threshold on |dL/dlogit| before the mean's 1/D; 0 disables it. */
+  readonly gradFilter: number;
+  /** (N, D) where to write d loss / d hidden, or null. */
+  readonly gradHidden: FloatArray | null;
+  /** (V, D) where to write d loss / d weight, or null. */
+  readonly gradWeight: FloatArray | null;
+  /** (V) where to write d loss / d bias, or null. */
+  readonly gradBias: FloatArray | null;
+}
+
+/** What a fused linear cross-entropy kernel returns. */
+export interface LinearCrossEntropyResult extends CrossEntropyResult {
+  /** Bytes of temporary buffers the kernel allocated (its peak extra memory beyond inputs and outputs). */
+  readonly scratchBytes: number;
+}
+
 /** A synchronous backend: one object, one method per kernel. */
 export interface Backend {
   readonly name: string;
   crossEntropy(args: CrossEntropyArgs): CrossEntropyResult;
+  /** Fused LM head + cross-entropy; optional: backends without it are rejected by linearCrossEntropy. */
+  linearCrossEntropy?(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
 }

@@ -6,9 +6,10 @@
  */
 import { jsBackend } from "../js/index.js";
 import { getBackend, listBackends, registerBackend } from "../registry.js";
-import type { Backend, CrossEntropyArgs, CrossEntropyResult } from "../types.js";
+import type { Backend, CrossEntropyArgs, CrossEntropyResult, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
 import { crossEntropySync } from "./crossEntropy.js";
 import { WasmInstance } from "./instance.js";
+import { linearCrossEntropySync } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
 
 export { detectFeatures, type WasmFeatures } from "./loader.js";
@@ -20,6 +21,16 @@ export function makeWasmBackend(inst: WasmInstance, name = "wasm"): Backend {
     crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       if (!(args.logits instanceof Float32Array)) return jsBackend.crossEntropy(args);
       return crossEntropySync(inst, args);
+    },
+    linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult {
+      if (!(args.hidden instanceof Float32Array)) return jsBackend.linearCrossEntropy!(args);
+      try {
+        return linearCrossEntropySync(inst, args);
+      } catch (e) {
+        // hidden, weight and gradWeight did not fit in wasm32's 4 GiB: the js kernel needs no copies.
+        if (e instanceof RangeError && /cannot allocate/.test(e.message)) return jsBackend.linearCrossEntropy!(args);
+        throw e;
+      }
     },
   };
 }

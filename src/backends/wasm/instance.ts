@@ -15,6 +15,10 @@ export interface KernelExports {
     rowLoss: number, lse: number, v: number, row0: number, row1: number,
     eps: number, z: number, s: number, scale: number, wSum: number,
   ): void;
+  matmulNT(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean): void;
+  matmulAB(m: number, n: number, k: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean): void;
+  linearLogits(hidden: number, weight: number, logits: number, rows: number, d: number, v: number, item0: number, item1: number): void;
+  linearGrad(dl: number, hidden: number, weight: number, gradH: number, gradW: number, mask: number, rows: number, d: number, v: number, item0: number, item1: number): void;
 }
 
 export class WasmInstance {

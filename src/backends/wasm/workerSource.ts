@@ -38,6 +38,15 @@ function handle(msg) {
       if (c >= j.chunks) break;
       const r0 = c * j.chunk;
       const r1 = Math.min(j.n, r0 + j.chunk);
+      // The fused linear cross-entropy's jobs (src/backends/wasm/linearCrossEntropy.ts): items, not rows.
+      if (j.kind === "linearLogits") {
+        ex.linearLogits(j.hidden, j.weight, j.logits, j.rows, j.d, j.v, r0, r1);
+        continue;
+      }
+      if (j.kind === "linearGrad") {
+        ex.linearGrad(j.dl, j.hidden, j.weight, j.gradH, j.gradW, j.mask, j.rows, j.d, j.v, r0, r1);
+        continue;
+      }
       ex.crossEntropyRows(j.logits, j.grad, j.target, j.probs, j.weight, scratch, j.rowLoss, j.lse, j.v, r0, r1, j.eps, j.z, j.s, j.scale, j.wSum);
     }
     post({ type: "done", id: msg.id });

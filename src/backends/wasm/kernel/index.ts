@@ -3,3 +3,5 @@
 export { alloc, free } from "./memory";
 export { expArray } from "./exp";
 export { crossEntropyRows } from "./crossEntropy";
+export { matmulNT, matmulAB } from "./matmul";
+export { linearLogits, linearGrad, linearLogitsItems, linearGradItems } from "./linearCrossEntropy";

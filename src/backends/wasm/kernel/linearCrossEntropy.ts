@@ -1,0 +1,64 @@
+// The fused linear cross-entropy's per-chunk work (AssemblyScript, SIMD128), split in items that
+// threads claim: each item writes its own outputs, with the same blocking whoever runs it, so the
+// results do not depend on the thread count. For a chunk of `rows` rows of hidden (rows, D):
+//   linearLogits  item t: logits[:, block t] (rows, VB) = hidden[rows] · weight[block t]ᵀ
+//   linearGrad    items [0, nH): gradHidden columns [64t, 64t+64) of the chunk (rows, D), summed
+//                 over the vocabulary blocks in increasing order (skipping masked ones);
+//                 items [nH, nH+nW): gradWeight[block t] (VB, D) += dL[:, block t]ᵀ · hidden[rows]
+// `mask` (one byte per vocabulary block, or 0 for none) marks blocks the gradient filter skips.
+import { matmulAB, matmulNT } from "./matmul";
+
+// @ts-ignore: decorator
+@inline const VB: i32 = 256; // vocabulary rows per block (the gradient filter's tile width)
+// @ts-ignore: decorator
+@inline const HC: i32 = 64; // gradHidden columns per item
+
+/** Work items of linearLogits: vocabulary blocks. */
+export function linearLogitsItems(v: i32): i32 {
+  return (v + VB - 1) / VB;
+}
+
+/** Work items of linearGrad: gradHidden column groups, then vocabulary blocks. */
+export function linearGradItems(d: i32, v: i32): i32 {
+  return (d + HC - 1) / HC + (v + VB - 1) / VB;
+}
+
+/** logits (rows, V) for vocabulary blocks [item0, item1). hidden: (rows, D) at the chunk's first row. */
+export function linearLogits(hidden: usize, weight: usize, logits: usize, rows: i32, d: i32, v: i32, item0: i32, item1: i32): void {
+  for (let t = item0; t < item1; t++) {
+    const j0 = t * VB;
+    const nb = min(VB, v - j0);
+    matmulNT(rows, nb, d, hidden, d, weight + ((<usize>j0 * <usize>d) << 2), d, logits + (<usize>j0 << 2), v, false);
+  }
+}
+
+/**
+ * Gradient items [item0, item1) of a chunk: dl (rows, V) is dL/dlogits (already scaled), gradH
+ * (rows, D) is overwritten, gradW (V, D) accumulated.
+ */
+export function linearGrad(dl: usize, hidden: usize, weight: usize, gradH: usize, gradW: usize, mask: usize, rows: i32, d: i32, v: i32, item0: i32, item1: i32): void {
+  const nH = (d + HC - 1) / HC;
+  const nV = (v + VB - 1) / VB;
+  for (let t = item0; t < item1; t++) {
+    if (t < nH) {
+      const c0 = t * HC;
+      const nc = min(HC, d - c0);
+      const out = gradH + (<usize>c0 << 2);
+      for (let i = 0; i < rows; i++) memory.fill(out + ((<usize>i * <usize>d) << 2), 0, <usize>nc << 2);
+      for (let b = 0; b < nV; b++) {
+        if (mask != 0 && load<u8>(mask + <usize>b) != 0) continue;
+        const j0 = b * VB;
+        const nb = min(VB, v - j0);
+        // gradH[:, c0:c0+nc] (rows, nc) += dl[:, j0:j0+nb] (rows, nb) · weight[j0:j0+nb, c0:c0+nc]
+        matmulAB(rows, nc, nb, dl + (<usize>j0 << 2), v, 1, weight + ((<usize>j0 * <usize>d + <usize>c0) << 2), d, out, d, true);
+      }
+    } else {
+      const b = t - nH;
+      if (mask != 0 && load<u8>(mask + <usize>b) != 0) continue;
+      const j0 = b * VB;
+      const nb = min(VB, v - j0);
+      // gradW[j0:j0+nb] (nb, D) += dl[:, j0:j0+nb]ᵀ (nb, rows) · hidden (rows, D)
+      matmulAB(nb, d, rows, dl + (<usize>j0 << 2), 1, v, hidden, d, gradW + ((<usize>j0 * <usize>d) << 2), d, true);
+    }
+  }
+}

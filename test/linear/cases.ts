@@ -1,0 +1,94 @@
+/**
+ * Conformance cases for linearCrossEntropy: every option, alone and combined, on odd shapes
+ * (N, D, V not multiples of 4 or 8, V across the 256-column gradient block), float32 and
+ * float64, several chunk sizes. Deterministic (seeded).
+ */
+import { type LinearCase, randomArray, rng } from "./oracle.js";
+
+const SHAPES: readonly (readonly [number, number, number])[] = [
+  [1, 1, 1],
+  [1, 3, 2],
+  [7, 5, 3],
+  [13, 11, 37],
+  [9, 6, 301],
+  [33, 17, 50],
+];
+
+interface OptionSet {
+  name: string;
+  options: Record<string, unknown>;
+  probs?: boolean;
+  /** Fraction of targets set to the ignoreIndex. */
+  ignored?: number;
+}
+
+function optionSets(v: number, rand: () => number): OptionSet[] {
+  const classWeight = Array.from({ length: v }, () => 0.25 + 2 * rand());
+  const bias = Array.from({ length: v }, () => rand() - 0.5);
+  const all = { classWeight, labelSmoothing: 0.1, zLoss: 0.01, softcap: 2.5, bias };
+  return [
+    { name: "mean", options: {} },
+    { name: "sum", options: { reduction: "sum" } },
+    { name: "none", options: { reduction: "none" } },
+    { name: "ignored", options: {}, ignored: 0.3 },
+    { name: "ignoreIndex=valid class 0", options: { ignoreIndex: 0 } },
+    { name: "classWeight", options: { classWeight }, ignored: 0.2 },
+    { name: "labelSmoothing", options: { labelSmoothing: 0.2 } },
+    { name: "zLoss", options: { zLoss: 0.05 } },
+    { name: "softcap", options: { softcap: 1.5 } },
+    { name: "bias", options: { bias } },
+    { name: "probs", options: {}, probs: true },
+    { name: "probs all options sum", options: { ...all, reduction: "sum" }, probs: true },
+    { name: "all options mean", options: all, ignored: 0.25 },
+    { name: "all options none", options: { ...all, reduction: "none" }, ignored: 0.25 },
+    { name: "all ignored mean", options: { bias }, ignored: 1 },
+  ];
+}
+
+export function linearCases(): LinearCase[] {
+  const rand = rng(20261128);
+  const cases: LinearCase[] = [];
+  let k = 0;
+  for (const [n, d, v] of SHAPES) {
+    for (const set of optionSets(v, rand)) {
+      for (const f32 of [true, false]) {
+        k++;
+        const hidden = randomArray(n * d, 1.5, rand, f32);
+        const weight = randomArray(v * d, 1, rand, f32);
+        const ignoreIndex = (set.options.ignoreIndex as number | undefined) ?? -100;
+        let target: LinearCase["target"];
+        const extra: Record<string, unknown> = {};
+        if (set.probs) {
+          const probs = new Float64Array(n * v);
+          for (let i = 0; i < n; i++) {
+            let s = 0;
+            for (let j = 0; j < v; j++) s += probs[i * v + j] = rand() ** 3;
+            for (let j = 0; j < v; j++) probs[i * v + j]! /= s;
+          }
+          // Flat probabilities need options.classes; rows give N themselves.
+          if (k % 2 === 0) {
+            target = { probs };
+            extra.classes = v;
+          } else {
+            target = { probs: Array.from({ length: n }, (_, i) => Array.from(probs.subarray(i * v, (i + 1) * v))) };
+          }
+        } else {
+          target = Array.from({ length: n }, () => (rand() < (set.ignored ?? 0) ? ignoreIndex : Math.floor(rand() * v)));
+        }
+        // Cycle the chunking: one row per chunk, a few rows, and the default budget.
+        const chunk = [{ chunkSize: 1 }, { chunkSize: 3 }, {}, { memoryBudget: 64 }][k % 4]!;
+        cases.push({
+          name: `${set.name} N=${n} D=${d} V=${v} ${f32 ? "f32" : "f64"} ${JSON.stringify(chunk)}`,
+          n,
+          d,
+          v,
+          hidden,
+          weight,
+          target,
+          options: { ...set.options, ...chunk, ...extra },
+        });
+      }
+    }
+  }
+  return cases;
+}
