@@ -2,10 +2,13 @@
 /**
  * The `xent` command line: argument parsing and printing only; every number comes from the
  * public API. Subcommands live one per file beside this one.
- * Exit codes: 0 success, 2 bad arguments or input (one-line error on stderr).
+ * Exit codes: 0 success, 2 bad arguments or input (one-line error on stderr), 130 `xent train`
+ * stopped by Ctrl-C (its checkpoint and loss log are kept).
  */
 import { Command, CommanderError } from "commander";
 import { registerLoss } from "./loss.js";
+import { registerScore } from "./score.js";
+import { registerTrain } from "./train.js";
 import { UsageError } from "./util.js";
 
 export function buildProgram(): Command {
@@ -19,6 +22,8 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .showSuggestionAfterError(false);
   registerLoss(program);
+  registerTrain(program);
+  registerScore(program);
   return program;
 }
 
@@ -26,7 +31,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    // a subcommand may end with its own code (xent train: 130 when interrupted by Ctrl-C)
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit 0; parse errors were already printed in one line by commander

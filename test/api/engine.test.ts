@@ -34,6 +34,24 @@ for (const threads of [1, 2, 3]) {
         const inpl = await e.crossEntropy(buf, c.target, { ...c.options, grad: true, inplace: true });
         assert.equal(inpl.grad, buf);
         assertMatches(inpl, want, `${c.name} inplace`);
+        if (typeof c.target === "object" && "probs" in c.target) {
+          // Probability targets in engine memory are used in place too.
+          const p = e.alloc(c.logits.length);
+          p.set(c.target.probs as Float32Array);
+          buf.set(c.logits);
+          e.resetPeakMemory();
+          const base = e.memoryStats().bytesInUse;
+          const zp = await e.crossEntropy(buf, { probs: p }, { ...c.options, grad: true, inplace: true });
+          const ownedPeak = e.memoryStats().peakBytes - base;
+          buf.set(c.logits);
+          e.resetPeakMemory();
+          await e.crossEntropy(buf, c.target, { ...c.options, grad: true, inplace: true });
+          const copiedPeak = e.memoryStats().peakBytes - base;
+          assert.ok(copiedPeak - ownedPeak >= c.logits.length * 4, `${c.name}: engine-owned probs are not copied (${ownedPeak} vs ${copiedPeak} bytes)`);
+          assertMatches(zp, want, `${c.name} engine-owned probs`);
+          assert.deepEqual(p, c.target.probs, `${c.name}: probs unchanged`);
+          e.free(p);
+        }
         e.free(buf);
       }
       assert.equal(e.memoryStats().bytesInUse, 0, "every temporary and block was freed");
@@ -131,4 +149,14 @@ test("engine: a disposed engine refuses work; disposing during a call fails that
   e.dispose();
   await assert.rejects(inFlight, /disposed/);
   await assert.rejects(e.crossEntropy(new Float32Array(4), [0], { classes: 4 }), /disposed/);
+});
+
+test("engine: an allocation beyond what wasm memory can hold is a RangeError, and the engine still works", async () => {
+  await withEngine({ backend: "wasm", threads: 1 }, async (e) => {
+    assert.throws(() => e.alloc(2 ** 30), /cannot allocate 4294967296 bytes of engine memory.*expected at most 1 GiB per block/);
+    const x = e.alloc(8);
+    x.set([1, 2, 3, 4, 5, 6, 7, 8]);
+    const r = await e.crossEntropy(x, [1, 2], { classes: 4 });
+    assertMatches(r, crossEntropy(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), [1, 2], { classes: 4, backend: "reference" }), "after a failed alloc");
+  });
 });

@@ -3,7 +3,7 @@
  * temporary project, import `xent` by name from ESM, and run its `xent` bin.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +37,12 @@ console.log(JSON.stringify({ loss: out.loss, grad: Array.from(out.grad), ppl: pe
     assert.ok(Math.abs(got.ppl - 2) < 1e-12);
     const bin = execFileSync(join(app, "node_modules", ".bin", "xent"), ["loss", "--probs", "0.7,0.2,0.1", "--target", "0"], { encoding: "utf8" });
     assert.equal(bin, "0.356675 nats\n");
+    // the trainer's packages are optional peers: installing xent does not pull tfjs, and
+    // `xent train` then says in one line what to install
+    assert.ok(!readdirSync(join(app, "node_modules")).includes("@tensorflow"), "tfjs was installed with xent");
+    const train = spawnSync(join(app, "node_modules", ".bin", "xent"), ["train", "--steps", "1"], { cwd: app, encoding: "utf8" });
+    assert.equal(train.status, 2, train.stderr);
+    assert.match(train.stderr, /^xent: xent train needs the trainer's packages \(.+ is missing\); install them with: npm install @tensorflow\/tfjs /);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -70,7 +70,9 @@ export class WasmInstance {
       ptr = 0;
     }
     if (ptr === 0) {
-      throw new RangeError(`wasm backend: cannot allocate ${bytes} bytes of engine memory (in use ${this.bytesInUse} bytes, limit 4 GiB)`);
+      throw new RangeError(
+        `wasm backend: cannot allocate ${bytes} bytes of engine memory (in use ${this.bytesInUse} bytes); expected at most 1 GiB per block and 4 GiB in all`,
+      );
     }
     this.sizes.set(ptr, bytes);
     this.bytesInUse += bytes;

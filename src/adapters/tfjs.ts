@@ -1,0 +1,150 @@
+/**
+ * TensorFlow.js adapter (`xent/tfjs`): xent's fused cross-entropy as a differentiable tfjs op.
+ *
+ * The forward pass calls the public `crossEntropy` once with `grad: true`: one read of the
+ * logits gives the loss and d loss / d logits together (no separate softmax, no one-hot N×V
+ * tensor). The gradient is saved for the backward pass, which only scales it by dy.
+ *
+ * `@tensorflow/tfjs-core` is an optional peer dependency: only this subpath imports it, and
+ * the core entry (`xent`) never does. Any registered tfjs backend works (cpu, wasm, webgl);
+ * the logits are read back with `dataSync()`.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { crossEntropy as coreCrossEntropy, linearCrossEntropy as coreLinearCrossEntropy } from "../index.js";
+import type { CrossEntropyOptions, LinearCrossEntropyOptions } from "../index.js";
+
+/** Options of the tfjs op: the core's, less those the op decides (classes, grad, inplace). */
+export type TfCrossEntropyOptions = Omit<CrossEntropyOptions, "classes" | "grad" | "inplace">;
+
+/** Class-index targets: an int32 tensor of shape (N), an Int32Array, or a number[]. */
+export type TfTarget = tf.Tensor1D | Int32Array | readonly number[];
+
+function targetArray(fn: string, target: TfTarget): Int32Array | readonly number[] {
+  if (target instanceof tf.Tensor) {
+    if (target.rank !== 1) throw new RangeError(`${fn}: target has shape [${target.shape.join(", ")}]; expected an int32 tensor of shape [N]`);
+    if (target.dtype !== "int32") throw new TypeError(`${fn}: target has dtype ${target.dtype}; expected int32 class indices`);
+    return target.dataSync() as Int32Array;
+  }
+  return target;
+}
+
+/**
+ * Cross-entropy of (N, V) logits against class indices, as a tfjs op with xent's gradient.
+ * Returns a scalar for reduction "mean" and "sum", and a (N) tensor of per-token losses for
+ * "none". Usable inside `optimizer.minimize`, `tf.grad(s)` and `tf.variableGrads`.
+ */
+export function crossEntropy(logits: tf.Tensor2D, target: TfTarget, options?: TfCrossEntropyOptions): tf.Scalar | tf.Tensor1D {
+  const fn = "tfjs.crossEntropy";
+  if (!(logits instanceof tf.Tensor) || logits.rank !== 2) {
+    throw new TypeError(`${fn}: logits is ${logits instanceof tf.Tensor ? `a tensor of shape [${logits.shape.join(", ")}]` : typeof logits}; expected a 2-D tensor (N, V)`);
+  }
+  for (const key of ["classes", "grad", "inplace"]) {
+    if (options !== undefined && key in options) throw new TypeError(`${fn}: option "${key}" is set by the op; leave it out`);
+  }
+  const [n, v] = logits.shape;
+  const t = targetArray(fn, target);
+  const reduction = options?.reduction ?? "mean";
+  // customGrad passes the inputs, then the save function: here (logits, save).
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    // (N, V) float32, read once; the core never writes to it (inplace is off).
+    const data = x.dataSync() as Float32Array;
+    const out = coreCrossEntropy(data, t, { ...options, classes: v, grad: true });
+    const grad = tf.tensor2d(out.grad!, [n, v]);
+    save([grad]);
+    const value = typeof out.loss === "number" ? tf.scalar(out.loss) : tf.tensor1d(out.loss);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const g = saved[0]!;
+        // mean/sum: dy is a scalar; none: dy is (N), one factor per row.
+        return reduction === "none" ? tf.mul(tf.reshape(dy, [n, 1]), g) : tf.mul(dy, g);
+      },
+    };
+  });
+  return op(logits) as tf.Scalar | tf.Tensor1D;
+}
+
+/** Options of the fused linear op: the core's, less those the op decides or takes as tensors. */
+export type TfLinearCrossEntropyOptions = Omit<LinearCrossEntropyOptions, "grad" | "bias" | "classes"> & {
+  /** The LM head's bias, a (V) tensor; differentiable like hidden and weight. */
+  bias?: tf.Tensor1D;
+};
+
+function matrix(fn: string, name: string, x: unknown, rank: number): void {
+  if (!(x instanceof tf.Tensor) || x.rank !== rank) {
+    throw new TypeError(`${fn}: ${name} is ${x instanceof tf.Tensor ? `a tensor of shape [${x.shape.join(", ")}]` : typeof x}; expected a ${rank}-D tensor`);
+  }
+}
+
+/**
+ * The LM head and the loss fused, as a tfjs op: the loss of logits hidden (N, D) · weightᵀ + bias
+ * (weight is (V, D), as in nn.Linear) without ever holding the (N, V) logits, with gradients for
+ * hidden, weight and bias from the same call. Returns a scalar for "mean" and "sum", a (N)
+ * tensor for "none".
+ *
+ * Under "none" the fused kernel gives the gradient of the sum of the per-token losses; rows whose
+ * upstream gradients differ cannot be separated afterwards in d weight. The backward pass is
+ * therefore exact in every case: when every row's upstream gradient is the same value c (a sum or
+ * mean of the per-token losses) it scales the saved gradients by c; otherwise it runs the fused
+ * kernel once per distinct value, on the rows that carry it (the others ignored), and adds up
+ * (a 0/1 mask costs one extra call; N distinct values cost N calls).
+ */
+export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, target: TfTarget, options?: TfLinearCrossEntropyOptions): tf.Scalar | tf.Tensor1D {
+  const fn = "tfjs.linearCrossEntropy";
+  matrix(fn, "hidden", hidden, 2);
+  matrix(fn, "weight", weight, 2);
+  for (const key of ["classes", "grad"]) {
+    if (options !== undefined && key in options) throw new TypeError(`${fn}: option "${key}" is set by the op; leave it out`);
+  }
+  const { bias, ...rest } = options ?? {};
+  if (bias !== undefined) matrix(fn, "options.bias", bias, 1);
+  const [n, d] = hidden.shape;
+  const [v] = weight.shape;
+  const t = targetArray(fn, target);
+  const reduction = rest.reduction ?? "mean";
+  const ignoreIndex = rest.ignoreIndex ?? -100;
+
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const inputs = args.slice(0, bias === undefined ? 2 : 3) as tf.Tensor[];
+    const save = args[inputs.length] as tf.GradSaveFunc;
+    const h = inputs[0]!.dataSync() as Float32Array;
+    const w = inputs[1]!.dataSync() as Float32Array;
+    const b = inputs[2]?.dataSync() as Float32Array | undefined;
+    const run = (tgt: TfTarget | Int32Array) =>
+      coreLinearCrossEntropy(h, w, tgt as Int32Array, { ...rest, grad: true, ...(b !== undefined ? { bias: b } : {}) });
+    const out = run(t);
+    const grads: tf.Tensor[] = [tf.tensor2d(out.gradHidden!, [n, d]), tf.tensor2d(out.gradWeight!, [v, d])];
+    if (b !== undefined) grads.push(tf.tensor1d(out.gradBias!));
+    save(grads);
+    const value = typeof out.loss === "number" ? tf.scalar(out.loss) : tf.tensor1d(out.loss);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        if (reduction !== "none") return saved.map((g) => tf.mul(dy, g));
+        const dys = dy.dataSync();
+        const values = [...new Set(Array.from(dys))];
+        if (values.length === 1) return saved.map((g) => tf.mul(g, values[0]!));
+        // Rows with different upstream gradients: one fused call per distinct value.
+        const total = [new Float32Array(n * d), new Float32Array(v * d), new Float32Array(b === undefined ? 0 : v)];
+        const tt = Array.from(t as ArrayLike<number>);
+        for (const c of values) {
+          if (c === 0) continue;
+          const group = Int32Array.from(tt, (y, i) => (dys[i] === c ? y : ignoreIndex));
+          const part = run(group);
+          const parts = [part.gradHidden!, part.gradWeight!, part.gradBias ?? new Float32Array(0)];
+          parts.forEach((p, k) => {
+            const acc = total[k]!;
+            for (let j = 0; j < acc.length; j++) acc[j]! += c * p[j]!;
+          });
+        }
+        const out: tf.Tensor[] = [tf.tensor2d(total[0]!, [n, d]), tf.tensor2d(total[1]!, [v, d])];
+        if (b !== undefined) out.push(tf.tensor1d(total[2]!));
+        return out;
+      },
+    };
+  });
+  const call = op as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
+  return (bias === undefined ? call(hidden, weight) : call(hidden, weight, bias)) as tf.Scalar | tf.Tensor1D;
+}
