@@ -22,8 +22,9 @@ def maxrss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-hidden = (torch.rand(n, d) * 2 - 1).requires_grad_()
-weight = ((torch.rand(v, d) * 2 - 1) / d ** 0.5).requires_grad_()
+# Filled in place: temporaries here would raise the peak RSS before the baseline is taken.
+hidden = torch.empty(n, d).uniform_(-1, 1).requires_grad_()
+weight = torch.empty(v, d).uniform_(-(d ** -0.5), d ** -0.5).requires_grad_()
 target = torch.randint(0, v, (n,))
 base = maxrss()
 
