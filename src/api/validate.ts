@@ -42,7 +42,8 @@ export interface FlatLogits {
   callerBuffer: boolean;
 }
 
-function describe(x: unknown): string {
+/** A short description of a value for error messages. */
+export function describe(x: unknown): string {
   if (x === null) return "null";
   if (Array.isArray(x)) return `an array of length ${x.length}`;
   if (ArrayBuffer.isView(x)) return `a ${x.constructor.name} of length ${(x as unknown as ArrayLike<unknown>).length}`;
@@ -50,7 +51,7 @@ function describe(x: unknown): string {
   return typeof x;
 }
 
-function isFloatArray(x: unknown): x is FloatArray {
+export function isFloatArray(x: unknown): x is FloatArray {
   return x instanceof Float32Array || x instanceof Float64Array;
 }
 

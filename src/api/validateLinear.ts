@@ -6,7 +6,7 @@
  */
 import type { FloatArray } from "../backends/types.js";
 import { LINEAR_DEFAULTS, type LinearCrossEntropyOptions, type MatrixInput, type TargetInput } from "./options.js";
-import { flattenFloats, resolveOptions, resolveTarget, type ResolvedOptions } from "./validate.js";
+import { describe, flattenFloats, isFloatArray, resolveOptions, resolveTarget, type ResolvedOptions } from "./validate.js";
 
 const LINEAR_OPTION_KEYS = new Set<string>([
   "classes",
@@ -41,16 +41,7 @@ export interface ResolvedLinear {
   f32: boolean;
 }
 
-function describe(x: unknown): string {
-  if (x === null) return "null";
-  if (Array.isArray(x)) return `an array of length ${x.length}`;
-  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name} of length ${(x as unknown as ArrayLike<unknown>).length}`;
-  if (typeof x === "number") return String(x);
-  return typeof x;
-}
-
 const isNested = (x: unknown): boolean => Array.isArray(x) && x.length > 0 && Array.isArray(x[0]);
-const isFloatArray = (x: unknown): x is FloatArray => x instanceof Float32Array || x instanceof Float64Array;
 
 /** A matrix argument as flat data, with its row count and width when given as rows. */
 function flatMatrix(fn: string, name: string, x: unknown): { data: FloatArray; rows?: number; width?: number } {

@@ -9,20 +9,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs"; // registers the cpu backend and every op's gradient
 import { crossEntropy } from "../../src/adapters/tfjs.js";
 import { crossEntropy as coreCrossEntropy } from "../../src/index.js";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../helpers/gen.js";
 
 function randomCase(seed: number, n: number, v: number, scale = 3): { logits: Float32Array; target: Int32Array } {
-  const r = mulberry32(seed);
+  const r = rng(seed);
   const logits = new Float32Array(n * v).map(() => (r() * 2 - 1) * scale);
   const target = new Int32Array(n).map(() => Math.floor(r() * v));
   return { logits, target };

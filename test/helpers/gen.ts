@@ -22,3 +22,15 @@ export function genTargets(count: number, seed: number, v: number): Int32Array {
   const vals = genValues(count, seed + 7919, 1);
   return Int32Array.from(vals, (x) => Math.min(v - 1, Math.floor(((x + 1) / 2) * v)));
 }
+
+/** A small deterministic generator (mulberry32), so that failures reproduce. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

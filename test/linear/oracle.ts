@@ -25,17 +25,7 @@ export interface Materialised {
   gradBias: Float64Array;
 }
 
-/** A small deterministic generator (mulberry32), so that failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../helpers/gen.js";
 
 /** Uniform values in [-scale, scale). */
 export function randomArray(len: number, scale: number, rand: () => number, f32: boolean): Float32Array | Float64Array {

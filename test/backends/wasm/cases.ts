@@ -3,17 +3,9 @@
 import assert from "node:assert/strict";
 import type { CrossEntropyOptions, CrossEntropyOutput, TargetInput } from "../../../src/api/options.js";
 
-/** A small deterministic generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../helpers/gen.js";
+
+export { rng };
 
 export interface Case {
   name: string;
