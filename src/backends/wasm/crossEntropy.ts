@@ -77,6 +77,21 @@ export function stage(inst: WasmInstance, args: CrossEntropyArgs, logits: number
   return { call, temps, d };
 }
 
+/**
+ * The call for `rows` rows starting at row r0 of a staged call whose logits (and probs) have been
+ * copied into one block: targets and per-row outputs advance by r0, the block is the row 0.
+ */
+export function rowBlock(c: KernelCall, r0: number, rows: number, probsBlock: number): KernelCall {
+  return {
+    ...c,
+    probs: probsBlock,
+    target: c.target === 0 ? 0 : c.target + r0 * 4,
+    rowLoss: c.rowLoss + r0 * 8,
+    lse: c.lse + r0 * 8,
+    n: rows,
+  };
+}
+
 /** Run rows [row0, row1) of a call on this thread. */
 export function runRows(inst: WasmInstance, c: KernelCall, row0: number, row1: number, scratch = c.scratch): void {
   inst.exports.crossEntropyRows(c.logits, c.grad, c.target, c.probs, c.weight, scratch, c.rowLoss, c.lse, c.v, row0, row1, c.eps, c.z, c.s, c.scale, c.wSum);
@@ -115,15 +130,7 @@ export function crossEntropySync(inst: WasmInstance, args: CrossEntropyArgs): Cr
       const len = (r1 - r0) * v;
       inst.f32(block, len).set(logits.subarray(r0 * v, r1 * v));
       if (args.probs !== null) inst.f32(probsBlock, len).set(args.probs.subarray(r0 * v, r1 * v));
-      const part: KernelCall = {
-        ...c,
-        probs: probsBlock,
-        target: c.target === 0 ? 0 : c.target + r0 * 4,
-        rowLoss: c.rowLoss + r0 * 8,
-        lse: c.lse + r0 * 8,
-        n: r1 - r0,
-      };
-      runRows(inst, part, 0, r1 - r0);
+      runRows(inst, rowBlock(c, r0, r1 - r0, probsBlock), 0, r1 - r0);
       if (gradOut !== null) gradOut.set(inst.f32(block, len), r0 * v);
     }
     const result = collect(inst, staged, args);

@@ -13,7 +13,7 @@
  */
 import { reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
-import { stage, type KernelCall } from "./crossEntropy.js";
+import { rowBlock, stage, type KernelCall } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
 
 /** Vocabulary rows per block (kernel/linearCrossEntropy.ts: VB). */
@@ -120,15 +120,7 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
         }
       }
       if (probs !== null) inst.f32(probsBlock, rows * v).set(probs.subarray(r0 * v, (r0 + rows) * v));
-      const call: KernelCall = {
-        ...c,
-        probs: probsBlock,
-        target: c.target === 0 ? 0 : c.target + r0 * 4,
-        rowLoss: c.rowLoss + r0 * 8,
-        lse: c.lse + r0 * 8,
-        n: rows,
-      };
-      yield { kind: "ce", call };
+      yield { kind: "ce", call: rowBlock(c, r0, rows, probsBlock) };
       if (!grad) continue;
       const G = inst.f32(chunk, rows * v);
       if (dB !== null) {
