@@ -13,7 +13,7 @@ export function rowStats(inst: WasmInstance, args: CrossEntropyArgs, slice: Voca
   try {
     const stats = inst.alloc(5 * n * 8);
     try {
-      inst.exports.rowStats(st.x, st.probs, st.width, slice.v0, st.target, st.weight, st.scratch, stats, n, v, slice.v0, slice.v1, eps, s);
+      inst.exports.rowStats(st.x, st.probs, st.width, slice.v0, st.target, st.weight, st.scratch, stats, n, v, slice.v0, slice.v1, eps, s, 0);
       readStats(inst, stats, n, out);
     } finally {
       inst.free(stats);

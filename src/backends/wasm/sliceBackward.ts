@@ -17,7 +17,7 @@ export function sliceBackward(inst: WasmInstance, args: CrossEntropyArgs, slice:
     const m = inst.alloc(3 * n * 8);
     try {
       writeMerged(inst, m, merged);
-      inst.exports.sliceBackward(st.x, st.x, st.probs, st.width, v0, st.target, st.weight, st.scratch, m, n, v, v0, v1, eps, s, merged.scale);
+      inst.exports.sliceBackward(st.x, st.x, st.probs, st.width, v0, st.target, st.weight, st.scratch, m, n, v, v0, v1, eps, s, merged.scale, 0);
       const g = inst.f32(st.x, n * st.width);
       for (let i = 0; i < n; i++) gradOut.set(g.subarray(i * st.width, (i + 1) * st.width), i * stride + v0 - col0);
     } finally {

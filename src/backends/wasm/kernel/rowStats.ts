@@ -1,16 +1,14 @@
 // Slice statistics (AssemblyScript, SIMD128): per row of (N, ·) float32 logits, over the classes
 // [v0, v1), the max of the capped logits c, Σ exp(c − max), the target's c_y and the linear terms
 // (definitions in src/backends/reference/rowStats.ts; merged on the host by mergeStats in
-// src/backends/common.ts). One read of the slice in chunks of CHUNK: chunk max, rescale the
-// running sum if the max grew, then Σ exp(c − m) of the chunk; the linear terms in float64.
+// src/backends/common.ts). Two reads of the slice (a vocabulary slice of a few rows stays in
+// cache between them): the max, then Σ exp(c − max); the linear terms in float64.
 // Layout: element (i, j) of logits and probs at base + 4·(i·ld + j − col0); weight (V) float64 and
 // target (N) int32 index the full vocabulary; stats is (5, N) float64 in SliceStats' field order
 // (max, sumExp, targetLogit, weightedSum, targetWeight); scratch holds v1 − v0 float32 (softcap).
 import { exp1, exp4 } from "./exp";
 import { hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
 
-// @ts-ignore: decorator
-@inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
 
@@ -24,7 +22,7 @@ let gWt: f64 = 0;
 }
 
 /** Max of n float32 at p (−Infinity for none); pmax skips NaN in the vector lanes (the sum catches it). */
-function chunkMax(p: usize, n: i32): f32 {
+export function sliceMax(p: usize, n: i32): f32 {
   let m4 = f32x4.splat(-Infinity);
   let j = 0;
   for (; j + 4 <= n; j += 4) m4 = f32x4.pmax(m4, v128.load(at(p, j)));
@@ -33,14 +31,17 @@ function chunkMax(p: usize, n: i32): f32 {
   return m;
 }
 
-/** True when one of n float32 at p is NaN (only asked of chunks whose max is −Infinity). */
+/** True when one of n float32 at p is NaN (only asked of slices whose max is −Infinity). */
 function hasNaN(p: usize, n: i32): bool {
   for (let j = 0; j < n; j++) if (isNaN(load<f32>(at(p, j)))) return true;
   return false;
 }
 
-/** Σ exp(c_j − m) over n float32 at p: float32 sums of BLOCK vectors per lane, added in float64. */
-function chunkExpSum(p: usize, n: i32, m: f32): f64 {
+/**
+ * Σ exp(c_j − m) over n float32 at p: float32 sums of BLOCK vectors per lane, added in float64.
+ * Stores each exp at dst when dst != 0.
+ */
+function sliceExpSum(p: usize, n: i32, m: f32, dst: usize): f64 {
   const m4 = f32x4.splat(m);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
@@ -48,12 +49,24 @@ function chunkExpSum(p: usize, n: i32, m: f32): f64 {
   while (j + 4 <= n) {
     const end = min(n & ~3, j + (BLOCK << 2));
     let b = f32x4.splat(0);
-    for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+    if (dst != 0) {
+      for (; j < end; j += 4) {
+        const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
+        v128.store(at(dst, j), e);
+        b = f32x4.add(b, e);
+      }
+    } else {
+      for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+    }
     s0 = f64x2.add(s0, promoteLow(b));
     s1 = f64x2.add(s1, promoteHigh(b));
   }
   let s = hsum2(f64x2.add(s0, s1));
-  for (; j < n; j++) s += <f64>exp1(load<f32>(at(p, j)) - m);
+  for (; j < n; j++) {
+    const e = exp1(load<f32>(at(p, j)) - m);
+    if (dst != 0) store<f32>(at(dst, j), e);
+    s += <f64>e;
+  }
   return s;
 }
 
@@ -101,7 +114,11 @@ function sliceLinear(p: usize, n: i32, probs: usize, weight: usize, eps: f64, v:
   gWt = wt;
 }
 
-/** Statistics of rows [0, n) over the classes [v0, v1); addresses 0 mean absent. */
+/**
+ * Statistics of rows [0, n) over the classes [v0, v1); addresses 0 mean absent. Without softcap,
+ * `exps` (same layout as logits, may be the logits themselves) receives e_j = exp(c_j − max) of
+ * the slice for sliceBackward to reuse.
+ */
 export function rowStats(
   logits: usize,
   probs: usize,
@@ -117,6 +134,7 @@ export function rowStats(
   v1: i32,
   eps: f64,
   s: f64,
+  exps: usize,
 ): void {
   const width = v1 - v0;
   const wSlice = weight != 0 ? weight + (<usize>v0 << 3) : 0;
@@ -125,6 +143,7 @@ export function rowStats(
     const xRow = logits + off;
     const tRow = probs != 0 ? probs + off : 0;
     const y = target != 0 ? load<i32>(target + (<usize>i << 2)) : -1;
+    const eRow = exps != 0 && s == 0 ? exps + off : 0;
 
     let c = xRow;
     if (s > 0) {
@@ -137,26 +156,21 @@ export function rowStats(
     gWt = 0;
     if (probs != 0 || (eps > 0 && y >= 0)) sliceLinear(c, width, tRow, wSlice, eps, v);
 
-    let m: f32 = -Infinity;
-    let sum: f64 = 0;
-    for (let j0 = 0; j0 < width; j0 += CHUNK) {
-      const len = min(CHUNK, width - j0);
-      const cm = chunkMax(at(c, j0), len);
-      if (cm > m) {
-        if (m != -Infinity) sum *= Math.exp(<f64>m - <f64>cm);
-        m = cm;
-      }
-      if (m == -Infinity) {
-        if (hasNaN(at(c, j0), len)) {
-          m = NaN;
-          sum = NaN;
-          break;
-        }
-        continue;
-      }
-      sum += chunkExpSum(at(c, j0), len, m);
-    }
+    // c_y, read before the exps may overwrite the logits.
     const cy: f64 = y >= v0 && y < v1 ? <f64>load<f32>(at(c, y - v0)) : 0;
+    // The slice's max, then Σ exp(c − max) (stored into exps when asked): the same sums, so the
+    // same bits, with or without the stores.
+    let m = sliceMax(c, width);
+    let sum: f64 = 0;
+    if (m == -Infinity) {
+      if (hasNaN(c, width)) {
+        m = NaN;
+        sum = NaN;
+      }
+      if (eRow != 0) memory.fill(eRow, 0, <usize>width << 2);
+    } else {
+      sum = sliceExpSum(c, width, m, eRow);
+    }
     store<f64>(stats + (<usize>i << 3), <f64>m);
     store<f64>(stats + (<usize>(n + i) << 3), sum);
     store<f64>(stats + (<usize>(2 * n + i) << 3), cy);

@@ -7,7 +7,12 @@
 // base + 4·(i·ld + j − col0); merged is (3, N) float64: M, S, A per row. Ignored rows (target < 0)
 // get zeros. Each element is read before it is written, and c_y before the row's loop, so grad may
 // be the logits (inplace).
+// The exps are taken against the slice's own max m_k, g_j = scale·(A·e^(m_k − M)/S)·e_j − …, with
+// e_j = exp(c_j − m_k): with `stats` (this slice's (5, N) statistics from rowStats, no softcap),
+// grad already holds those e_j, stored by rowStats, and no exp is recomputed (the logits are not
+// read: rowStats may have overwritten them); without, they are computed here. Same bits either way.
 import { exp1, exp4 } from "./exp";
+import { sliceMax } from "./rowStats";
 import { demote2, promoteHigh, promoteLow } from "./simd";
 
 // @ts-ignore: decorator
@@ -32,6 +37,7 @@ export function sliceBackward(
   eps: f64,
   s: f64,
   scale: f64,
+  stats: usize,
 ): void {
   const width = v1 - v0;
   const wSlice = weight != 0 ? weight + (<usize>v0 << 3) : 0;
@@ -54,17 +60,29 @@ export function sliceBackward(
       c = scratch;
     }
     const yIn = y >= v0 && y < v1;
-    const cy: f64 = yIn ? <f64>load<f32>(at(c, y - v0)) : 0;
+    const stored = stats != 0;
+    let cy: f64 = 0;
+    if (yIn) cy = stored ? load<f64>(stats + (<usize>(2 * n + i) << 3)) : <f64>load<f32>(at(c, y - v0));
+    // e_j = exp(c_j − m_k) with m_k the slice's own max, exactly as rowStats stores them, so that
+    // both modes give the same bits; a slice of −Infinity has e = 0 (rowStats stores zeros).
+    const mk: f32 = stored ? <f32>load<f64>(stats + (<usize>i << 3)) : sliceMax(c, width);
+    const fromExps = stored || mk == -Infinity;
+    if (!stored && mk == -Infinity) memory.fill(gRow, 0, <usize>width << 2);
     const m = <f32>load<f64>(merged + (<usize>i << 3)); // a max of float32 values: exact
-    const k = (scale * load<f64>(merged + (<usize>(2 * n + i) << 3))) / load<f64>(merged + (<usize>(n + i) << 3));
+    const kRow = (scale * load<f64>(merged + (<usize>(2 * n + i) << 3))) / load<f64>(merged + (<usize>(n + i) << 3));
+    const k = mk == m ? kRow : kRow * Math.exp(<f64>mk - <f64>m);
     const kb: f64 = probs == 0 ? (scale * eps) / <f64>v : scale * (1 - eps);
     const kc: f64 = probs == 0 ? 0 : (scale * eps) / <f64>v;
-    const m4 = f32x4.splat(m);
+    const m4 = f32x4.splat(mk);
     let j = 0;
     if (!hasB && s == 0) {
       const k4 = f32x4.splat(<f32>k);
-      for (; j + 4 <= width; j += 4) {
-        v128.store(at(gRow, j), f32x4.mul(k4, exp4(f32x4.sub(v128.load(at(c, j)), m4))));
+      if (fromExps) {
+        for (; j + 4 <= width; j += 4) v128.store(at(gRow, j), f32x4.mul(k4, v128.load(at(gRow, j))));
+      } else {
+        for (; j + 4 <= width; j += 4) {
+          v128.store(at(gRow, j), f32x4.mul(k4, exp4(f32x4.sub(v128.load(at(c, j)), m4))));
+        }
       }
     } else {
       const k2 = f64x2.splat(k);
@@ -73,8 +91,8 @@ export function sliceBackward(
       const one = f64x2.splat(1);
       const invS = f64x2.splat(s > 0 ? 1 / s : 0);
       for (; j + 4 <= width; j += 4) {
-        const cc = v128.load(at(c, j));
-        const e = exp4(f32x4.sub(cc, m4));
+        const cc = fromExps && s == 0 ? f32x4.splat(0) : v128.load(at(c, j));
+        const e = fromExps ? v128.load(at(gRow, j)) : exp4(f32x4.sub(cc, m4));
         let g0 = f64x2.mul(k2, promoteLow(e));
         let g1 = f64x2.mul(k2, promoteHigh(e));
         if (hasB) {
@@ -105,8 +123,8 @@ export function sliceBackward(
       }
     }
     for (; j < width; j++) {
-      const cj = load<f32>(at(c, j));
-      let g = k * <f64>exp1(cj - m);
+      const cj: f32 = fromExps && s == 0 ? 0 : load<f32>(at(c, j));
+      let g = k * <f64>(fromExps ? load<f32>(at(gRow, j)) : exp1(cj - mk));
       const w: f64 = wSlice != 0 ? load<f64>(wSlice + (<usize>j << 3)) : 1;
       if (probs != 0) {
         g -= (kb * <f64>load<f32>(at(tRow, j)) + kc) * w;
@@ -121,7 +139,7 @@ export function sliceBackward(
     }
     if (yIn) {
       const wy: f64 = weight != 0 ? load<f64>(weight + (<usize>y << 3)) : 1;
-      let gy = k * Math.exp(cy - <f64>m);
+      let gy = kRow * Math.exp(cy - <f64>m);
       if (eps > 0) gy -= kb * wy;
       gy -= scale * (1 - eps) * wy;
       if (s > 0) {
