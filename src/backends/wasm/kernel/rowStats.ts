@@ -31,6 +31,13 @@ export function sliceMax(p: usize, n: i32): f32 {
   return m;
 }
 
+/** The row the softmax sees: x itself, or with softcap s·tanh(x/s) of its n classes in scratch (float32). */
+export function cappedRow(x: usize, n: i32, s: f64, scratch: usize): usize {
+  if (s <= 0) return x;
+  for (let j = 0; j < n; j++) store<f32>(at(scratch, j), <f32>(s * Math.tanh(<f64>load<f32>(at(x, j)) / s)));
+  return scratch;
+}
+
 /** True when one of n float32 at p is NaN (only asked of slices whose max is −Infinity). */
 function hasNaN(p: usize, n: i32): bool {
   for (let j = 0; j < n; j++) if (isNaN(load<f32>(at(p, j)))) return true;
@@ -145,13 +152,7 @@ export function rowStats(
     const y = target != 0 ? load<i32>(target + (<usize>i << 2)) : -1;
     const eRow = exps != 0 && s == 0 ? exps + off : 0;
 
-    let c = xRow;
-    if (s > 0) {
-      for (let j = 0; j < width; j++) {
-        store<f32>(at(scratch, j), <f32>(s * Math.tanh(<f64>load<f32>(at(xRow, j)) / s)));
-      }
-      c = scratch;
-    }
+    const c = cappedRow(xRow, width, s, scratch);
     gWc = 0;
     gWt = 0;
     if (probs != 0 || (eps > 0 && y >= 0)) sliceLinear(c, width, tRow, wSlice, eps, v);

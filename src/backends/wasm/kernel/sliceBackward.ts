@@ -12,7 +12,7 @@
 // grad already holds those e_j, stored by rowStats, and no exp is recomputed (the logits are not
 // read: rowStats may have overwritten them); without, they are computed here. Same bits either way.
 import { exp1, exp4 } from "./exp";
-import { sliceMax } from "./rowStats";
+import { cappedRow, sliceMax } from "./rowStats";
 import { demote2, promoteHigh, promoteLow } from "./simd";
 
 // @ts-ignore: decorator
@@ -52,13 +52,7 @@ export function sliceBackward(
       memory.fill(gRow, 0, <usize>width << 2);
       continue;
     }
-    let c = xRow;
-    if (s > 0) {
-      for (let j = 0; j < width; j++) {
-        store<f32>(at(scratch, j), <f32>(s * Math.tanh(<f64>load<f32>(at(xRow, j)) / s)));
-      }
-      c = scratch;
-    }
+    const c = cappedRow(xRow, width, s, scratch);
     const yIn = y >= v0 && y < v1;
     const stored = stats != 0;
     let cy: f64 = 0;
