@@ -16,7 +16,7 @@ import type { CrossEntropyArgs } from "../src/backends/types.js";
 import { runRows, stage, type Staged } from "../src/backends/wasm/crossEntropy.js";
 import { WasmInstance } from "../src/backends/wasm/instance.js";
 import { ThreadPool } from "../src/backends/wasm/pool.js";
-import { vocabSplit } from "../src/backends/wasm/vocabSplit.js";
+import { vocabSplit, type SliceJob } from "../src/backends/wasm/vocabSplit.js";
 import { genTargets, genValues } from "../test/helpers/gen.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string" } } });
@@ -75,4 +75,19 @@ for (const v of [128256, 262144]) {
     inst.free(g);
   }
 }
+// The floor under any pooled call: one job whose workers find nothing to do (post, wake, reply).
+const empty = { ...configsJob(), n: 0 };
+const rt: number[] = [];
+for (let r = 0; r < WARMUP + 4 * RUNS; r++) {
+  const t0 = performance.now();
+  await pool.run(empty);
+  if (r >= WARMUP) rt.push(performance.now() - t0);
+}
+const rts = stat(rt);
+console.log("");
+console.log(`Pool round trip (an empty job on 2 workers): median ${fmt(rts.median)} ms, min ${fmt(rts.min)} ms; fwd+bwd on slices takes two.`);
 pool.terminate();
+
+function configsJob(): SliceJob {
+  return { kind: "rowStats", n: 0, rows: 1, v: 1, width: 1, logits: 0, grad: 0, probs: 0, target: 0, weight: 0, scratch: 0, stats: 0, merged: 0, eps: 0, s: 0, scale: 1, exps: false };
+}
