@@ -117,3 +117,48 @@ export interface Backend {
   /** Fused LM head + cross-entropy; optional: backends without it are rejected by linearCrossEntropy. */
   linearCrossEntropy?(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
 }
+
+/**
+ * A vocabulary slice: columns [v0, v1) of the V classes, for the slice kernels (rowStats,
+ * sliceBackward). `logits`, `probs` and `gradOut` of the call hold N rows of `stride` elements,
+ * element 0 of each row being class `col0`: full rows are `{ stride: V, col0: 0 }`; a shard that
+ * holds only its own columns passes `{ stride: v1 - v0, col0: v0 }`. `target` and `weight` always
+ * index the full vocabulary. 0 <= v0 <= v1 <= V (an empty slice is allowed).
+ */
+export interface VocabSlice {
+  readonly v0: number;
+  readonly v1: number;
+  readonly col0: number;
+  readonly stride: number;
+}
+
+/**
+ * Per-row statistics of the (capped) logits c over one vocabulary slice, each (N) float64:
+ * what a vocabulary shard contributes to the full row's loss (see docs/slices.md).
+ */
+export interface SliceStats {
+  /** max_j c_j over the slice: −Infinity for an empty slice; NaN when a logit is NaN. */
+  readonly max: Float64Array;
+  /** Σ_j exp(c_j − max) over the slice (0 when max is −Infinity). */
+  readonly sumExp: Float64Array;
+  /** c_y when the row's target y lies in the slice, else 0 (also for ignored rows and probability targets). */
+  readonly targetLogit: Float64Array;
+  /** Σ_j w_j·c_j (index targets with label smoothing; 0 for ignored rows) or Σ_j w_j·t'_j·c_j (probabilities), else 0. */
+  readonly weightedSum: Float64Array;
+  /** Σ_j w_j·t'_j (probabilities, t' = (1−ε)·t + ε/V with the full V), else 0. */
+  readonly targetWeight: Float64Array;
+}
+
+/** The exact merge of every slice's statistics (common.ts mergeStats): the fused kernel's result and what sliceBackward needs. */
+export interface MergedStats extends CrossEntropyResult {
+  /** (N) M, the row's max over all slices. */
+  readonly max: Float64Array;
+  /** (N) S = Σ_j exp(c_j − M) over the full row; lse = M + log S. */
+  readonly sumExp: Float64Array;
+  /** (N) A, the coefficient of p_j in dL/dc_j (index: (1−ε)·w_y + (ε/V)·W + 2z·lse; probabilities: Σ w_k·t'_k + 2z·lse); 0 for ignored rows. */
+  readonly coef: Float64Array;
+  /** W = Σ_j w_j over the full V. */
+  readonly wSum: number;
+  /** The gradient's factor: 1/D for mean, else 1. */
+  readonly scale: number;
+}

@@ -19,6 +19,14 @@ export interface KernelExports {
   matmulAB(m: number, n: number, k: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean): void;
   linearLogits(hidden: number, weight: number, logits: number, rows: number, d: number, v: number, item0: number, item1: number): void;
   linearGrad(dl: number, hidden: number, weight: number, gradH: number, gradW: number, mask: number, rows: number, d: number, v: number, item0: number, item1: number): void;
+  rowStats(
+    logits: number, probs: number, ld: number, col0: number, target: number, weight: number, scratch: number, stats: number,
+    n: number, v: number, v0: number, v1: number, eps: number, s: number, exps: number,
+  ): void;
+  sliceBackward(
+    logits: number, grad: number, probs: number, ld: number, col0: number, target: number, weight: number, scratch: number, merged: number,
+    n: number, v: number, v0: number, v1: number, eps: number, s: number, scale: number, stats: number,
+  ): void;
 }
 
 export class WasmInstance {

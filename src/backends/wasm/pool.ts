@@ -10,6 +10,7 @@
  */
 import type { KernelCall } from "./crossEntropy.js";
 import type { LinearGradJob, LinearLogitsJob } from "./linearCrossEntropy.js";
+import type { SliceJob } from "./vocabSplit.js";
 import { workerSource } from "./workerSource.js";
 
 /** Test-only failure injection for one worker of one job. */
@@ -165,12 +166,13 @@ export class ThreadPool {
    * Run a kernel call over all its rows on every worker. `fault` (tests only) makes worker 0 fail.
    * Jobs must not overlap (the engine serialises calls).
    */
-  async run(call: KernelCall | LinearLogitsJob | LinearGradJob, fault?: WorkerFault): Promise<void> {
+  async run(call: KernelCall | LinearLogitsJob | LinearGradJob | SliceJob, fault?: WorkerFault): Promise<void> {
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     if (this.running !== null) throw new Error("xent engine: internal error, overlapping pool jobs");
     await this.revive();
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
-    // Linear jobs' items are coarse and unequal (one is 1/64 of gradHidden): one item per claim.
+    // Linear jobs' items are coarse and unequal (one is 1/64 of gradHidden), slice jobs' items
+    // are vocabulary slices: one item per claim.
     const chunk = "kind" in call ? 1 : Math.max(1, Math.ceil(call.n / (this.threads * 8)));
     const job = { ...call, chunk, chunks: Math.ceil(call.n / chunk) };
     Atomics.store(new Int32Array(this.control), 0, 0);
@@ -185,7 +187,7 @@ export class ThreadPool {
           this.running = null;
           for (const s of this.slots) s.handle?.hold(false);
           if (errors.length === 0) resolve();
-          else reject(new Error(`xent engine: ${"kind" in call ? "linearCrossEntropy" : "crossEntropy"} failed in the thread pool: ${errors.join("; ")}`));
+          else reject(new Error(`xent engine: ${"kind" in call && call.kind.startsWith("linear") ? "linearCrossEntropy" : "crossEntropy"} failed in the thread pool: ${errors.join("; ")}`));
         },
       };
       for (let w = 0; w < this.threads; w++) {

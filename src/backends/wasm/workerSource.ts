@@ -47,6 +47,15 @@ function handle(msg) {
         ex.linearGrad(j.dl, j.hidden, j.weight, j.gradH, j.gradW, j.mask, j.rows, j.d, j.v, r0, r1);
         continue;
       }
+      // Vocabulary slices (src/backends/wasm/vocabSplit.ts): item r0 is the classes [r0·width, min(v, (r0+1)·width)).
+      if (j.kind === "rowStats" || j.kind === "sliceBackward") {
+        const v0 = r0 * j.width;
+        const v1 = Math.min(j.v, v0 + j.width);
+        const stats = j.stats + 40 * j.rows * r0;
+        if (j.kind === "rowStats") ex.rowStats(j.logits, j.probs, j.v, 0, j.target, j.weight, scratch, stats, j.rows, j.v, v0, v1, j.eps, j.s, j.exps ? j.grad : 0);
+        else ex.sliceBackward(j.logits, j.grad, j.probs, j.v, 0, j.target, j.weight, scratch, j.merged, j.rows, j.v, v0, v1, j.eps, j.s, j.scale, j.exps ? stats : 0);
+        continue;
+      }
       ex.crossEntropyRows(j.logits, j.grad, j.target, j.probs, j.weight, scratch, j.rowLoss, j.lse, j.v, r0, r1, j.eps, j.z, j.s, j.scale, j.wSum);
     }
     post({ type: "done", id: msg.id });

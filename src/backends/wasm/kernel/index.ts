@@ -5,3 +5,5 @@ export { expArray } from "./exp";
 export { crossEntropyRows } from "./crossEntropy";
 export { matmulNT, matmulAB } from "./matmul";
 export { linearLogits, linearGrad, linearLogitsItems, linearGradItems } from "./linearCrossEntropy";
+export { rowStats } from "./rowStats";
+export { sliceBackward } from "./sliceBackward";
