@@ -188,7 +188,7 @@ describe("the live surprisal demo", () => {
     });
   }
 
-  it("scores typed text with the engine's threads, equal to the trainer's score per token", async () => {
+  it("scores typed text with the engine's threads, equal to the trainer's score per token", async (t) => {
     const page = await open(`${await serve()}surprisal.html`);
     isolated = await typeAndRead(page);
     assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
@@ -206,6 +206,7 @@ describe("the live surprisal demo", () => {
     for (const t of cli.top) want[t.index] = t.loss;
     // the page runs the model in float64 and the head on xent's engine; the trainer in tfjs float32
     assertClose(isolated.nats, want, { atol: 1e-4, rtol: 1e-4 }, "per-token surprisal (nats)");
+    t.diagnostic(`largest per-token difference from the trainer's score: ${Math.max(...isolated.nats.slice(1).map((x, i) => Math.abs(x - want[i + 1]!))).toExponential(2)} nats`);
 
     // the same colours as the trainer's page, token by token
     const html = readFileSync(join(out, "surprisal.html"), "utf8");
