@@ -41,7 +41,7 @@ export function linearOutput(args: LinearCrossEntropyArgs, result: LinearCrossEn
 }
 
 /** Run a resolved call on the calling thread. */
-export function runLinear(fn: string, r: ResolvedLinear): LinearCrossEntropyOutput {
+function runLinear(fn: string, r: ResolvedLinear): LinearCrossEntropyOutput {
   const backend = backendFor(fn, r.backend, linearShape(r));
   const args = linearArgs(r);
   return linearOutput(args, backend.linearCrossEntropy!(args), args.gradWeight);

@@ -19,7 +19,7 @@ import {
 
 export { describe };
 
-export function isFloatArray(x: unknown): x is FloatArray {
+function isFloatArray(x: unknown): x is FloatArray {
   return x instanceof Float32Array || x instanceof Float64Array;
 }
 
@@ -115,7 +115,7 @@ function flattenFloats(fn: string, name: string, x: unknown, v: number | undefin
 }
 
 /** Logits as one flat float array with its shape (N, V). */
-export interface FlatLogits {
+interface FlatLogits {
   data: FloatArray;
   n: number;
   v: number;
@@ -124,7 +124,7 @@ export interface FlatLogits {
 }
 
 /** Validate the logits against options.classes, returning the flat logits and (N, V). */
-export function resolveLogits(fn: string, logits: LogitsInput, classes: number | undefined): FlatLogits {
+function resolveLogits(fn: string, logits: LogitsInput, classes: number | undefined): FlatLogits {
   const { data, v, callerBuffer } = flattenFloats(fn, "logits", logits, classes);
   if (v < 1) throw new RangeError(`${fn}: logits rows have length 0; expected V >= 1 classes`);
   if (data.length === 0) throw new RangeError(`${fn}: logits is empty; expected N >= 1 rows of V = ${v}`);
@@ -154,7 +154,7 @@ function vectorOption(fn: string, name: string, x: unknown, v: number, nonNegati
 }
 
 /** The LossSpec of a call with V classes; `weightName` is the class-weight option's public name. */
-export function resolveSpec(o: Options, v: number, weightName: "weight" | "classWeight"): LossSpec {
+function resolveSpec(o: Options, v: number, weightName: "weight" | "classWeight"): LossSpec {
   const w = o.raw(weightName);
   return {
     reduction: o.get("reduction"),
@@ -169,7 +169,7 @@ export function resolveSpec(o: Options, v: number, weightName: "weight" | "class
  * Validate targets against (N, V): class indices in [0, V) or the ignoreIndex (mapped to -1, the
  * kernels' convention), or N×V probabilities, each finite and >= 0.
  */
-export function resolveTarget(fn: string, target: TargetInput, n: number, v: number, ignoreIndex: number): { target: Int32Array | null; probs: FloatArray | null } {
+function resolveTarget(fn: string, target: TargetInput, n: number, v: number, ignoreIndex: number): { target: Int32Array | null; probs: FloatArray | null } {
   if (target !== null && typeof target === "object" && !Array.isArray(target) && !ArrayBuffer.isView(target)) {
     if (!("probs" in target)) {
       throw new TypeError(`${fn}: target is an object without "probs"; expected class indices or { probs } of N×V = ${n}×${v}`);

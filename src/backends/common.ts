@@ -62,7 +62,7 @@ export const MAX_BLOCK_ELEMENTS = 2 ** 28;
  * is ordinary Float32Arrays, remembered while they are live so that freed ones are recognised;
  * calls run one at a time, synchronously, inside the returned promise.
  */
-export function syncExecutor(name: string, kernels: SyncKernels): Executor {
+function syncExecutor(name: string, kernels: SyncKernels): Executor {
   let live = new WeakSet<ArrayBufferLike>();
   const freed = new WeakSet<ArrayBufferLike>();
   let disposed = false;

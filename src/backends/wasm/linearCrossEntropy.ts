@@ -110,7 +110,7 @@ function belowThreshold(dl: Float32Array, rows: number, v: number, j0: number, n
 }
 
 /** Drive the steps on the calling thread. */
-export function runInline(inst: WasmInstance, steps: Generator<Job, LinearCrossEntropyResult, void>): LinearCrossEntropyResult {
+function runInline(inst: WasmInstance, steps: Generator<Job, LinearCrossEntropyResult, void>): LinearCrossEntropyResult {
   let r = steps.next();
   while (!r.done) {
     runJob(inst, r.value, 0, r.value.items);

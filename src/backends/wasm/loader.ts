@@ -60,7 +60,7 @@ export function detectFeatures(): WasmFeatures {
 }
 
 /** The embedded bytes of the best variant for a memory kind (relaxed SIMD where it validates). */
-export function wasmBytes(kind: MemoryKind, f: WasmFeatures = detectFeatures()): Uint8Array<ArrayBuffer> {
+function wasmBytes(kind: MemoryKind, f: WasmFeatures = detectFeatures()): Uint8Array<ArrayBuffer> {
   if (kind === "own") return decode(f.relaxedSimd ? "relaxed" : "simd");
   return decode(f.relaxedSimd && validate("relaxedShared") ? "relaxedShared" : "simdShared");
 }
