@@ -9,18 +9,10 @@
  * test/browser/demos.test.ts checks the page's per-token losses against the trainer's `score`.
  */
 
-export interface GptConfig {
-  size: string;
-  vocabSize: number;
-  context: number;
-  layers: number;
-  width: number;
-  heads: number;
-  tied: boolean;
-}
+import type { ModelConfig } from "../../tiny-gpt/src/config.js";
 
 export interface Gpt {
-  config: GptConfig;
+  config: ModelConfig;
   /** The training step the checkpoint was saved at. */
   step: number;
   /** The character vocabulary: chars[0] stands for any character outside it. */
@@ -45,7 +37,7 @@ export function parseCheckpoint(configJson: unknown, weights: ArrayBuffer): Gpt 
   if (tokenizer.kind !== "char" || !Array.isArray(tokenizer.chars)) {
     throw new CheckpointError(`the checkpoint uses the ${JSON.stringify(tokenizer.kind)} tokenizer; this page reads character-tokenizer checkpoints (the default of npm start)`);
   }
-  const config: GptConfig = {
+  const config: ModelConfig = {
     size: String(model.size),
     vocabSize: Number(model.vocabSize),
     context: Number(model.context),

@@ -2,7 +2,7 @@
  * tfjs set-up for the trainer: gradients and the cpu backend come with `@tensorflow/tfjs`, the
  * WebAssembly backend (XNNPACK, SIMD) with `@tensorflow/tfjs-backend-wasm`. The wasm backend is
  * the default: on the small model it trains about 18× faster than the pure-JS cpu backend, with
- * the same losses (docs/trainer.md).
+ * the same losses (see the README beside src/ and `npm run bench:trainer` at the repository root).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs";
