@@ -8,8 +8,8 @@
 // Row sums and the linear terms are accumulated in float64; per-row loss and lse are float64.
 // Each loop is a float32x4 main loop over 4-aligned counts plus a scalar tail.
 // Rows are independent, so any split of rows over threads gives bitwise-identical results.
-import { exp1, exp4 } from "./exp";
-import { demote2, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
+import { exp1, exp4, expFast4, expTooSmall4 } from "./exp";
+import { demote2, hmax4, hsum2, promoteHigh, promoteLow, select } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
@@ -36,9 +36,13 @@ function rowMax(p: usize, n: i32): f32 {
 }
 
 /**
- * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0. Each lane sums
- * BLOCK vectors in float32 (at most BLOCK roundings of a partial sum), then the block sums are
- * added in float64: nearly the speed of a float32 sum, nearly the accuracy of a float64 one.
+ * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0 (dst may be p). Each
+ * lane sums BLOCK vectors in float32 (at most BLOCK roundings of a partial sum), then the block
+ * sums are added in float64: nearly the speed of a float32 sum, nearly the accuracy of a float64
+ * one. The inner loops run exp's fast path only (no branch, few live registers) and note whether
+ * any lane fell below its range (e^x < 2^−126, −Infinity masks); such a block is redone by exp4.
+ * For the redo, the stored value of such a lane is x itself (negative, so told apart from every
+ * e^x >= 0 or NaN), as dst may have overwritten the logits.
  */
 function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
   const m4 = f32x4.splat(m);
@@ -46,16 +50,27 @@ function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
   let s1 = f64x2.splat(0);
   let j = 0;
   while (j + 4 <= n) {
+    const j0 = j;
     const end = min(n & ~3, j + (BLOCK << 2));
     let b = f32x4.splat(0);
+    let low = f32x4.splat(0);
     if (dst != 0) {
       for (; j < end; j += 4) {
-        const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
-        v128.store(at(dst, j), e);
+        const x = f32x4.sub(v128.load(at(p, j)), m4);
+        const e = expFast4(x);
+        const small = expTooSmall4(x);
+        low = v128.or(low, small);
+        v128.store(at(dst, j), select(x, e, small));
         b = f32x4.add(b, e);
       }
+      if (v128.any_true(low)) b = redoStored(dst, j0, end);
     } else {
-      for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+      for (; j < end; j += 4) {
+        const x = f32x4.sub(v128.load(at(p, j)), m4);
+        low = v128.or(low, expTooSmall4(x));
+        b = f32x4.add(b, expFast4(x));
+      }
+      if (v128.any_true(low)) b = redo(p, j0, end, m4);
     }
     s0 = f64x2.add(s0, promoteLow(b));
     s1 = f64x2.add(s1, promoteHigh(b));
@@ -67,6 +82,27 @@ function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
     s += <f64>e;
   }
   return s;
+}
+
+/** The sum of one block of expSum (no stores) by the full exp4. */
+// @ts-ignore: decorator
+@inline function redo(p: usize, j0: i32, end: i32, m4: v128): v128 {
+  let b = f32x4.splat(0);
+  for (let j = j0; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+  return b;
+}
+
+/** One stored block of expSum: lanes holding x < 0 become e^x by exp4; returns the block's sum. */
+// @ts-ignore: decorator
+@inline function redoStored(dst: usize, j0: i32, end: i32): v128 {
+  let b = f32x4.splat(0);
+  for (let j = j0; j < end; j += 4) {
+    const y = v128.load(at(dst, j));
+    const e = select(exp4(f32x4.pmin(y, f32x4.splat(0))), y, f32x4.lt(y, f32x4.splat(0)));
+    v128.store(at(dst, j), e);
+    b = f32x4.add(b, e);
+  }
+  return b;
 }
 
 /**
