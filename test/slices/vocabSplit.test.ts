@@ -10,6 +10,7 @@ import * as refCe from "../../src/backends/reference/crossEntropy.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../../src/backends/types.js";
 import { collect, stage } from "../../src/backends/wasm/crossEntropy.js";
 import { WasmInstance } from "../../src/backends/wasm/instance.js";
+import { runJob } from "../../src/backends/wasm/abi.js";
 import { ThreadPool } from "../../src/backends/wasm/pool.js";
 import { useVocabSplit, VOCAB_SLICE, vocabSplit } from "../../src/backends/wasm/vocabSplit.js";
 import { assertClose } from "../helpers/close.js";
@@ -58,7 +59,7 @@ async function runSplit(c: SliceCase, pool: ThreadPool | null, inplace: boolean)
   try {
     shared.f32(x, size).set(args.logits);
     const staged = stage(shared, args, x, g, pool?.threads ?? 1);
-    await vocabSplit(shared, pool, args, staged);
+    await vocabSplit(shared, async (job) => (pool === null ? runJob(shared, job, 0, job.items) : pool.run(job)), args, staged);
     const grad = shared.f32(g, size).slice();
     return { result: collect(shared, staged, args.spec.reduction), grad };
   } finally {
