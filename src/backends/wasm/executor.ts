@@ -13,6 +13,7 @@ import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
 import { ThreadPool, type WorkerFault } from "./pool.js";
+import { useVocabSplit, vocabSplit } from "./vocabSplit.js";
 
 /** Threads when none are asked for: the CPU count, at most 8. */
 const DEFAULT_MAX_THREADS = 8;
@@ -105,7 +106,9 @@ export class WasmExecutor implements Executor {
       }
       const probsPtr = probs instanceof Float32Array && inst.owns(probs) ? probs.byteOffset : 0;
       staged = stage(inst, args, logitsPtr, gradPtr, this.threads, probsPtr);
-      await this.run(rowsJob(staged, n));
+      // Few rows of a large vocabulary: the threads split the vocabulary instead of the rows.
+      if (useVocabSplit(n, v)) await vocabSplit(inst, (job) => this.run(job), args, staged);
+      else await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
       const result = collect(inst, staged, args.spec.reduction);
       staged = null;
