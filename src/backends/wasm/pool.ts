@@ -162,10 +162,12 @@ export class ThreadPool {
   }
 
   /**
-   * Run a kernel call over all its rows on every worker. `fault` (tests only) makes worker 0 fail.
-   * Jobs must not overlap (the engine serialises calls).
+   * Run a kernel call over all its items on every worker. `fault` (tests only) makes worker 0 fail.
+   * With `local`, the calling thread claims chunks too, from the same counter, once the workers
+   * have been posted the job: `local(i0, i1)` runs items [i0, i1) here (the caller gives it its
+   * own scratch). Jobs must not overlap (the engine serialises calls).
    */
-  async run(call: Job, fault?: WorkerFault): Promise<void> {
+  async run(call: Job, fault?: WorkerFault, local?: (i0: number, i1: number) => void): Promise<void> {
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     if (this.running !== null) throw new Error("xent engine: internal error, overlapping pool jobs");
     await this.revive();
@@ -174,7 +176,8 @@ export class ThreadPool {
     // are vocabulary slices: one item per claim.
     const chunk = call.kernel === "crossEntropyRows" ? Math.max(1, Math.ceil(call.items / (this.threads * 8))) : 1;
     const job = { ...call, chunk, chunks: Math.ceil(call.items / chunk) };
-    Atomics.store(new Int32Array(this.control), 0, 0);
+    const counter = new Int32Array(this.control);
+    Atomics.store(counter, 0, 0);
     const id = this.nextId++;
     await new Promise<void>((resolve, reject) => {
       this.running = {
@@ -193,6 +196,18 @@ export class ThreadPool {
         const h = this.slots[w]!.handle!;
         h.hold(true);
         h.post({ type: "run", id, worker: w, job, fault: w === 0 ? fault : undefined });
+      }
+      // The workers' replies are events, handled only after this loop returns: the job cannot
+      // settle while the calling thread still writes memory.
+      if (local === undefined) return;
+      try {
+        for (;;) {
+          const c = Atomics.add(counter, 0, 1);
+          if (c >= job.chunks) break;
+          local(c * chunk, Math.min(call.items, (c + 1) * chunk));
+        }
+      } catch (e) {
+        this.running!.errors.push(`the calling thread failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     });
   }
