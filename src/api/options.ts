@@ -55,20 +55,13 @@ export interface CrossEntropyOutput<F extends Float32Array | Float64Array = Floa
  * Options of sliceStats, mergeSliceStats and sliceGrad: one object can serve all three (each
  * reads what it needs). The loss options are those of crossEntropy, over the full vocabulary.
  */
-export interface SliceOptions {
-  /** V, the full vocabulary. Required. */
+export interface SliceOptions extends Pick<CrossEntropyOptions, "reduction" | "ignoreIndex" | "labelSmoothing" | "weight" | "zLoss" | "softcap"> {
+  /** V, the full vocabulary (`weight` has length V). Required. */
   classes: number;
   /** The shard's first class (sliceStats, sliceGrad). */
   v0?: number;
   /** The end of the shard's classes, exclusive (sliceStats, sliceGrad). */
   v1?: number;
-  reduction?: Reduction;
-  ignoreIndex?: number;
-  labelSmoothing?: number;
-  /** Per-class weights over the full vocabulary, length V. */
-  weight?: Float32Array | Float64Array | readonly number[];
-  zLoss?: number;
-  softcap?: number;
 }
 
 /** Per-row statistics of one vocabulary shard (sliceStats), each (N) float64; docs/slices.md defines them. */
