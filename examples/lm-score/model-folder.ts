@@ -32,7 +32,8 @@ const INSTALL_HINT: Record<string, string> = {
   "@huggingface/tokenizers": "npm install @huggingface/tokenizers",
 };
 
-async function importPeer<T>(name: "onnxruntime-node" | "@huggingface/tokenizers", load: () => Promise<T>): Promise<T> {
+/** Import an optional peer dependency (through `load`), or say in one line how to install it. */
+export async function importPeer<T>(name: "onnxruntime-node" | "@huggingface/tokenizers", load: () => Promise<T>): Promise<T> {
   try {
     return await load();
   } catch (e) {
@@ -165,8 +166,8 @@ export interface LoadedModel extends ScoringModel {
   dispose(): Promise<void>;
 }
 
-/** float16 bits -> number. */
-function halfToFloat(h: number): number {
+/** float16 bits -> number (logits of float16 models). */
+export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;
