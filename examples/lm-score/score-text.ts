@@ -12,7 +12,7 @@
  * tokens no earlier window scored, so every token but the first is scored once, with between
  * context − stride and context tokens of history (fewer at the very start).
  */
-import { crossEntropy } from "xent";
+import { crossEntropy, init } from "xent";
 
 /** Logits of a causal LM for one sequence: ids.length rows of vocabSize floats, row-major. */
 export type LogitsFn = (ids: Int32Array) => Promise<Float32Array>;
@@ -119,6 +119,7 @@ export async function scoreIds(
     const id = ids[i]!;
     if (!(id >= 0 && id < vocabSize)) throw new RangeError(`${fn}: ids[${i}] is ${id}; expected a token id in [0, ${vocabSize}) (the vocabulary)`);
   }
+  await init(); // the WebAssembly SIMD kernels where the runtime has them (else plain JS)
   const losses = new Float64Array(ids.length).fill(NaN);
   const ws = windows(ids.length, context, stride);
   let modelMs = 0;
@@ -132,8 +133,11 @@ export async function scoreIds(
       const got = logits instanceof Float32Array ? `${logits.length} floats` : String(logits);
       throw new RangeError(`${fn}: model.logits returned ${got} for ${n} tokens (window ${k}); expected a Float32Array of ${n} × ${vocabSize} (the vocabulary)`);
     }
-    const perToken = crossEntropy(logits, ids.subarray(w.begin + 1, w.end), { classes: vocabSize, reduction: "none" }).loss as Float32Array;
-    for (let pos = w.from; pos < w.end; pos++) losses[pos] = perToken[pos - w.begin - 1]!;
+    // only the rows of tokens this window scores: logits row r predicts ids[begin + 1 + r]
+    const first = w.from - w.begin - 1;
+    const rows = logits.subarray(first * vocabSize);
+    const perToken = crossEntropy(rows, ids.subarray(w.from, w.end), { classes: vocabSize, reduction: "none" }).loss as Float32Array;
+    for (let pos = w.from; pos < w.end; pos++) losses[pos] = perToken[pos - w.from]!;
     lossMs += performance.now() - t1;
     modelMs += t1 - t0;
     options.onWindow?.(k + 1, ws.length);
