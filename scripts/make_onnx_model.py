@@ -19,6 +19,7 @@ Usage (after `npm ci`, which brings nlp-corpus):
     /tmp/venv-onnx/bin/pip install torch numpy transformers tokenizers onnx onnxruntime
     /tmp/venv-onnx/bin/python scripts/make_onnx_model.py
 Deterministic: fixed seeds, one thread, fixed corpus slice.
+`--bench-gpt2 OUT` instead writes a random model of GPT-2 small's size for bench/lm-score.ts.
 """
 import json
 import math
@@ -191,5 +192,29 @@ def main():
             print(f"{p}: {os.path.getsize(p)} bytes", file=sys.stderr)
 
 
+def bench_gpt2(out):
+    """A randomly initialised model of GPT-2 small's size (124M parameters, V=50257, context 1024)
+    with the fixture's tokenizer, for timing only (not committed): --bench-gpt2 OUT."""
+    torch.manual_seed(0)
+    os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+    for name in ["tokenizer.json", "tokenizer_config.json"]:
+        with open(os.path.join(OUT, name), "rb") as src, open(os.path.join(out, name), "wb") as dst:
+            dst.write(src.read())
+    config = GPT2Config()  # GPT-2 small: 12 layers, width 768, 12 heads
+    config._attn_implementation = "eager"
+    model = GPT2LMHeadModel(config).eval()
+    model.config.save_pretrained(out)
+    example = torch.tensor([[1, 2, 3, 4, 5, 6, 7]], dtype=torch.long)
+    torch.onnx.export(
+        LogitsOnly(model), (example, torch.ones_like(example)), os.path.join(out, "onnx", "model.onnx"),
+        input_names=["input_ids", "attention_mask"], output_names=["logits"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}},
+        opset_version=17, dynamo=False,
+    )
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--bench-gpt2":
+        bench_gpt2(sys.argv[2])
+    else:
+        main()

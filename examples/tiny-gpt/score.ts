@@ -85,6 +85,8 @@ export interface ScoreSummary {
   meanLoss: number;
   perplexity: number;
   bitsPerByte: number;
+  /** Another model than a tiny-GPT checkpoint (e.g. an ONNX folder): shown instead of size and step. */
+  model?: string;
 }
 
 export interface TopToken {
@@ -166,7 +168,7 @@ h1 { font-size: 20px; margin: 0 0 8px; }
 table { border-collapse: collapse; font-size: 13px; } td, th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
 </style></head><body>
 <h1>Surprisal of ${escapeHtml(basename(summary.file))}</h1>
-<div>tiny GPT "${escapeHtml(summary.size)}" (${escapeHtml(summary.tokenizer)} tokens), checkpoint of step ${summary.checkpointStep}; windows of ${summary.context} tokens, stride ${summary.stride}. Hover a token for its surprisal.</div>
+<div>${summary.model !== undefined ? escapeHtml(summary.model) : `tiny GPT "${escapeHtml(summary.size)}" (${escapeHtml(summary.tokenizer)} tokens), checkpoint of step ${summary.checkpointStep}`}; windows of ${summary.context} tokens, stride ${summary.stride}. Hover a token for its surprisal.</div>
 <div class="figures">
 <div>tokens<b id="tokens">${summary.tokens}</b></div>
 <div>mean loss<b id="mean-loss">${summary.meanLoss.toFixed(4)}</b>nats/token</div>

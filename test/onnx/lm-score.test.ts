@@ -6,8 +6,7 @@
  * and offsets those of the Python tokenizer.
  */
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,6 +15,7 @@ import { assertClose } from "../helpers/close.js";
 import {
   halfToFloat, importPeer, loadModelFolder, loadTokenizer, MissingPackageError, ModelFolderError, wrapTokenizer, type LoadedModel,
 } from "../../examples/lm-score/model-folder.js";
+import { isModelScoreUserError, scoreFileWithModel } from "../../examples/lm-score/run-model-score.js";
 import { scoreIds, scoreText, windows, type ScoringModel, type TextTokenizer } from "../../examples/lm-score/score-text.js";
 
 const DIR = "fixtures/tiny-gpt2-onnx";
@@ -226,5 +226,36 @@ describe("model folders", () => {
     const cases: [number, number][] = [[0x3c00, 1], [0xc000, -2], [0x7bff, 65504], [0x0001, 2 ** -24], [0x8000, -0], [0x7c00, Infinity], [0xfc00, -Infinity], [0x3555, 0.333251953125]];
     for (const [h, want] of cases) assert.equal(halfToFloat(h), want, `0x${h.toString(16)}`);
     assert.ok(Number.isNaN(halfToFloat(0x7e00)));
+  });
+});
+
+describe("score --model: the file runner", () => {
+  let out: string;
+  before(() => {
+    out = mkdtempSync(join(tmpdir(), "xent-lm-score-out-"));
+  });
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  it("scores a file like scoreText, lists the top tokens and writes the surprisal page", async () => {
+    const c = expected.cases.find((x) => x.name === "unicode")!;
+    const file = join(out, "text.txt");
+    writeFileSync(file, c.text);
+    const r = await scoreFileWithModel({ model: DIR, file, out, stride: expected.stride, top: 3, progress: false, json: false });
+    assertClose(r.score.losses.subarray(1), c.losses.slice(1).map((x) => x!), { atol: 1e-4, rtol: 0 }, "losses");
+    assert.equal(r.summary.tokens, c.ids.length - 1);
+    assert.equal(r.summary.bytes, Buffer.byteLength(c.text));
+    const worst = Math.max(...c.losses.slice(1).map((x) => x!));
+    assertClose(r.top[0]!.loss, worst, { atol: 1e-4, rtol: 0 }, "the most surprising token");
+    assert.equal(r.top.length, 3);
+    const html = readFileSync(r.htmlPath, "utf8");
+    assert.match(html, /gpt2 model tiny-gpt2-onnx \(V = 1031\)/);
+    assert.equal(html.match(/<span class="t[ "]/g)?.length, c.ids.length, "one span per token");
+    assert.ok(!html.includes("checkpoint of step"));
+  });
+
+  it("a bad stride or folder is a user error", async () => {
+    const file = join(out, "text.txt");
+    await assert.rejects(scoreFileWithModel({ model: DIR, file, out, stride: 65, top: 3, progress: false, json: false }), (e: Error) => isModelScoreUserError(e) && /--stride is 65; expected an integer in \[1, 64\]/.test(e.message));
+    await assert.rejects(scoreFileWithModel({ model: join(out, "none"), file, out, top: 3, progress: false, json: false }), (e: Error) => isModelScoreUserError(e));
   });
 });
