@@ -15,6 +15,9 @@ import { disposeParams, loadCheckpoint } from "./checkpoint.js";
 import { CorpusError, readText } from "./data.js";
 import { forward, type ModelConfig, type Params } from "./model.js";
 import type { Tokenizer } from "./tokenizer.js";
+import { windows } from "../lm-score/score-text.js";
+
+export { windows, type Window } from "../lm-score/score-text.js";
 
 export interface ScoreOptions {
   checkpoint: string;
@@ -27,25 +30,6 @@ export interface ScoreOptions {
   top: number;
   /** When set, the checkpoint must be a model of this size. */
   size?: string;
-}
-
-/** A window: inputs ids[begin, end-1), targets ids[begin+1, end); it scores targets from `from` on. */
-export interface Window {
-  begin: number;
-  end: number;
-  from: number;
-}
-
-/** The windows that score tokens 1..L-1 of L tokens once each, with context T and the stride. */
-export function windows(length: number, context: number, stride: number): Window[] {
-  const out: Window[] = [];
-  let scoredTo = 1; // token 0 has no history and is not scored
-  for (let begin = 0; scoredTo < length; begin += stride) {
-    const end = Math.min(begin + context + 1, length);
-    if (end > scoredTo) out.push({ begin, end, from: scoredTo });
-    scoredTo = Math.max(scoredTo, end);
-  }
-  return out;
 }
 
 /** Per-token losses in nats: losses[0] is NaN (unscored), losses[i] = −log p(ids[i] | history). */
