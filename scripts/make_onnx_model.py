@@ -8,6 +8,9 @@ and `optimum-cli export onnx` use:
 
     config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx
 
+(and onnx/inputs_fp16.onnx, a small graph that takes every input a decoder export may take and
+returns float16 logits, for the loader's tests).
+
 The ONNX graph takes input_ids and attention_mask (int64, batch x sequence) and returns logits
 (float32, batch x sequence x vocab); it has no past_key_values. Beside it, expected.json holds,
 for a few texts, the Python tokenizer's ids and offsets and PyTorch's own per-token loss
@@ -157,6 +160,8 @@ def main():
     print(f"onnx vs torch logits: max abs diff {np.abs(got - want).max():.3g}", file=sys.stderr)
     assert np.abs(got - want).max() < 1e-4
 
+    make_inputs_model(os.path.join(OUT, "onnx", "inputs_fp16.onnx"), config.n_head, config.n_embd // config.n_head)
+
     with open(os.path.join(ROOT, "examples", "tiny-gpt", "sample-text.txt"), encoding="utf-8") as f:
         sample = f.read()
     texts = {
@@ -190,6 +195,65 @@ def main():
         p = os.path.join(OUT, name)
         if os.path.isfile(p):
             print(f"{p}: {os.path.getsize(p)} bytes", file=sys.stderr)
+
+
+def make_inputs_model(path, heads, head_dim):
+    """A graph with every input a decoder export may take (input_ids, attention_mask, position_ids,
+    past_key_values.0.key/value in float16, use_cache_branch) and float16 logits: one-hot(input_ids)
+    times 3, plus sums over the other inputs that are 0 when the past is empty and the mask all
+    ones. It checks how the loader feeds such graphs; the tests know its losses in closed form."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    f16, i64 = TensorProto.FLOAT16, TensorProto.INT64
+    inputs = [
+        helper.make_tensor_value_info("input_ids", i64, ["batch", "sequence"]),
+        helper.make_tensor_value_info("attention_mask", i64, ["batch", "sequence"]),
+        helper.make_tensor_value_info("position_ids", i64, ["batch", "sequence"]),
+        helper.make_tensor_value_info("past_key_values.0.key", f16, ["batch", heads, "past", head_dim]),
+        helper.make_tensor_value_info("past_key_values.0.value", f16, ["batch", heads, "past", head_dim]),
+        helper.make_tensor_value_info("use_cache_branch", TensorProto.BOOL, [1]),
+    ]
+    consts = [
+        helper.make_tensor("depth", i64, [], [VOCAB]),
+        helper.make_tensor("onoff", TensorProto.FLOAT, [2], [0.0, 3.0]),
+        helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
+        helper.make_tensor("e0", TensorProto.FLOAT, [VOCAB], [1.0] + [0.0] * (VOCAB - 1)),
+    ]
+    nodes = [
+        helper.make_node("OneHot", ["input_ids", "depth", "onoff"], ["hot"], axis=-1),
+        # 0 when the mask is all ones: sum(mask - 1)
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["maskf", "one"], ["maskoff"]),
+        helper.make_node("ReduceSum", ["maskoff"], ["masksum"], keepdims=0),
+        # 0 for an empty past
+        helper.make_node("Cast", ["past_key_values.0.key"], ["pk"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["past_key_values.0.value"], ["pv"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["pk"], ["pks"], keepdims=0),
+        helper.make_node("ReduceSum", ["pv"], ["pvs"], keepdims=0),
+        helper.make_node("Cast", ["use_cache_branch"], ["ucb"], to=TensorProto.FLOAT),
+        # positions 0..n-1: their sum minus n(n-1)/2 is 0 when fed as the loader should
+        helper.make_node("Cast", ["position_ids"], ["posf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["posf"], ["possum"], keepdims=0),
+        helper.make_node("Shape", ["input_ids"], ["shape"]),
+        helper.make_node("ReduceProd", ["shape"], ["count"], keepdims=0),
+        helper.make_node("Cast", ["count"], ["n"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["n", "one"], ["n1"]),
+        helper.make_node("Mul", ["n", "n1"], ["nn1"]),
+        helper.make_node("Constant", [], ["half"], value=helper.make_tensor("h", TensorProto.FLOAT, [], [0.5])),
+        helper.make_node("Mul", ["nn1", "half"], ["tri"]),
+        helper.make_node("Sub", ["possum", "tri"], ["posoff"]),
+        helper.make_node("Sum", ["masksum", "pks", "pvs", "ucb", "posoff"], ["offset"]),
+        # added to class 0 only, so that a wrong feed changes the losses (a shift of every class would not)
+        helper.make_node("Mul", ["offset", "e0"], ["offset0"]),
+        helper.make_node("Add", ["hot", "offset0"], ["logits32"]),
+        helper.make_node("Cast", ["logits32"], ["logits"], to=f16),
+    ]
+    graph = helper.make_graph(nodes, "inputs", inputs, [helper.make_tensor_value_info("logits", f16, ["batch", "sequence", VOCAB])], initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="make_onnx_model.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
 
 
 def bench_gpt2(out):

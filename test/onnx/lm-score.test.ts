@@ -259,3 +259,20 @@ describe("score --model: the file runner", () => {
     await assert.rejects(scoreFileWithModel({ model: join(out, "none"), file, out, top: 3, progress: false, json: false }), (e: Error) => isModelScoreUserError(e));
   });
 });
+
+describe("a graph with every decoder input and float16 logits (onnx/inputs_fp16.onnx)", () => {
+  it("gets input_ids, an all-ones mask, positions 0..n-1, an empty float16 past and use_cache_branch; its losses follow", async () => {
+    const m = await loadModelFolder(DIR, { onnxFile: "onnx/inputs_fp16.onnx", threads: 1 });
+    try {
+      assert.deepEqual([...m.inputNames].sort(), ["attention_mask", "input_ids", "past_key_values.0.key", "past_key_values.0.value", "position_ids", "use_cache_branch"]);
+      const c = expected.cases.find((x) => x.ids.length > expected.context + 1)!;
+      const r = await scoreText(m, c.text, { stride: expected.stride });
+      // logits after token a: 3 at class a, 0 elsewhere (the other inputs add 0 when fed as expected)
+      const V = expected.vocabSize;
+      const want = c.ids.slice(1).map((b, i) => Math.log(Math.exp(3) + V - 1) - (b === c.ids[i] ? 3 : 0));
+      assertClose(r.losses.subarray(1), want, { atol: 1e-5, rtol: 0 }, "closed-form losses");
+    } finally {
+      await m.dispose();
+    }
+  });
+});
