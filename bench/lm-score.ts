@@ -8,8 +8,8 @@
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { loadModelFolder } from "../examples/lm-score/model-folder.js";
-import { scoreText } from "../examples/lm-score/score-text.js";
+import { loadModelFolder } from "../examples/tiny-gpt/src/lm/model-folder.js";
+import { scoreText } from "../examples/tiny-gpt/src/lm/score-text.js";
 
 const dir = process.argv[2] ?? "fixtures/tiny-gpt2-onnx";
 const threads = Number(process.argv[3] ?? 0);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with node's test runner (TypeScript through tsx).
+// Runs every test/**/*.test.ts, and the trainer's examples/tiny-gpt/test/**/*.test.ts, with node's
+// test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [substring-filter...]
 //
 // Browser tests (files that import playwright-core or scripts/screenshot.js) need a Chromium:
@@ -54,7 +55,8 @@ const build = spawnSync(process.execPath, ["scripts/build-wasm.mjs"], { stdio: "
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const filters = process.argv.slice(2);
-let files = walk("test")
+let files = ["test", "examples/tiny-gpt/test"]
+  .flatMap(walk)
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {

@@ -5,7 +5,7 @@
  * does not build itself declares them (`declare const model: ...`).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import ts from "typescript";
 import { codeBlocks, markdownFiles, read, root } from "./markdown.js";
@@ -22,8 +22,9 @@ function snippets(): Snippet[] {
   for (const file of markdownFiles().filter((f) => f === "README.md" || /^docs\/[^/]+\.md$/.test(f))) {
     for (const b of codeBlocks(read(file))) {
       if (b.lang !== "ts" && b.lang !== "typescript") continue;
-      // a virtual file inside the repository, so that node_modules and package.json resolve
-      const path = join(root, "test", "docs", `.snippet-${file.replace(/[^a-z0-9]/gi, "_")}-L${b.line}.ts`);
+      // a virtual file beside its document, so that node_modules, package.json and the
+      // document's own relative imports resolve
+      const path = join(root, dirname(file), `.snippet-${file.replace(/[^a-z0-9]/gi, "_")}-L${b.line}.ts`);
       out.push({ file, line: b.line, path, code: b.code });
     }
   }

@@ -9,14 +9,15 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { assertClose } from "../helpers/close.js";
 import {
   halfToFloat, importPeer, loadModelFolder, loadTokenizer, MissingPackageError, ModelFolderError, wrapTokenizer, type LoadedModel,
-} from "../../examples/lm-score/model-folder.js";
-import { isModelScoreUserError, scoreFileWithModel } from "../../examples/lm-score/run-model-score.js";
-import { scoreIds, scoreText, windows, type ScoringModel, type TextTokenizer } from "../../examples/lm-score/score-text.js";
+} from "../../examples/tiny-gpt/src/lm/model-folder.js";
+import { isModelScoreUserError, scoreFileWithModel } from "../../examples/tiny-gpt/src/lm/run-model-score.js";
+import { scoreIds, scoreText, windows, type ScoringModel, type TextTokenizer } from "../../examples/tiny-gpt/src/lm/score-text.js";
 
 const DIR = "fixtures/tiny-gpt2-onnx";
 
@@ -72,7 +73,10 @@ describe("the ONNX fixture model against PyTorch", () => {
       const sum = want.reduce((a, b) => a + b, 0);
       assertClose(r.meanLoss, sum / want.length, { atol: 1e-5, rtol: 0 }, "meanLoss");
       assertClose(r.perplexity, Math.exp(sum / want.length), { atol: 0, rtol: 1e-4 }, "perplexity");
-      assertClose(r.bitsPerByte, sum / Math.LN2 / Buffer.byteLength(c.text), { atol: 1e-5, rtol: 0 }, "bitsPerByte");
+      // bits per byte over the bytes of the scored tokens: all but the first token's
+      const scoredBytes = Buffer.byteLength(c.text) - c.byteOffsets[0]![1];
+      assert.equal(r.bytes, scoredBytes);
+      assertClose(r.bitsPerByte, sum / Math.LN2 / scoredBytes, { atol: 1e-5, rtol: 0 }, "bitsPerByte");
       assert.equal(r.tokens, c.ids.length - 1);
       assert.ok(r.modelMs > 0 && r.lossMs > 0);
     });
@@ -243,7 +247,8 @@ describe("score --model: the file runner", () => {
     const r = await scoreFileWithModel({ model: DIR, file, out, stride: expected.stride, top: 3, progress: false, json: false });
     assertClose(r.score.losses.subarray(1), c.losses.slice(1).map((x) => x!), { atol: 1e-4, rtol: 0 }, "losses");
     assert.equal(r.summary.tokens, c.ids.length - 1);
-    assert.equal(r.summary.bytes, Buffer.byteLength(c.text));
+    assert.equal(r.summary.bytes, Buffer.byteLength(c.text) - c.byteOffsets[0]![1]);
+    assert.equal(r.summary.inputBytes, Buffer.byteLength(c.text));
     const worst = Math.max(...c.losses.slice(1).map((x) => x!));
     assertClose(r.top[0]!.loss, worst, { atol: 1e-4, rtol: 0 }, "the most surprising token");
     assert.equal(r.top.length, 3);
@@ -273,6 +278,44 @@ describe("a graph with every decoder input and float16 logits (onnx/inputs_fp16.
       assertClose(r.losses.subarray(1), want, { atol: 1e-5, rtol: 0 }, "closed-form losses");
     } finally {
       await m.dispose();
+    }
+  });
+});
+
+describe("tiny-gpt score --model, as a process", () => {
+  const cli = (args: string[], input?: string) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "examples/tiny-gpt/src/main.ts", "score", ...args], { encoding: "utf8", timeout: 120_000, ...(input !== undefined ? { input } : {}) });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  let out: string;
+  before(() => {
+    out = mkdtempSync(join(tmpdir(), "xent-lm-score-cli-"));
+  });
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  it("--json from standard input: PyTorch's mean loss, the page written", () => {
+    const c = expected.cases.find((x) => x.name === "sample-text")!;
+    const r = cli(["--model", DIR, "--stride", String(expected.stride), "--out", out, "--json", "--threads", "1", "-"], c.text);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { tokens: number; meanLoss: number; model: string; top: unknown[] };
+    const want = c.losses.slice(1).map((x) => x!);
+    assert.equal(j.tokens, want.length);
+    assertClose(j.meanLoss, want.reduce((a, b) => a + b, 0) / want.length, { atol: 1e-5, rtol: 0 }, "meanLoss");
+    assert.equal(j.top.length, 10);
+    assert.match(readFileSync(join(out, "surprisal.html"), "utf8"), /gpt2 model tiny-gpt2-onnx/);
+  });
+
+  it("bad flags and folders: one line, exit 2", () => {
+    for (const [args, re] of [
+      [["x.txt"], /expected one of --checkpoint <dir> and --model <dir>/],
+      [["--model", DIR, "--checkpoint", DIR, "x.txt"], /expected one of --checkpoint <dir> and --model <dir>/],
+      [["--model", join(out, "none"), "-"], /model folder .* does not exist/],
+      [["--model", DIR, "--size", "tiny", "-"], /--size is for --checkpoint/],
+    ] as const) {
+      const r = cli([...args], "some text to score");
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     }
   });
 });
