@@ -39,6 +39,17 @@ export interface WebGpuExecutor {
   readonly device: GPUDevice;
   /** The adapter's vendor, architecture and description, as far as the platform tells. */
   readonly adapterName: string;
+  /** Threads of the host side (1: the GPU does the work). */
+  readonly threads: number;
+  /**
+   * n float32 elements of host memory for inputs and outputs. Not zero-copy here: typed arrays are
+   * uploaded per call whatever their origin; these exist so the executor fits the common contract.
+   */
+  alloc(n: number): Float32Array;
+  /** Forget a block from `alloc`; false when it is not a live block of this executor. */
+  free(buffer: Float32Array): boolean;
+  /** True when `x` lies in a live block from `alloc`. */
+  owns(x: ArrayBufferView): boolean;
   /** True when this executor runs the call; otherwise why not. */
   supports(call: WebGpuCall): true | string;
   crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult>;
@@ -75,6 +86,8 @@ class Executor implements WebGpuExecutor {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private lost: string | null = null;
+  private readonly blocks = new Set<ArrayBufferLike>();
+  readonly threads = 1;
 
   constructor(
     // Dawn's GPU object: referenced for the device's lifetime (dropping it crashes Dawn).
@@ -94,6 +107,21 @@ class Executor implements WebGpuExecutor {
     if (call.kernel !== "crossEntropy") return "the webgpu backend runs crossEntropy only (no fused linear head yet)";
     if (call.dtype !== "float32") return "the webgpu backend reads float32 logits only";
     return true;
+  }
+
+  alloc(n: number): Float32Array {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`webgpu backend: alloc(${n}); expected a positive integer count of float32 elements`);
+    const a = new Float32Array(n);
+    this.blocks.add(a.buffer);
+    return a;
+  }
+
+  free(buffer: Float32Array): boolean {
+    return this.blocks.delete(buffer.buffer);
+  }
+
+  owns(x: ArrayBufferView): boolean {
+    return this.blocks.has(x.buffer);
   }
 
   get bufferBytes(): number {
@@ -122,6 +150,7 @@ class Executor implements WebGpuExecutor {
     if (this.disposed) return;
     this.disposed = true;
     this.ctx.buffers.destroy();
+    this.blocks.clear();
     if (this.owned) this.device.destroy();
     void this.gpu;
   }
