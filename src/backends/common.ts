@@ -1,25 +1,46 @@
 /**
- * Small pieces every backend shares: the mean's denominator and the batch reduction.
- * Both are O(N) and independent of how rows are split across threads, so results do not
- * depend on the thread count.
+ * Small pieces every backend shares: the mean's denominator, the batch reduction, and the
+ * executor of a backend whose kernels run on the calling thread. The reductions are O(N) and
+ * independent of how rows are split across threads, so results do not depend on the thread count.
  */
-import type { CrossEntropyArgs, Reduction } from "./types.js";
+import type {
+  Backend,
+  CrossEntropyArgs,
+  CrossEntropyResult,
+  Executor,
+  LinearCrossEntropyArgs,
+  LinearCrossEntropyResult,
+  LossSpec,
+  MemoryStats,
+  MergedStats,
+  Reduction,
+  SliceStats,
+  SyncKernels,
+} from "./types.js";
 
 /**
  * D, the divisor of the "mean" reduction, as PyTorch defines it:
  * index targets: Σ w[y_i] over tokens that are not ignored (the count when unweighted);
  * probability targets: N.
  */
-export function meanDenominator(args: CrossEntropyArgs): number {
-  const { target, weight, n } = args;
+export function meanDenominator(target: Int32Array | null, classWeight: Float64Array | null, n: number): number {
   if (target === null) return n;
   let d = 0;
   for (let i = 0; i < n; i++) {
     const y = target[i]!;
     if (y < 0) continue; // ignored
-    d += weight === null ? 1 : weight[y]!;
+    d += classWeight === null ? 1 : classWeight[y]!;
   }
   return d;
+}
+
+/** W = Σ_j w_j over the V classes (V when unweighted). */
+export function classWeightSum(spec: LossSpec, v: number): number {
+  const w = spec.classWeight;
+  if (w === null) return v;
+  let s = 0;
+  for (let j = 0; j < v; j++) s += w[j]!;
+  return s;
 }
 
 /** The factor the gradient rows carry: 1/D for mean (Infinity when D = 0, as in PyTorch), else 1. */
@@ -33,4 +54,157 @@ export function reduceLoss(rowLoss: Float64Array, reduction: Reduction, d: numbe
   let s = 0;
   for (let i = 0; i < rowLoss.length; i++) s += rowLoss[i]!;
   return reduction === "mean" ? s / d : s;
+}
+
+/** What the merge needs that does not depend on the logits, computed once for the whole V. */
+export interface SliceConstants {
+  /** W = Σ_j w_j over the full V. */
+  readonly wSum: number;
+  /** D, the mean's divisor. */
+  readonly d: number;
+  /** The gradient's factor (gradScale). */
+  readonly scale: number;
+}
+
+export function sliceConstants(args: CrossEntropyArgs): SliceConstants {
+  const { v, n, target, spec } = args;
+  const d = meanDenominator(target, spec.classWeight, n);
+  return { wSum: classWeightSum(spec, v), d, scale: gradScale(spec.reduction, d) };
+}
+
+/** Zeroed statistics for n rows: five (N) views of one (5, N) float64 block, in SliceStats' field order. */
+export function allocSliceStats(n: number): SliceStats {
+  const b = new Float64Array(5 * n);
+  return {
+    max: b.subarray(0, n),
+    sumExp: b.subarray(n, 2 * n),
+    targetLogit: b.subarray(2 * n, 3 * n),
+    weightedSum: b.subarray(3 * n, 4 * n),
+    targetWeight: b.subarray(4 * n, 5 * n),
+  };
+}
+
+/**
+ * Merge the statistics of K vocabulary slices that together cover [0, V) once each, in the
+ * order given: M = max of the maxes, S = Σ_k s_k·exp(m_k − M) and the linear terms summed slice
+ * by slice in float64, so the same slices in the same order give the same bits. Then the fused
+ * kernel's loss from the sums (formulas in js/crossEntropy.ts), with lse = M + log S:
+ *   index:  L = (1-ε)·w_y·(lse - c_y) + (ε/V)·(W·lse - Σ_j w_j·c_j) + z·lse²
+ *   probs:  L = lse·Σ_j w_j·t'_j - Σ_j w_j·t'_j·c_j + z·lse²
+ * Ignored rows keep their lse and have loss 0. `k` may be passed when the caller has it already.
+ */
+export function mergeStats(args: CrossEntropyArgs, slices: readonly SliceStats[], k: SliceConstants = sliceConstants(args)): MergedStats {
+  const { n, v, target } = args;
+  const { labelSmoothing: eps, classWeight: weight, zLoss: z, reduction } = args.spec;
+  const { wSum, d, scale } = k;
+  const rowLoss = new Float64Array(n);
+  const lse = new Float64Array(n);
+  const max = new Float64Array(n);
+  const sumExp = new Float64Array(n);
+  const coef = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (const sl of slices) m = Math.max(m, sl.max[i]!); // NaN propagates
+    let sum = 0;
+    let cy = 0;
+    let wc = 0;
+    let wt = 0;
+    for (const sl of slices) {
+      const mk = sl.max[i]!;
+      if (mk !== -Infinity) sum += sl.sumExp[i]! * Math.exp(mk - m);
+      cy += sl.targetLogit[i]!;
+      wc += sl.weightedSum[i]!;
+      wt += sl.targetWeight[i]!;
+    }
+    const l = m === -Infinity ? -Infinity : m + Math.log(sum);
+    max[i] = m;
+    sumExp[i] = sum;
+    lse[i] = l;
+    let loss: number;
+    let a: number;
+    if (target !== null) {
+      const y = target[i]!;
+      if (y < 0) continue; // ignored: loss 0, coef 0
+      const wy = weight === null ? 1 : weight[y]!;
+      loss = (1 - eps) * wy * (l - cy);
+      a = (1 - eps) * wy;
+      if (eps > 0) {
+        loss += (eps / v) * (wSum * l - wc);
+        a += (eps / v) * wSum;
+      }
+    } else {
+      loss = l * wt - wc;
+      a = wt;
+    }
+    if (z > 0) {
+      loss += z * l * l;
+      a += 2 * z * l;
+    }
+    rowLoss[i] = loss;
+    coef[i] = a;
+  }
+  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse, max, sumExp, coef, wSum, scale };
+}
+
+/** Elements one executor block may hold: 2^28 float32, 1 GiB (wasm32 memory is 4 GiB in all). */
+export const MAX_BLOCK_ELEMENTS = 2 ** 28;
+
+/**
+ * The executor of a backend whose kernels run on the calling thread (reference, js): its memory
+ * is ordinary Float32Arrays, remembered while they are live so that freed ones are recognised;
+ * calls run one at a time, synchronously, inside the returned promise.
+ */
+function syncExecutor(name: string, kernels: SyncKernels): Executor {
+  let live = new WeakSet<ArrayBufferLike>();
+  const freed = new WeakSet<ArrayBufferLike>();
+  let disposed = false;
+  const check = (): void => {
+    if (disposed) throw new Error(`${name} executor: disposed`);
+  };
+  return {
+    name,
+    threads: 1,
+    maxAlloc: MAX_BLOCK_ELEMENTS,
+    supports: () => true,
+    alloc(n: number): Float32Array {
+      check();
+      const a = new Float32Array(n);
+      live.add(a.buffer);
+      return a;
+    },
+    free(buffer: Float32Array): boolean {
+      if (!live.has(buffer.buffer)) return false;
+      live.delete(buffer.buffer);
+      freed.add(buffer.buffer);
+      return true;
+    },
+    owns: (x) => live.has(x.buffer),
+    freed: (x) => freed.has(x.buffer) && !live.has(x.buffer),
+    async crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult> {
+      check();
+      return kernels.crossEntropy(args);
+    },
+    async linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
+      check();
+      return kernels.linearCrossEntropy(args);
+    },
+    memoryStats: (): MemoryStats => ({ bytesInUse: 0, peakBytes: 0 }),
+    resetPeakMemory: () => undefined,
+    dispose(): void {
+      disposed = true;
+      live = new WeakSet();
+    },
+  };
+}
+
+/** A backend whose kernels run on the calling thread, for every call (reference, js): sync kernels and their executor. */
+export function syncBackend(name: string, priority: number, kernels: SyncKernels): Backend {
+  return {
+    name,
+    priority,
+    supports: () => true,
+    crossEntropy: kernels.crossEntropy,
+    linearCrossEntropy: kernels.linearCrossEntropy,
+    createExecutor: async () => syncExecutor(name, kernels),
+  };
 }

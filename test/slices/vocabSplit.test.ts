@@ -1,0 +1,105 @@
+/**
+ * The few-rows path (src/backends/wasm/vocabSplit.ts): the vocabulary split into fixed slices
+ * across the pool's workers gives bitwise the same loss, lse and gradient for any thread count
+ * (the calling thread alone, 1, 2 and 3 workers), the same bits as the synchronous slice path on
+ * the same boundaries, and the fused kernel's result within the float32 tolerances.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import * as refCe from "../../src/backends/reference/crossEntropy.js";
+import type { CrossEntropyArgs, CrossEntropyResult } from "../../src/backends/types.js";
+import { collect, stage } from "../../src/backends/wasm/crossEntropy.js";
+import { WasmInstance } from "../../src/backends/wasm/instance.js";
+import { ThreadPool } from "../../src/backends/wasm/pool.js";
+import { useVocabSplit, VOCAB_SLICE, vocabSplit } from "../../src/backends/wasm/vocabSplit.js";
+import { assertClose } from "../helpers/close.js";
+import { genTargets, genValues } from "../helpers/gen.js";
+import { argsOf, maxAbs, runSliced, wasmSlices, type SliceCase } from "./cases.js";
+
+let shared: WasmInstance;
+let own: WasmInstance;
+const pools = new Map<number, ThreadPool>();
+before(async () => {
+  shared = await WasmInstance.create("shared");
+  own = await WasmInstance.create("own");
+  for (const t of [1, 2, 3]) pools.set(t, await ThreadPool.create(t, shared.module, shared.memory));
+});
+after(() => {
+  for (const p of pools.values()) p.terminate();
+});
+
+function fewRowCases(): SliceCase[] {
+  const out: SliceCase[] = [];
+  const v = 4 * VOCAB_SLICE + 1234; // five slices, the last 1234 wide
+  for (const n of [1, 3, 8]) {
+    const logits = genValues(n * v, n + 11, 8);
+    const target = genTargets(n, n + 5, v);
+    if (n > 1) target[1] = -1;
+    const weight = Float64Array.from(genValues(v, 3, 1), (x) => Math.abs(x) + 0.1);
+    const probs = Float64Array.from(new Float32Array(genValues(n * v, n + 2, 1).map((x) => Math.abs(x) / (v / 2))));
+    const masked = Float64Array.from(logits);
+    for (let k = 5; k < masked.length; k += 3) masked[k] = -Infinity;
+    masked.fill(-Infinity, VOCAB_SLICE, 2 * VOCAB_SLICE); // row 0: a whole slice masked
+    const base = { n, v, logits, target, probs: null, labelSmoothing: 0, weight: null, zLoss: 0, softcap: 0, reduction: "mean" as const };
+    out.push({ ...base, name: `${n}x${v}/plain` });
+    out.push({ ...base, name: `${n}x${v}/all-options`, labelSmoothing: 0.1, weight, zLoss: 1e-3, softcap: 30, reduction: "sum" });
+    out.push({ ...base, name: `${n}x${v}/probs-all-options`, target: null, probs, labelSmoothing: 0.05, weight, zLoss: 1e-3, softcap: 30 });
+    out.push({ ...base, name: `${n}x${v}/masked-none`, logits: masked, target: Int32Array.from(target, (y, i) => (y >= 0 && masked[i * v + y] === -Infinity ? -1 : y)), reduction: "none" });
+  }
+  return out;
+}
+
+/** Run a case through vocabSplit on `pool` (null: the calling thread), logits copied into shared memory; inplace when asked. */
+async function runSplit(c: SliceCase, pool: ThreadPool | null, inplace: boolean): Promise<{ result: CrossEntropyResult; grad: Float32Array }> {
+  const args = argsOf(c, true, false);
+  const size = c.n * c.v;
+  const x = shared.alloc(size * 4);
+  const g = inplace ? x : shared.alloc(size * 4);
+  try {
+    shared.f32(x, size).set(args.logits);
+    const staged = stage(shared, args, x, g, pool?.threads ?? 1);
+    await vocabSplit(shared, pool, args, staged);
+    const grad = shared.f32(g, size).slice();
+    return { result: collect(shared, staged, args.spec.reduction), grad };
+  } finally {
+    shared.free(x);
+    if (!inplace) shared.free(g);
+  }
+}
+
+test("vocabSplit is chosen by shape alone", () => {
+  assert.equal(useVocabSplit(1, 128256), true);
+  assert.equal(useVocabSplit(8, 262144), true);
+  assert.equal(useVocabSplit(9, 262144), false);
+  assert.equal(useVocabSplit(4, 4 * VOCAB_SLICE - 1), false);
+});
+
+test("vocabSplit: identical bits for any thread count, equal to the slice path and close to the fused kernel", async () => {
+  for (const c of fewRowCases()) {
+    const first = await runSplit(c, null, false);
+    const runs: [string, { result: CrossEntropyResult; grad: Float32Array }][] = [];
+    for (const [t, pool] of pools) runs.push([`${t} workers`, await runSplit(c, pool, false)]);
+    runs.push(["2 workers, inplace", await runSplit(c, pools.get(2)!, true)]);
+    for (const [label, r] of runs) {
+      assert.ok(Object.is(r.result.loss, first.result.loss), `${c.name} ${label}: loss ${r.result.loss} vs ${first.result.loss}`);
+      assert.deepEqual(r.result.rowLoss, first.result.rowLoss, `${c.name} ${label}: per-token loss bits`);
+      assert.deepEqual(r.result.lse, first.result.lse, `${c.name} ${label}: lse bits`);
+      assert.deepEqual(r.grad, first.grad, `${c.name} ${label}: gradient bits`);
+    }
+    // The synchronous slice path on the same boundaries: the same kernels and merge, the same bits.
+    const bounds: number[] = [];
+    for (let v0 = 0; v0 < c.v; v0 += VOCAB_SLICE) bounds.push(v0);
+    bounds.push(c.v);
+    const sliced = runSliced(wasmSlices(own), argsOf(c, true, true), bounds);
+    assert.deepEqual(sliced.merged.rowLoss, first.result.rowLoss, `${c.name}: per-token loss bits as the slice path`);
+    assert.deepEqual(sliced.merged.lse, first.result.lse, `${c.name}: lse bits as the slice path`);
+    assert.deepEqual(sliced.grad, first.grad, `${c.name}: gradient bits as the slice path`);
+    // And the float64 reference within the float32 tolerances.
+    const refArgs: CrossEntropyArgs = argsOf(c, false, true);
+    const want = refCe.crossEntropy(refArgs);
+    const m = maxAbs(c.logits);
+    assertClose(first.result.loss, want.loss, { atol: 2e-6 * m, rtol: 2e-6 }, `${c.name} loss`);
+    assertClose(first.result.lse, want.lse, { atol: 2e-6 * m, rtol: 2e-6 }, `${c.name} lse`);
+    assertClose(first.grad, refArgs.gradOut!, { atol: 1e-6, rtol: 1e-4 }, `${c.name} grad`);
+  }
+});
