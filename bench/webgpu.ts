@@ -11,8 +11,8 @@
  * Vulkan driver) the default is 16 rows, only to prove the script runs: no speed claim there.
  */
 import { existsSync } from "node:fs";
-import { prepareCrossEntropy } from "../src/api/crossEntropy.js";
 import { createWebGpuExecutor } from "../src/backends/webgpu/index.js";
+import { createEngine } from "../src/index.js";
 
 const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
 if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
@@ -25,7 +25,8 @@ function flag(name: string): number | undefined {
   return x;
 }
 
-const ex = await createWebGpuExecutor();
+const ex = await createWebGpuExecutor(); // for the adapter's name; the engine runs on its device
+const engine = await createEngine({ backend: "webgpu", device: ex.device });
 const soft = /swiftshader/i.test(ex.adapterName);
 const rows = flag("rows") ?? (soft ? 16 : 2048);
 const reps = flag("reps") ?? (soft ? 3 : 10);
@@ -35,20 +36,25 @@ console.log("| shape | median ms | min ms | GB/s (logits + grad, median) | Gelem
 console.log("| --- | --- | --- | --- | --- |");
 for (const v of [50257, 128256]) {
   const n = rows;
-  const logits = new Float32Array(n * v);
+  const logits = engine.alloc(n * v); // engine memory: the engine does not copy it per call
   for (let k = 0; k < logits.length; k++) logits[k] = Math.sin(k * 0.37) * 4;
   const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
-  const { args } = prepareCrossEntropy("bench", logits, target, { classes: v, grad: true });
-  await ex.crossEntropy(args); // warm-up: pipeline compilation, buffer allocation
+  const call = async (): Promise<void> => {
+    const out = await engine.crossEntropy(logits, target, { classes: v, grad: true, inplace: true });
+    if (out.grad !== logits) throw new Error("bench/webgpu.ts: inplace did not return the logits");
+  };
+  await call(); // warm-up: pipeline compilation, buffer allocation
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    await ex.crossEntropy(args);
+    await call();
     times.push(performance.now() - t0);
   }
+  engine.free(logits);
   times.sort((a, b) => a - b);
   const med = times[Math.floor(times.length / 2)]!;
   const bytes = 2 * n * v * 4;
   console.log(`| ${n} × ${v} | ${med.toFixed(1)} | ${times[0]!.toFixed(1)} | ${(bytes / med / 1e6).toFixed(2)} | ${((n * v) / med / 1e6).toFixed(3)} |`);
 }
+engine.dispose();
 ex.dispose();

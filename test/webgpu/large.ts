@@ -6,16 +6,12 @@
  *
  *   node --import tsx test/webgpu/large.ts [--rows N]      (default 2048)
  */
-import { existsSync } from "node:fs";
-import { finishCrossEntropy, prepareCrossEntropy } from "../../src/api/crossEntropy.js";
 import { planRowBlocks } from "../../src/backends/webgpu/index.js";
 import { crossEntropy } from "../../src/index.js";
 import { createWebGpuExecutor } from "../../src/backends/webgpu/index.js";
 import { assertClose } from "../helpers/close.js";
 import { genTargets } from "../helpers/gen.js";
-
-const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
-if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+import { runOn } from "./setup.js";
 
 const i = process.argv.indexOf("--rows");
 const n = i >= 0 ? Number(process.argv[i + 1]) : 2048;
@@ -34,8 +30,7 @@ for (let k = 0; k < logits.length; k++) {
 const target = genTargets(n, 1, v);
 const options = { classes: v, grad: true, labelSmoothing: 0.1, zLoss: 1e-4, reduction: "sum" as const };
 const t0 = performance.now();
-const { args, f32 } = prepareCrossEntropy("large", logits, target, options);
-const got = finishCrossEntropy(args, await ex.crossEntropy(args), f32);
+const got = await runOn(ex, logits, target, options);
 console.log(`webgpu: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 const set = new Set<number>([0, n - 1]);

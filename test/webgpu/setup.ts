@@ -1,5 +1,5 @@
 /**
- * One WebGPU executor for a test file, on whatever adapter the machine has. In Node on Linux
+ * One WebGPU device for the webgpu tests, on whatever adapter the machine has. In Node on Linux
  * without a GPU that is SwiftShader, the Vulkan driver inside Debian's chromium package: its ICD
  * file is used when VK_ICD_FILENAMES is unset (the Vulkan loader itself comes from libvulkan1).
  *
@@ -7,15 +7,22 @@
  */
 import { existsSync } from "node:fs";
 import { after } from "node:test";
-import { prepareCrossEntropy, finishCrossEntropy } from "../../src/api/crossEntropy.js";
-import type { CrossEntropyOptions, CrossEntropyOutput, TargetInput } from "../../src/index.js";
+import { crossEntropyOutput } from "../../src/api/crossEntropy.js";
+import { resolveCrossEntropy } from "../../src/api/resolve.js";
 import { createWebGpuExecutor, type WebGpuExecutor, type WebGpuExecutorOptions } from "../../src/backends/webgpu/index.js";
+import type { CrossEntropyArgs } from "../../src/backends/types.js";
+import type { CrossEntropyOptions, CrossEntropyOutput, TargetInput } from "../../src/index.js";
 
-const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
+export const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
 
-if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+/** Point Dawn at SwiftShader when no Vulkan driver is chosen and Debian's chromium ships one. */
+export function useSwiftShaderIfUnset(): void {
+  if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+}
 
-/** An executor, or the one-line reason there is none (the tests then skip; under CI they fail). */
+useSwiftShaderIfUnset();
+
+/** An executor (disposed after the file's tests), or the one-line reason there is none (the tests then skip; under CI they fail). */
 export async function openExecutor(options: WebGpuExecutorOptions = {}): Promise<WebGpuExecutor | string> {
   try {
     const ex = await createWebGpuExecutor(options);
@@ -28,8 +35,10 @@ export async function openExecutor(options: WebGpuExecutorOptions = {}): Promise
   }
 }
 
-/** crossEntropy through the public option handling, run on the executor (float32 logits). */
+/** crossEntropy through the public option handling, run on the executor itself (float32 logits). */
 export async function runOn(ex: WebGpuExecutor, logits: Float32Array, target: TargetInput, options: CrossEntropyOptions): Promise<CrossEntropyOutput> {
-  const { args, f32 } = prepareCrossEntropy("crossEntropy", logits, target, options);
-  return finishCrossEntropy(args, await ex.crossEntropy(args), f32);
+  const r = resolveCrossEntropy("test", "crossEntropy", logits, target, options);
+  const gradOut = !r.grad ? null : r.inplace ? r.logits : new Float32Array(r.n * r.v);
+  const args: CrossEntropyArgs = { logits: r.logits, n: r.n, v: r.v, target: r.target, probs: r.probs, spec: r.spec, gradOut };
+  return crossEntropyOutput(args, await ex.crossEntropy(args), gradOut);
 }

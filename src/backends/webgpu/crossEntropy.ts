@@ -6,11 +6,12 @@
  * loss and lse at the end. The batch reduction runs on the host, in float64 and row order, as on
  * every other backend.
  */
-import { gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 import { planRowBlocks, type BlockLimits } from "./blocks.js";
 import type { BufferPool } from "./buffers.js";
-import { loadSource, type PipelineCache } from "./shader.js";
+import type { PipelineCache } from "./shader.js";
+import { crossEntropy as SOURCE } from "./wgsl.gen.js";
 
 /** What a kernel host needs from its executor. */
 export interface GpuContext {
@@ -20,7 +21,6 @@ export interface GpuContext {
   readonly limits: BlockLimits;
 }
 
-const SOURCE = new URL("./crossEntropy.wgsl", import.meta.url);
 const PARAMS_BYTES = 48;
 const FLAG_PROBS = 1;
 const FLAG_GRAD = 2;
@@ -44,7 +44,7 @@ function onArrayBuffer(x: Float32Array | Int32Array): Float32Array<ArrayBuffer> 
 export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): Promise<CrossEntropyResult> {
   const { logits, n, v, target, probs, gradOut } = args;
   // The loss options, read in one place.
-  const { reduction, labelSmoothing, zLoss, softcap, weight: classWeight } = args;
+  const { reduction, labelSmoothing, zLoss, softcap, classWeight } = args.spec;
   if (!(logits instanceof Float32Array)) {
     throw new TypeError(`webgpu backend: crossEntropy logits are a ${logits.constructor.name}; expected a Float32Array (the GPU kernel reads float32)`);
   }
@@ -52,18 +52,14 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
     throw new TypeError(`webgpu backend: crossEntropy gradient output is a ${gradOut.constructor.name}; expected a Float32Array`);
   }
   const { device, buffers, pipelines } = ctx;
-  const d = meanDenominator(args);
+  const d = meanDenominator(target, classWeight, n);
   const scale = gradScale(reduction, d);
-  let wSum = v;
-  if (classWeight !== null) {
-    wSum = 0;
-    for (let j = 0; j < v; j++) wSum += classWeight[j]!;
-  }
+  const wSum = classWeightSum(args.spec, v);
 
   const vec4 = v % 4 === 0;
   // The typed-array path uploads into its own buffer, so the gradient is always written over it.
   const defines = [vec4 ? "VEC4" : "SCALAR", "GRAD_INPLACE"];
-  const pipeline = await pipelines.get("crossEntropy", await loadSource(SOURCE), defines);
+  const pipeline = await pipelines.get("crossEntropy", SOURCE, defines);
 
   const rowBytes = v * 4;
   const plan = planRowBlocks(n, rowBytes, ctx.limits, false);

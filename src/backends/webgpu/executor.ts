@@ -1,18 +1,22 @@
 /// <reference types="@webgpu/types" />
 /**
- * The WebGPU executor: one device, its pipelines and its reusable buffers; kernels run
- * asynchronously, one call at a time (calls queue on the executor).
+ * The WebGPU executor: one device, its reusable buffers (and the device's shared pipeline
+ * cache); kernels run asynchronously, one call at a time (calls queue on the executor).
  *
  * Typed-array inputs are uploaded a block of rows at a time and results read back into the
  * caller's arrays (the gradient into `gradOut`, which may be the logits themselves for inplace).
- * Only float32 logits are accepted (`supports` says so for float64).
+ * Only float32 crossEntropy runs here (`supports` says why for the rest; the engine runs those
+ * calls on the CPU).
  */
-import type { CrossEntropyArgs, CrossEntropyResult, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
 import type { BlockLimits } from "./blocks.js";
 import { BufferPool } from "./buffers.js";
 import { crossEntropyGpu, type GpuContext } from "./crossEntropy.js";
 import { acquireDevice } from "./gpu.js";
-import { PipelineCache } from "./shader.js";
+import { pipelinesOf } from "./shader.js";
+
+/** Largest block `alloc` hands out: 2^28 float32 (1 GiB), as the other executors. */
+const MAX_ALLOC = 2 ** 28;
 
 export interface WebGpuExecutorOptions {
   /** A caller's device (e.g. the one TensorFlow.js's webgpu backend holds); otherwise one is requested. */
@@ -25,39 +29,13 @@ export interface WebGpuExecutorOptions {
   maxBindingBytes?: number;
 }
 
-/** What `supports` is asked: the kernel, the element type, the elements of the largest operand. */
-export interface WebGpuCall {
-  readonly kernel: "crossEntropy" | "linearCrossEntropy";
-  readonly dtype: "float32" | "float64";
-  readonly elements: number;
-}
-
-export interface WebGpuExecutor {
+export interface WebGpuExecutor extends Executor {
   readonly name: "webgpu";
-  /** "auto" ranks backends by priority, highest first. */
-  readonly priority: number;
   readonly device: GPUDevice;
   /** The adapter's vendor, architecture and description, as far as the platform tells. */
   readonly adapterName: string;
-  /** Threads of the host side (1: the GPU does the work). */
-  readonly threads: number;
-  /**
-   * n float32 elements of host memory for inputs and outputs. Not zero-copy here: typed arrays are
-   * uploaded per call whatever their origin; these exist so the executor fits the common contract.
-   */
-  alloc(n: number): Float32Array;
-  /** Forget a block from `alloc`; false when it is not a live block of this executor. */
-  free(buffer: Float32Array): boolean;
-  /** True when `x` lies in a live block from `alloc`. */
-  owns(x: ArrayBufferView): boolean;
-  /** True when this executor runs the call; otherwise why not. */
-  supports(call: WebGpuCall): true | string;
-  crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult>;
-  linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult>;
-  /** Bytes of GPU buffers the executor holds for reuse. */
+  /** Bytes of GPU buffers the executor holds for reuse between calls. */
   readonly bufferBytes: number;
-  /** Release the buffers, and the device when the executor requested it. */
-  dispose(): void;
 }
 
 /** Create a WebGPU executor on the given device, or on a new one (navigator.gpu, or `webgpu` in Node). */
@@ -76,18 +54,22 @@ export async function createWebGpuExecutor(options: WebGpuExecutorOptions = {}):
     offsetAlignment: lim.minStorageBufferOffsetAlignment,
     maxWorkgroups: lim.maxComputeWorkgroupsPerDimension,
   };
-  return new Executor(acquired.gpu, device, acquired.owned, acquired.adapterName, limits);
+  return new GpuExecutor(acquired.gpu, device, acquired.owned, acquired.adapterName, limits);
 }
 
-class Executor implements WebGpuExecutor {
+class GpuExecutor implements WebGpuExecutor {
   readonly name = "webgpu";
-  readonly priority = 30;
+  readonly threads = 1;
+  readonly maxAlloc = MAX_ALLOC;
   private readonly ctx: GpuContext;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private lost: string | null = null;
-  private readonly blocks = new Set<ArrayBufferLike>();
-  readonly threads = 1;
+  /** Host blocks from alloc: live ones, and every one ever handed out (to recognise freed views). */
+  private readonly live = new Set<ArrayBufferLike>();
+  private readonly ever = new WeakSet<ArrayBufferLike>();
+  private inUse = 0;
+  private peak = 0;
 
   constructor(
     // Dawn's GPU object: referenced for the device's lifetime (dropping it crashes Dawn).
@@ -97,31 +79,54 @@ class Executor implements WebGpuExecutor {
     readonly adapterName: string,
     limits: BlockLimits,
   ) {
-    this.ctx = { device, pipelines: new PipelineCache(device), buffers: new BufferPool(device), limits };
+    this.ctx = { device, pipelines: pipelinesOf(device), buffers: new BufferPool(device), limits };
     void device.lost.then((info) => {
       this.lost = info.message.length > 0 ? info.message : info.reason;
     });
   }
 
-  supports(call: WebGpuCall): true | string {
-    if (call.kernel !== "crossEntropy") return "the webgpu backend runs crossEntropy only (no fused linear head yet)";
+  supports(call: CallShape): true | string {
+    if (call.kernel !== "crossEntropy") return "the webgpu backend runs crossEntropy only (no fused linear head on the GPU yet)";
     if (call.dtype !== "float32") return "the webgpu backend reads float32 logits only";
+    if (call.v * 4 > this.ctx.limits.maxBindingBytes) return `a row of ${call.v * 4} bytes exceeds the device's largest storage binding (${this.ctx.limits.maxBindingBytes} bytes)`;
     return true;
   }
 
+  /**
+   * n float32 elements of host memory. Not zero-copy on a GPU: typed arrays are uploaded per call
+   * whatever their origin; blocks exist so that the engine's zero-copy path works unchanged.
+   */
   alloc(n: number): Float32Array {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`webgpu backend: alloc(${n}); expected a positive integer count of float32 elements`);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_ALLOC) throw new RangeError(`webgpu backend: alloc(${n}); expected an integer count of float32 elements from 0 to 2^28`);
     const a = new Float32Array(n);
-    this.blocks.add(a.buffer);
+    this.live.add(a.buffer);
+    this.ever.add(a.buffer);
+    this.inUse += a.byteLength;
+    this.peak = Math.max(this.peak, this.inUse);
     return a;
   }
 
   free(buffer: Float32Array): boolean {
-    return this.blocks.delete(buffer.buffer);
+    if (!this.live.delete(buffer.buffer)) return false;
+    this.inUse -= buffer.buffer.byteLength;
+    return true;
   }
 
   owns(x: ArrayBufferView): boolean {
-    return this.blocks.has(x.buffer);
+    return this.live.has(x.buffer);
+  }
+
+  freed(x: ArrayBufferView): boolean {
+    return this.ever.has(x.buffer) && !this.live.has(x.buffer);
+  }
+
+  /** Host blocks from alloc (GPU buffers kept between calls are `bufferBytes`). */
+  memoryStats(): MemoryStats {
+    return { bytesInUse: this.inUse, peakBytes: this.peak };
+  }
+
+  resetPeakMemory(): void {
+    this.peak = this.inUse;
   }
 
   get bufferBytes(): number {
@@ -143,14 +148,15 @@ class Executor implements WebGpuExecutor {
   }
 
   linearCrossEntropy(_args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
-    return Promise.reject(new Error("webgpu backend: linearCrossEntropy is not implemented on the GPU yet; use the wasm or js backend"));
+    return Promise.reject(new Error("webgpu backend: linearCrossEntropy is not implemented on the GPU yet; the engine runs it on the CPU"));
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.ctx.buffers.destroy();
-    this.blocks.clear();
+    this.live.clear();
+    this.inUse = 0;
     if (this.owned) this.device.destroy();
     void this.gpu;
   }
