@@ -359,7 +359,7 @@ export function resolveEngineOptions(options: unknown, names: readonly string[])
     throw new TypeError(`${fn}: options.device is given with backend ${JSON.stringify(backend)}; expected backend "webgpu" (only it runs on a GPUDevice)`);
   }
   if (device !== undefined && !isDeviceLike(device)) {
-    throw new TypeError(`${fn}: options.device is ${describe(device)}; expected a GPUDevice (from adapter.requestDevice())`);
+    throw new TypeError(`${fn}: options.device is ${describe(device)} without a GPUDevice's members; expected a GPUDevice (from adapter.requestDevice()), with queue, createBuffer and createComputePipelineAsync`);
   }
   return { backend, threads, device };
 }
