@@ -89,6 +89,15 @@ export const result = { loss, grad: out.grad?.length ?? 0, engine: createEngine 
     const train = spawnSync(join(app, "node_modules", ".bin", "xent"), ["train", "--steps", "1"], { cwd: app, encoding: "utf8" });
     assert.equal(train.status, 2, train.stderr);
     assert.match(train.stderr, /^xent: xent train needs the trainer's packages \(.+ is missing\); install them with: npm install @tensorflow\/tfjs /);
+    // the WebGPU kernels' WGSL is embedded in the JavaScript (no asset beside it); without the
+    // optional `webgpu` package, createEngine({ backend: "webgpu" }) in Node names it in one line
+    assert.ok(installed.some((f) => f.endsWith("wgsl.gen.js") && readFileSync(f, "utf8").includes("@compute")), "the WGSL is not embedded in dist");
+    writeFileSync(
+      join(app, "gpu.mjs"),
+      `import { createEngine } from "xent";
+try { await createEngine({ backend: "webgpu" }); console.log("created"); } catch (e) { console.log(e.message); }`,
+    );
+    assert.match(execFileSync("node", ["gpu.mjs"], { cwd: app, encoding: "utf8" }), /^webgpu backend: in Node it needs the "webgpu" npm package \(Dawn\); install it with `npm install webgpu`\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
