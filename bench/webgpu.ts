@@ -1,6 +1,6 @@
 /**
  * `npm run bench:webgpu`: the WebGPU executor's fused cross-entropy forward+backward at GPT-2
- * (N × 50257) and Llama-3 (N × 128256) vocabularies, float32, typed arrays in and out.
+ * (N × 50257) and Llama-3 (N × 128256) vocabularies, float32, through createEngine({ backend: "webgpu" }), in place.
  *
  *   node --import tsx bench/webgpu.ts [--rows N] [--reps K]
  *
