@@ -26,6 +26,7 @@ import {
 import { assertClose } from "../helpers/close.js";
 import { torchFixtures } from "../helpers/fixtures.js";
 import { genTargets, genValues } from "../helpers/gen.js";
+import { headGradients, headLogits } from "./head.js";
 import { checkAgainstTorch } from "./torch.js";
 
 type Run = (x: Float32Array | Float64Array, t: TargetInput, o: CrossEntropyOptions) => CrossEntropyOutput | Promise<CrossEntropyOutput>;
@@ -77,24 +78,8 @@ describe("regression: reduction none, a non-uniform upstream gradient and an ign
     const hidden = Float64Array.from(new Float32Array(genValues(n * d, 92, 1.5)));
     const weight = Float64Array.from(new Float32Array(genValues(v * d, 93, 1)));
     const bias = Float64Array.from(new Float32Array(genValues(v, 94, 0.5)));
-    const z = new Float64Array(n * v);
-    for (let i = 0; i < n; i++) for (let j = 0; j < v; j++) {
-      let s = bias[j]!;
-      for (let k = 0; k < d; k++) s += hidden[i * d + k]! * weight[j * d + k]!;
-      z[i * v + j] = s;
-    }
-    const G = weightedGrad(z, {});
-    const gH = new Float64Array(n * d);
-    const gW = new Float64Array(v * d);
-    const gB = new Float64Array(v);
-    for (let i = 0; i < n; i++) for (let j = 0; j < v; j++) {
-      const g = G[i * v + j]!;
-      gB[j]! += g;
-      for (let k = 0; k < d; k++) {
-        gH[i * d + k]! += g * weight[j * d + k]!;
-        gW[j * d + k]! += g * hidden[i * d + k]!;
-      }
-    }
+    const head = { n, d, v, hidden, weight, bias };
+    const { gH, gW, gB } = headGradients(head, weightedGrad(headLogits(head), {}));
     const h = tf.tensor2d(new Float32Array(hidden), [n, d]);
     const w = tf.tensor2d(new Float32Array(weight), [v, d]);
     const b = tf.tensor1d(new Float32Array(bias));

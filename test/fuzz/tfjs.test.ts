@@ -13,6 +13,7 @@ import { crossEntropy as coreCrossEntropy, type CrossEntropyOptions } from "../.
 import { assertClose } from "../helpers/close.js";
 import { rng } from "../helpers/gen.js";
 import { ceCase, ceInputs, check, linearCase, linearInputs } from "./gen.js";
+import { headGradients, headLogits } from "./head.js";
 
 before(async () => {
   tf.enableProdMode();
@@ -72,29 +73,10 @@ describe("fuzz: the tfjs ops against the float64 reference", () => {
       const up = upstream(n, none, c.ce.seed);
       // The materialised oracle: logits = hidden·weightᵀ + bias in float64, then the reference.
       const b = bias as Float64Array | undefined;
-      const logits = new Float64Array(n * v);
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < v; j++) {
-          let s = b === undefined ? 0 : b[j]!;
-          for (let k = 0; k < d; k++) s += hidden[i * d + k]! * weight[j * d + k]!;
-          logits[i * v + j] = s;
-        }
-      }
+      const head = { n, d, v, hidden, weight, bias: b };
       const ceOptions: CrossEntropyOptions = { ...rest, classes: v, ...(classWeight !== undefined ? { weight: classWeight as Float64Array } : {}) };
-      const want = weightedReference(logits, target as Int32Array, ceOptions, up);
-      const gH = new Float64Array(n * d);
-      const gW = new Float64Array(v * d);
-      const gB = new Float64Array(v);
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < v; j++) {
-          const g = want.grad[i * v + j]!;
-          gB[j]! += g;
-          for (let k = 0; k < d; k++) {
-            gH[i * d + k]! += g * weight[j * d + k]!;
-            gW[j * d + k]! += g * hidden[i * d + k]!;
-          }
-        }
-      }
+      const want = weightedReference(headLogits(head), target as Int32Array, ceOptions, up);
+      const { gH, gW, gB } = headGradients(head, want.grad);
       const h = tf.tensor2d(new Float32Array(hidden), [n, d]);
       const w = tf.tensor2d(new Float32Array(weight), [v, d]);
       const bt = b === undefined ? undefined : tf.tensor1d(new Float32Array(b));
