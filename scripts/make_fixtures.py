@@ -280,6 +280,13 @@ def main():
         cases.append(run_case(f"weight/all-zero/{red}", n, v, lg, [0, 1, 2, 3], {"reduction": red, "weight": [0.0] * v}))
         cases.append(run_case(f"ignore/valid-class/{red}", n, v, lg, [0, 1, 0, 4], {"reduction": red, "ignoreIndex": 0, "labelSmoothing": 0.1, "weight": f32([1, 2, 3, 0.5, 1])}))
     cases.append(run_case("weight/target-zero/mean", n, v, lg, [0, 1, 2, 3], {"reduction": "mean", "weight": f32([0, 1, 1, 1, 1])}))
+    # mean with D = 0 while tokens count (their targets' weights are 0, other classes' are not):
+    # without z-loss PyTorch's target term is 0/0, so the loss is NaN even with smoothing; the
+    # z-loss composite divides the whole (positive) sum by 0: +Infinity. Gradients: NaN (0·∞).
+    w0 = f32([1, 0, 2, 0.5, 1])
+    for tag, extra in (("plain", {}), ("smooth", {"labelSmoothing": 0.1}), ("z", {"zLoss": 0.1}),
+                       ("smooth-z", {"labelSmoothing": 0.1, "zLoss": 0.1})):
+        cases.append(run_case(f"weight/zero-denominator/{tag}", n, v, lg, [1, 1, -100, 1], {"reduction": "mean", "weight": w0, **extra}))
 
     # --- a GPT-2 sized vocabulary: V = 50257, inputs from the generator, gradient sampled
     n, v = 3, 50257

@@ -1,60 +1,35 @@
 /**
- * Differential fuzzing of crossEntropy through the public API: each drawn case runs on the
- * reference, js and wasm backends (float32 and float64 logits) and on the engine (js; wasm at
- * 1, 2 and 3 threads), and every output is compared with the float64 reference on float64
- * logits, with the conformance suite's tolerances. See gen.ts for the case space and the seed.
+ * Differential fuzzing of crossEntropy through the public API: each drawn case runs on every row
+ * of the conformance matrix (test/conformance/matrix.ts: the reference, js and wasm backends, the
+ * js engine and the wasm engine at 1, 2 and 3 threads, each on the dtypes it runs), and every
+ * output is compared with the float64 reference on float64 logits, with the conformance suite's
+ * tolerances. See gen.ts for the case space and the seed.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { createEngine, crossEntropy, type CrossEntropyOptions, type CrossEntropyOutput, type Engine, init, type TargetInput } from "../../src/index.js";
-import { compareWithReference, type ConformanceCase } from "../conformance/cases.js";
+import { describe, it } from "node:test";
+import { crossEntropy } from "../../src/index.js";
+import { compareCrossEntropy, label, MATRIX, runnerFor } from "../conformance/matrix.js";
 import { assertClose } from "../helpers/close.js";
-import { ceCase, ceInputs, check, infiniteMaxRow } from "./gen.js";
+import { ceCase, ceInputs, check } from "./gen.js";
 
-type Run = (x: Float32Array | Float64Array, t: TargetInput, o: CrossEntropyOptions) => CrossEntropyOutput | Promise<CrossEntropyOutput>;
+const rows = MATRIX.map((row) => ({ name: label(row), row, run: runnerFor(row) }));
 
-const engines: Engine[] = [];
-const runners: [string, Run][] = [];
-
-before(async () => {
-  assert.equal(await init(), true, "WebAssembly SIMD is available here");
-  for (const backend of ["reference", "js", "wasm"]) runners.push([backend, (x, t, o) => crossEntropy(x, t, { ...o, backend })]);
-  const specs: ["js" | "wasm", number][] = [["js", 1], ["wasm", 1], ["wasm", 2], ["wasm", 3]];
-  for (const [backend, threads] of specs) {
-    const e = await createEngine({ backend, threads });
-    engines.push(e);
-    runners.push([`engine ${backend} ${threads}t`, (x, t, o) => e.crossEntropy(x, t, o)]);
-  }
-});
-after(() => {
-  for (const e of engines) e.dispose();
-});
-
-/** Run one case on every runner and dtype against the reference. */
+/** Run one case on every row and dtype against the reference. */
 async function differential(c: ReturnType<typeof ceInputs>, grad: boolean, inplace: boolean): Promise<void> {
   const opts = { ...c.options, grad, ...(grad && inplace ? { inplace: true } : {}) };
   const want = crossEntropy(c.logits, c.target, { ...opts, inplace: false, backend: "reference" });
-  const v = c.options.classes!;
-  const n = c.logits.length / v;
-  for (const [name, run] of runners) {
-    // The wasm kernel's lse of rows whose max is ±Infinity: test/fuzz/open-wasm-infinite-max-lse.test.ts.
-    const openRows = name.includes("wasm") ? Array.from({ length: n }, (_, i) => infiniteMaxRow(c.logits, v, i, c.options.softcap)) : null;
-    for (const f32 of [true, false]) {
+  for (const { name, row, run } of rows) {
+    for (const dtype of row.dtypes) {
+      const f32 = dtype === "float32";
       const x = f32 ? new Float32Array(c.logits) : Float64Array.from(c.logits);
       const before = Float64Array.from(x);
-      const got = await run(x, c.target, opts);
-      const label = `${name} [${f32 ? "f32" : "f64"}${grad ? ", grad" : ""}${opts.inplace === true ? ", inplace" : ""}]`;
-      assert.equal(got.lse instanceof Float32Array, f32, `${label}: lse dtype follows the logits`);
-      if (opts.inplace === true) assert.equal(got.grad, x, `${label}: inplace returns the logits buffer`);
-      else assertClose(x, before, { atol: 0, rtol: 0 }, `${label}: logits left untouched`);
-      if (!grad) assert.equal(got.grad, undefined, `${label}: no gradient asked`);
-      const cc: ConformanceCase = { name: label, logits: c.logits, target: c.target, options: c.options };
-      if (openRows !== null && openRows.some(Boolean)) {
-        const keep = (a: ArrayLike<number>) => Float64Array.from({ length: n }, (_, i) => (openRows[i] ? 0 : a[i]!));
-        compareWithReference(label, cc, { ...got, lse: keep(got.lse) }, { ...want, lse: keep(want.lse) }, f32);
-      } else {
-        compareWithReference(label, cc, got, want, f32);
-      }
+      const got = await run.crossEntropy(x, c.target, opts);
+      const tag = `${name} [${dtype}${grad ? ", grad" : ""}${opts.inplace === true ? ", inplace" : ""}]`;
+      assert.equal(got.lse instanceof Float32Array, f32, `${tag}: lse dtype follows the logits`);
+      if (opts.inplace === true) assert.equal(got.grad, x, `${tag}: inplace returns the logits buffer`);
+      else assertClose(x, before, { atol: 0, rtol: 0 }, `${tag}: logits left untouched`);
+      if (!grad) assert.equal(got.grad, undefined, `${tag}: no gradient asked`);
+      compareCrossEntropy(tag, c.logits, got, want, dtype);
     }
   }
 }

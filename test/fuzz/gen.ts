@@ -163,27 +163,10 @@ export function ceInputs(c: CeCase): CeInputs {
   } else {
     const ignoreIndex = c.ignore === "default" ? -100 : c.ignore === "minus-one" ? -1 : Math.floor(r() * v);
     if (c.ignore !== "default") options.ignoreIndex = ignoreIndex;
-    const t = Int32Array.from({ length: n }, () => (r() < c.ignored ? ignoreIndex : Math.floor(r() * v)));
-    // A mean over counted tokens whose weights are all 0 (D = 0) is an open bug
-    // (test/fuzz/open-mean-zero-denominator.test.ts): give the first counted target weight 1.
-    const counted = Array.from(t).filter((y) => y !== ignoreIndex);
-    if (weight !== undefined && c.reduction !== "sum" && c.reduction !== "none" && counted.length > 0 && counted.every((y) => weight[y] === 0)) {
-      weight[counted[0]!] = 1;
-    }
-    target = t;
+    // With "some-zero" weights, a mean whose counted targets all have weight 0 (D = 0) is drawn too.
+    target = Int32Array.from({ length: n }, () => (r() < c.ignored ? ignoreIndex : Math.floor(r() * v)));
   }
   return { logits, target, options };
-}
-
-/**
- * True when row i's max, NaN aside, is ±Infinity (without softcap). The wasm kernel's lse of such
- * a row is an open bug (test/fuzz/open-wasm-infinite-max-lse.test.ts); its loss and gradient are checked.
- */
-export function infiniteMaxRow(logits: ArrayLike<number>, v: number, i: number, softcap: number | undefined): boolean {
-  if ((softcap ?? 0) > 0) return false;
-  let m = -Infinity;
-  for (let j = i * v; j < (i + 1) * v; j++) if (logits[j]! > m) m = logits[j]!;
-  return m === Infinity || m === -Infinity;
 }
 
 export interface LinearFuzzCase {

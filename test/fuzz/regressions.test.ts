@@ -9,43 +9,25 @@
  *   lse = ±Infinity (0·∞ would be NaN).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs"; // registers the cpu backend and every op's gradient
 import { crossEntropy as tfCrossEntropy, linearCrossEntropy as tfLinearCrossEntropy } from "../../src/adapters/tfjs.js";
-import {
-  createEngine,
-  crossEntropy,
-  type CrossEntropyOptions,
-  type CrossEntropyOutput,
-  type Engine,
-  init,
-  linearCrossEntropy,
-  type TargetInput,
-} from "../../src/index.js";
+import { crossEntropy, type CrossEntropyOptions, init, linearCrossEntropy, logSoftmax, softmax } from "../../src/index.js";
+import { label, MATRIX, runnerFor } from "../conformance/matrix.js";
 import { assertClose } from "../helpers/close.js";
 import { torchFixtures } from "../helpers/fixtures.js";
 import { genTargets, genValues } from "../helpers/gen.js";
 import { headGradients, headLogits } from "./head.js";
-import { checkAgainstTorch } from "./torch.js";
+import { checkAgainstTorch, infiniteMax } from "./torch.js";
 
-type Run = (x: Float32Array | Float64Array, t: TargetInput, o: CrossEntropyOptions) => CrossEntropyOutput | Promise<CrossEntropyOutput>;
-const engines: Engine[] = [];
-const runners: [string, Run][] = [];
+/** Every row of the conformance matrix: the backends, and the engines at 1, 2 and 3 threads. */
+const matrix = MATRIX.map((row) => ({ name: label(row), row, run: runnerFor(row) }));
 
 before(async () => {
   assert.equal(await init(), true);
   tf.enableProdMode();
   await tf.setBackend("cpu");
-  for (const backend of ["reference", "js", "wasm"]) runners.push([backend, (x, t, o) => crossEntropy(x, t, { ...o, backend })]);
-  for (const [backend, threads] of [["js", 1], ["wasm", 1], ["wasm", 3]] as const) {
-    const e = await createEngine({ backend, threads });
-    engines.push(e);
-    runners.push([`engine ${backend} ${threads}t`, (x, t, o) => e.crossEntropy(x, t, o)]);
-  }
-});
-after(() => {
-  for (const e of engines) e.dispose();
 });
 
 describe("regression: reduction none, a non-uniform upstream gradient and an ignoreIndex (tfjs ops)", () => {
@@ -103,10 +85,11 @@ describe("regression: class weights with label smoothing, against PyTorch on eve
   });
   for (const c of cases) {
     it(c.name, async () => {
-      for (const [name, run] of runners) {
-        for (const f32 of [true, false]) {
+      for (const { name, row, run } of matrix) {
+        for (const dtype of row.dtypes) {
+          const f32 = dtype === "float32";
           const x = f32 ? new Float32Array(c.logits) : Float64Array.from(c.logits);
-          checkAgainstTorch(`${name} [${f32 ? "f32" : "f64"}] ${c.name}`, c, await run(x, c.target, { ...c.options, grad: true }), f32, true);
+          checkAgainstTorch(`${name} [${dtype}] ${c.name}`, c, await run.crossEntropy(x, c.target, { ...c.options, grad: true }), f32, true);
         }
       }
       if (c.target instanceof Int32Array) {
@@ -142,15 +125,16 @@ describe("regression: zLoss 0 is exactly no z-loss term", () => {
   for (const reduction of ["mean", "sum", "none"] as const) {
     for (const extra of [{}, { labelSmoothing: 0.1, weight: [1, 2, 0.5, 1, 3] }, { softcap: 5 }] as CrossEntropyOptions[]) {
       it(`crossEntropy on every backend and engine, ${reduction} ${JSON.stringify(extra)}`, async () => {
-        for (const [name, run] of runners) {
-          for (const f32 of [true, false]) {
+        for (const { name, row, run } of matrix) {
+          for (const dtype of row.dtypes) {
+            const make = () => (dtype === "float32" ? new Float32Array(logits) : Float64Array.from(logits));
             const o = { classes: v, reduction, grad: true, ...extra };
-            const a = await run(f32 ? new Float32Array(logits) : Float64Array.from(logits), target, { ...o, zLoss: 0 });
-            const b = await run(f32 ? new Float32Array(logits) : Float64Array.from(logits), target, o);
-            const label = `${name} [${f32 ? "f32" : "f64"}]`;
-            same(a.loss, b.loss, `${label} loss`);
-            same(a.lse, b.lse, `${label} lse`);
-            same(a.grad!, b.grad!, `${label} grad`);
+            const a = await run.crossEntropy(make(), target, { ...o, zLoss: 0 });
+            const b = await run.crossEntropy(make(), target, o);
+            const tag = `${name} [${dtype}]`;
+            same(a.loss, b.loss, `${tag} loss`);
+            same(a.lse, b.lse, `${tag} lse`);
+            same(a.grad!, b.grad!, `${tag} grad`);
           }
         }
       });
@@ -160,8 +144,8 @@ describe("regression: zLoss 0 is exactly no z-loss term", () => {
     const cases = torchFixtures().filter((c) => c.options.zLoss === undefined && c.name.startsWith("grid/"));
     assert.ok(cases.length >= 40);
     for (const c of cases) {
-      for (const [name, run] of runners) {
-        checkAgainstTorch(`${name} ${c.name} zLoss 0`, c, await run(new Float32Array(c.logits), c.target, { ...c.options, zLoss: 0, grad: true }), true, true);
+      for (const { name, run } of matrix) {
+        checkAgainstTorch(`${name} ${c.name} zLoss 0`, c, await run.crossEntropy(new Float32Array(c.logits), c.target, { ...c.options, zLoss: 0, grad: true }), true, true);
       }
     }
   });
@@ -179,11 +163,13 @@ describe("regression: zLoss 0 is exactly no z-loss term", () => {
       same(a.gradHidden!, b.gradHidden!, `${backend} linear gradHidden`);
       same(a.gradWeight!, b.gradWeight!, `${backend} linear gradWeight`);
     }
-    for (const e of engines) {
+    for (const { name, run } of matrix) {
+      const e = await run.engine();
+      if (e === null) continue;
       const a = await e.linearCrossEntropy(hidden, weight, t, { bias, zLoss: 0, grad: true });
       const b = await e.linearCrossEntropy(hidden, weight, t, { bias, grad: true });
-      same(a.loss, b.loss, `engine ${e.backend} linear loss`);
-      same(a.gradWeight!, b.gradWeight!, `engine ${e.backend} linear gradWeight`);
+      same(a.loss, b.loss, `${name} linear loss`);
+      same(a.gradWeight!, b.gradWeight!, `${name} linear gradWeight`);
     }
     const x = tf.tensor2d(new Float32Array(logits), [rows.length, v]);
     const ga = tf.grad((u: tf.Tensor) => tfCrossEntropy(u as tf.Tensor2D, target, { zLoss: 0, reduction: "sum" }))(x);
@@ -191,4 +177,70 @@ describe("regression: zLoss 0 is exactly no z-loss term", () => {
     same(ga.dataSync(), gb.dataSync(), "tfjs crossEntropy grad");
     tf.dispose([x, ga, gb]);
   });
+});
+
+describe("regression: the wasm lse of rows whose max, NaN aside, is ±Infinity", () => {
+  // f32x4.pmax skips NaN: a NaN among −Infinity masks gave lse −Infinity (PyTorch: NaN), and a row
+  // holding +Infinity gave NaN (torch.logsumexp: +Infinity). Every row of these cases is checked.
+  const cases = torchFixtures("torch-nonfinite.json").filter((c) => Array.from({ length: c.n }, (_, i) => infiniteMax(c, i)).some(Boolean));
+  it("has such rows to check", () => assert.ok(cases.length >= 5, `${cases.length} cases`));
+  for (const c of cases) {
+    it(`every wasm row of the matrix matches PyTorch, lse included: ${c.name}`, async () => {
+      for (const { name, run } of matrix.filter((m) => m.row.backend === "wasm")) {
+        for (const grad of [false, true]) {
+          const got = await run.crossEntropy(new Float32Array(c.logits), c.target, { ...c.options, grad });
+          checkAgainstTorch(`${name} [float32${grad ? ", grad" : ""}] ${c.name}`, c, got, true, grad);
+        }
+      }
+    });
+  }
+});
+
+describe("regression: softmax and logSoftmax of a row holding +Infinity are NaN, as in PyTorch", () => {
+  // They were computed as exp(c − lse) with lse = +Infinity: NaN at the +Infinity, 0 (or −Infinity) elsewhere.
+  const cases = torchFixtures("torch-nonfinite.json").filter((c) => c.want.softmax !== null);
+  it("has cases with PyTorch's softmax, +Infinity rows among them", () => {
+    assert.ok(cases.length >= 8, `${cases.length} cases`);
+    assert.ok(cases.some((c) => c.want.lse.includes(Infinity)));
+  });
+  for (const backend of ["reference", "js", "wasm"]) {
+    for (const c of cases) {
+      it(`${backend}: ${c.name}`, () => {
+        const o = { classes: c.v, backend, ...(c.options.softcap !== undefined ? { softcap: c.options.softcap } : {}) };
+        assertClose(softmax(new Float32Array(c.logits), o), c.want.softmax!, { atol: 1e-6, rtol: 1e-5 }, `${backend} softmax ${c.name}`);
+        assertClose(logSoftmax(new Float32Array(c.logits), o), c.want.logSoftmax!, { atol: 2e-5, rtol: 1e-5 }, `${backend} logSoftmax ${c.name}`);
+      });
+    }
+  }
+});
+
+describe("regression: mean with D = 0 while tokens count, against PyTorch on every backend and engine", () => {
+  // The counted targets' class weights are all 0. PyTorch: NaN without z-loss (its target term is
+  // 0/0, even with smoothing, which gave +Infinity here), +Infinity with z-loss; counted rows'
+  // gradient NaN (it mixed ±Infinity and NaN here), the ignored row's zero.
+  const cases = torchFixtures().filter((c) => c.name.startsWith("weight/zero-denominator/") || c.name === "weight/all-zero/mean");
+  it("has the fixtures: plain, smoothing, z-loss, both, and all weights zero", () => {
+    assert.equal(cases.length, 5);
+    assert.deepEqual(cases.map((c) => c.want.loss), [NaN, NaN, NaN, Infinity, Infinity]);
+  });
+  for (const c of cases) {
+    it(c.name, async () => {
+      for (const { name, row, run } of matrix) {
+        for (const dtype of row.dtypes) {
+          const f32 = dtype === "float32";
+          for (const grad of [false, true]) {
+            const x = f32 ? new Float32Array(c.logits) : Float64Array.from(c.logits);
+            checkAgainstTorch(`${name} [${dtype}${grad ? ", grad" : ""}] ${c.name}`, c, await run.crossEntropy(x, c.target, { ...c.options, grad }), f32, grad);
+          }
+        }
+      }
+      if (c.target instanceof Int32Array) {
+        const opts = { ...c.options };
+        delete opts.classes; // the op takes V from the tensor
+        const got = tfCrossEntropy(tf.tensor2d(new Float32Array(c.logits), [c.n, c.v]), c.target, opts);
+        assert.ok(Object.is(got.dataSync()[0], c.want.loss), `tfjs ${c.name}: loss ${got.dataSync()[0]}, want ${c.want.loss}`);
+        got.dispose();
+      }
+    });
+  }
 });

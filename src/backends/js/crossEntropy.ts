@@ -149,7 +149,7 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut };
+  return { loss: reduceLoss(rowLoss, spec, d), rowLoss, lse: lseOut };
 }
 
 /** True when x[from, from + len) holds a NaN. */

@@ -102,5 +102,5 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut };
+  return { loss: reduceLoss(rowLoss, args.spec, d), rowLoss, lse: lseOut };
 }

@@ -107,7 +107,7 @@ export class WasmExecutor implements Executor {
       staged = stage(inst, args, logitsPtr, gradPtr, this.threads, probsPtr);
       await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
-      const result = collect(inst, staged, args.spec.reduction);
+      const result = collect(inst, staged, args.spec);
       staged = null;
       return result;
     } finally {
