@@ -61,7 +61,7 @@ export interface CrossEntropyArgs {
 
 /** What a kernel returns. Per-row values are float64; the api casts them to the input's type. */
 export interface CrossEntropyResult {
-  /** The reduced loss: mean or sum of `rowLoss` (mean divides by the weight sum D). NaN for mean with D = 0. */
+  /** The reduced loss: mean or sum of `rowLoss` (mean divides by the weight sum D). For mean with D = 0: reduceLoss in common.ts. */
   readonly loss: number;
   /** (N) per-token losses L_i (0 for ignored tokens). */
   readonly rowLoss: Float64Array;

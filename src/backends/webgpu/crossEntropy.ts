@@ -168,5 +168,5 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
     rowLoss[i] = rows32[2 * i]!;
     lse[i] = rows32[2 * i + 1]!;
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse };
+  return { loss: reduceLoss(rowLoss, args.spec, d), rowLoss, lse };
 }
