@@ -63,6 +63,47 @@ export interface CrossEntropyOutput<F extends FloatArray = FloatArray, R extends
   grad?: F;
 }
 
+/**
+ * Options of sliceStats, mergeSliceStats and sliceGrad: one object can serve all three (each
+ * reads what it needs). The loss options are those of crossEntropy, over the full vocabulary.
+ */
+export interface SliceOptions extends Pick<CrossEntropyOptions, "reduction" | "ignoreIndex" | "labelSmoothing" | "weight" | "zLoss" | "softcap"> {
+  /** V, the full vocabulary (`weight` has length V). Required. */
+  classes: number;
+  /** The shard's first class (sliceStats, sliceGrad). */
+  v0?: number;
+  /** The end of the shard's classes, exclusive (sliceStats, sliceGrad). */
+  v1?: number;
+}
+
+/** Per-row statistics of one vocabulary shard (sliceStats), each (N) float64; docs/slices.md defines them. */
+export interface SliceStatistics {
+  /** The shard's classes [v0, v1). */
+  readonly v0: number;
+  readonly v1: number;
+  readonly max: Float64Array;
+  readonly sumExp: Float64Array;
+  readonly targetLogit: Float64Array;
+  readonly weightedSum: Float64Array;
+  readonly targetWeight: Float64Array;
+}
+
+/** The merge of every shard's statistics (mergeSliceStats): the loss of the full logits, and what sliceGrad needs. */
+export interface MergedSliceStats {
+  /** A number for "mean" and "sum"; the N per-token losses for "none". */
+  readonly loss: number | Float64Array;
+  /** (N) log-sum-exp of the full (capped) rows. */
+  readonly lse: Float64Array;
+  /** (N) the full row's max M. */
+  readonly max: Float64Array;
+  /** (N) S = Σ_j exp(c_j − M) over the full row. */
+  readonly sumExp: Float64Array;
+  /** (N) the coefficient of p_j in the gradient. */
+  readonly coef: Float64Array;
+  /** The gradient's factor: 1/D for mean, else 1. */
+  readonly scale: number;
+}
+
 /** Hidden states (N, D) or the LM head's weight (V, D): row-major floats, or rows of numbers. */
 export type MatrixInput = Float32Array | Float64Array | readonly number[] | readonly (readonly number[])[];
 
@@ -144,9 +185,9 @@ export function describe(x: unknown): string {
 }
 
 /** The calls that take options. */
-export type OptionCall = "crossEntropy" | "linearCrossEntropy" | "softmax" | "perplexity";
+export type OptionCall = "crossEntropy" | "linearCrossEntropy" | "softmax" | "perplexity" | "slices";
 
-const CE: readonly OptionCall[] = ["crossEntropy", "linearCrossEntropy", "perplexity"];
+const CE: readonly OptionCall[] = ["crossEntropy", "linearCrossEntropy", "perplexity", "slices"];
 
 /** A number option: a TypeError when it is not a number (or NaN), a RangeError outside `ok`. */
 function numberIn(ok: (x: number) => boolean, expected: string) {
@@ -162,6 +203,11 @@ function boolean(fn: string, name: string, x: unknown): boolean {
   return x;
 }
 
+function nonNegativeInteger(fn: string, name: string, x: unknown): number {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 0) throw new RangeError(`${fn}: options.${name} is ${describe(x)}; expected an integer >= 0`);
+  return x;
+}
+
 /**
  * The option table. Each row: the calls that take the option, its default (undefined: absent
  * unless given), and its check, which returns the validated value or throws. Options whose check
@@ -170,7 +216,7 @@ function boolean(fn: string, name: string, x: unknown): boolean {
  */
 export const OPTIONS = {
   classes: {
-    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity"],
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity", "slices"],
     default: undefined,
     check: (fn: string, name: string, x: unknown): number => {
       if (typeof x !== "number" || !Number.isInteger(x) || x < 1) throw new RangeError(`${fn}: options.${name} is ${describe(x)}; expected a positive integer`);
@@ -178,7 +224,7 @@ export const OPTIONS = {
     },
   },
   reduction: {
-    calls: ["crossEntropy", "linearCrossEntropy"],
+    calls: ["crossEntropy", "linearCrossEntropy", "slices"],
     default: "mean",
     check: (fn: string, name: string, x: unknown): Reduction => {
       if (x !== "mean" && x !== "sum" && x !== "none") {
@@ -196,15 +242,18 @@ export const OPTIONS = {
     },
   },
   labelSmoothing: { calls: CE, default: 0, check: numberIn((x) => x >= 0 && x <= 1, "a number in [0, 1]") },
-  weight: { calls: ["crossEntropy", "perplexity"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
+  weight: { calls: ["crossEntropy", "perplexity", "slices"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
   classWeight: { calls: ["linearCrossEntropy"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
   zLoss: { calls: CE, default: 0, check: numberIn((x) => x >= 0 && Number.isFinite(x), "a finite number >= 0") },
   softcap: {
-    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity"],
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity", "slices"],
     default: undefined,
     check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0 (leave it out for no cap)"),
   },
   grad: { calls: ["crossEntropy", "linearCrossEntropy"], default: false, check: boolean },
+  /** A vocabulary shard's classes [v0, v1) (sliceStats, sliceGrad; checked against classes by resolve.ts). */
+  v0: { calls: ["slices"], default: undefined, check: nonNegativeInteger },
+  v1: { calls: ["slices"], default: undefined, check: nonNegativeInteger },
   inplace: { calls: ["crossEntropy"], default: false, check: boolean },
   bias: { calls: ["linearCrossEntropy"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
   chunkSize: {

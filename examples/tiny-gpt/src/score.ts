@@ -19,6 +19,9 @@ import { CorpusError, type DecodedText } from "./data.js";
 import { plural, UsageError } from "./flags.js";
 import { forward, type ModelConfig, type Params } from "./model.js";
 import type { Tokenizer } from "./tokenizer.js";
+import { windows } from "./lm/score-text.js";
+
+export { windows, type Window } from "./lm/score-text.js";
 
 export interface ScoreOptions {
   checkpoint: string;
@@ -32,25 +35,6 @@ export interface ScoreOptions {
   top: number;
   /** When set, the checkpoint must be a model of this size. */
   size?: string;
-}
-
-/** A window: inputs ids[begin, end-1), targets ids[begin+1, end); it scores targets from `from` on. */
-export interface Window {
-  begin: number;
-  end: number;
-  from: number;
-}
-
-/** The windows that score tokens 1..L-1 of L tokens once each, with context T and the stride. */
-export function windows(length: number, context: number, stride: number): Window[] {
-  const out: Window[] = [];
-  let scoredTo = 1; // token 0 has no history and is not scored
-  for (let begin = 0; scoredTo < length; begin += stride) {
-    const end = Math.min(begin + context + 1, length);
-    if (end > scoredTo) out.push({ begin, end, from: scoredTo });
-    scoredTo = Math.max(scoredTo, end);
-  }
-  return out;
 }
 
 /** Per-token losses in nats: losses[0] is NaN (unscored), losses[i] = −log p(ids[i] | history). */
@@ -98,6 +82,8 @@ export interface ScoreSummary {
   meanBits: number;
   perplexity: number;
   bitsPerByte: number;
+  /** Another model than a tiny-GPT checkpoint (an ONNX folder): shown instead of size and step. */
+  model?: string;
 }
 
 export interface TopToken {
@@ -299,7 +285,7 @@ table { border-collapse: collapse; font-size: 13px; } td, th { padding: 2px 10px
 td.ctx { font-family: ui-monospace, monospace; white-space: pre; } mark { background: #ffd24d; }
 </style></head><body>
 <h1>Surprisal of ${escapeHtml(s.file === "standard input" ? s.file : basename(s.file))}</h1>
-<div>tiny GPT "${escapeHtml(s.size)}" (${escapeHtml(s.tokenizer)} tokens), checkpoint of step ${s.checkpointStep}; windows of ${s.context} tokens, stride ${s.stride}.
+<div>${s.model !== undefined ? escapeHtml(s.model) : `tiny GPT "${escapeHtml(s.size)}" (${escapeHtml(s.tokenizer)} tokens), checkpoint of step ${s.checkpointStep}`}; windows of ${s.context} tokens, stride ${s.stride}.
 Surprisal is −log₂ p(token | the text before it), in bits (nats, the unit of the training loss, in brackets: 1 nat = 1.443 bits).
 Click or tap a token, or focus the text and use the arrow keys, to read its values below the text.</div>
 ${notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join("\n")}

@@ -8,6 +8,12 @@
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+/** Lanes of a where mask is all ones, of b where it is all zeros (mask lanes are all ones or zeros). */
+@inline export function select(a: v128, b: v128, mask: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_laneselect(a, b, mask);
+  return v128.bitselect(a, b, mask);
+}
+
 /** The upper two float32 lanes of `x` widened to float64. */
 @inline export function promoteHigh(x: v128): v128 {
   return f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1));
