@@ -4,6 +4,7 @@ export { linearCrossEntropy } from "./api/linearCrossEntropy.js";
 export { createEngine, type Engine, type EngineOptions, type EngineMemoryStats } from "./api/engine.js";
 export { sliceStats, mergeSliceStats, sliceGrad } from "./api/slices.js";
 export type { SliceOptions, SliceStatistics, MergedSliceStats } from "./api/options.js";
+export type { GpuDeviceLike } from "./backends/types.js";
 export { softmax, logSoftmax, perplexity, type SoftmaxOptions } from "./api/softmax.js";
 export type { CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, LogitsInput, TargetInput, Reduction } from "./api/options.js";
 export type { LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, MatrixInput, BiasInput } from "./api/options.js";

@@ -17,7 +17,7 @@
  * for them ("auto"), with the same results as the synchronous API.
  */
 import { backendFor, createExecutor, executorNames } from "../backends/registry.js";
-import type { CrossEntropyArgs, Executor, FloatArray, MemoryStats } from "../backends/types.js";
+import type { CrossEntropyArgs, Executor, FloatArray, GpuDeviceLike, MemoryStats } from "../backends/types.js";
 import { crossEntropyOutput, crossEntropyShape } from "./crossEntropy.js";
 import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
 import type {
@@ -27,10 +27,16 @@ import type {
 import { describe, resolveCrossEntropy, resolveEngineOptions, resolveLinear } from "./resolve.js";
 
 export interface EngineOptions {
-  /** "wasm" (SIMD kernels; an error where WASM SIMD is missing), "js", "reference", or "auto" (wasm where it runs). Default "auto". */
+  /**
+   * "wasm" (SIMD kernels; an error where WASM SIMD is missing), "js", "reference", "webgpu" (the
+   * GPU through WebGPU; only by name, see docs/webgpu.md), "auto" (wasm where it runs, else js),
+   * or a registered backend's name. Default "auto".
+   */
   backend?: BackendName;
   /** Worker threads for the wasm backend (1 runs on the calling thread). Default: the CPU count, at most 8. */
   threads?: number;
+  /** With backend "webgpu": a GPUDevice of your own (e.g. TensorFlow.js's), shared, not destroyed by dispose(). Default: a new device. */
+  device?: GpuDeviceLike;
 }
 
 /** Bytes of engine memory allocated now, and the most at once since creation or the last reset. */
@@ -254,12 +260,12 @@ class ExecutorEngine implements Engine {
 
 /**
  * Create an engine. "auto" picks wasm where WebAssembly SIMD runs and js elsewhere; "wasm" throws
- * where it cannot run. Threads above 1 need shared memory (Node; browsers with cross-origin
+ * where it cannot run; "webgpu" (never picked by "auto") throws where no WebGPU adapter exists. Threads above 1 need shared memory (Node; browsers with cross-origin
  * isolation); elsewhere the engine runs on 1 thread and says so in `engine.threads`.
  */
 export async function createEngine(options?: EngineOptions): Promise<Engine> {
   const o = resolveEngineOptions(options, executorNames());
-  return new ExecutorEngine(await createExecutor("createEngine", o.backend, { threads: o.threads }));
+  return new ExecutorEngine(await createExecutor("createEngine", o.backend, { threads: o.threads, device: o.device }));
 }
 
 /** Test hook (not exported from the package): the executor behind an engine. */

@@ -9,10 +9,10 @@ import type { FloatArray, Reduction } from "../backends/types.js";
 export type { Reduction };
 
 /**
- * A backend's name: one that xent ships ("wasm" once `init()` has run), or one added with
+ * A backend's name: one that xent ships ("wasm" once `init()` has run; "webgpu" for the engine only), or one added with
  * registerBackend. The `string & {}` keeps editors suggesting the known names.
  */
-export type BackendName = "auto" | "js" | "reference" | "wasm" | (string & {});
+export type BackendName = "auto" | "js" | "reference" | "wasm" | "webgpu" | (string & {});
 
 /** The element type of a result for input of type `X`: Float32Array for float32, Float64Array for float64 or numbers. */
 export type FloatOutput<X> = [X] extends [Float32Array] ? Float32Array : [X] extends [Float64Array | readonly number[] | readonly (readonly number[])[]] ? Float64Array : FloatArray;

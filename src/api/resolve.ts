@@ -6,7 +6,7 @@
  * options' own keys are read (inherited ones are ignored, on every path). Nothing here modifies
  * the caller's arrays.
  */
-import type { CrossEntropyArgs, FloatArray, LossSpec, MergedStats, SliceStats, VocabSlice } from "../backends/types.js";
+import type { CrossEntropyArgs, FloatArray, GpuDeviceLike, LossSpec, MergedStats, SliceStats, VocabSlice } from "../backends/types.js";
 import {
   describe,
   OPTIONS,
@@ -432,13 +432,13 @@ export function resolveMerged(fn: string, merged: unknown, n: number): MergedSta
 }
 
 /** Validate createEngine's options. `threads` stays undefined when not given (the executor picks). */
-export function resolveEngineOptions(options: unknown, names: readonly string[]): { backend: string; threads: number | undefined } {
+export function resolveEngineOptions(options: unknown, names: readonly string[]): { backend: string; threads: number | undefined; device: GpuDeviceLike | undefined } {
   const fn = "createEngine";
-  if (options === undefined) return { backend: "auto", threads: undefined };
+  if (options === undefined) return { backend: "auto", threads: undefined, device: undefined };
   if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError(`${fn}: options is ${describe(options)}; expected an object`);
   const own = new Map<string, unknown>();
   for (const key of Object.keys(options)) {
-    if (key !== "backend" && key !== "threads") throw new TypeError(`${fn}: unknown option "${key}"; expected backend, threads`);
+    if (key !== "backend" && key !== "threads" && key !== "device") throw new TypeError(`${fn}: unknown option "${key}"; expected backend, threads, device`);
     own.set(key, Reflect.get(options, key));
   }
   const backend = own.get("backend") ?? "auto";
@@ -449,5 +449,19 @@ export function resolveEngineOptions(options: unknown, names: readonly string[])
   if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > 64)) {
     throw new RangeError(`${fn}: options.threads is ${describe(threads)}; expected an integer from 1 to 64`);
   }
-  return { backend, threads };
+  const device = own.get("device");
+  if (device !== undefined && backend !== "webgpu") {
+    throw new TypeError(`${fn}: options.device is given with backend ${JSON.stringify(backend)}; expected backend "webgpu" (only it runs on a GPUDevice)`);
+  }
+  if (device !== undefined && !isDeviceLike(device)) {
+    throw new TypeError(`${fn}: options.device is ${describe(device)} without a GPUDevice's members; expected a GPUDevice (from adapter.requestDevice()), with queue, createBuffer and createComputePipelineAsync`);
+  }
+  return { backend, threads, device };
+}
+
+function isDeviceLike(d: unknown): d is GpuDeviceLike {
+  return (
+    typeof d === "object" && d !== null && "queue" in d && typeof d.queue === "object" && "createBuffer" in d && typeof d.createBuffer === "function" &&
+    "createComputePipelineAsync" in d && typeof d.createComputePipelineAsync === "function"
+  );
 }

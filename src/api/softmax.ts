@@ -25,7 +25,8 @@ function softmaxImpl(fn: string, logits: LogitsInput, options: SoftmaxOptions | 
   const out = x instanceof Float32Array ? new Float32Array(x.length) : new Float64Array(x.length);
   const s = r.spec.softcap;
   for (let i = 0; i < r.n; i++) {
-    const l = lse[i]!;
+    // A row holding +Infinity has lse +Infinity and softmax inf − inf: all NaN, as in PyTorch.
+    const l = lse[i] === Infinity ? NaN : lse[i]!;
     for (let j = i * r.v; j < (i + 1) * r.v; j++) {
       const c = s > 0 ? s * Math.tanh(x[j]! / s) : x[j]!;
       out[j] = log ? c - l : Math.exp(c - l);

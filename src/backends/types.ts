@@ -61,7 +61,7 @@ export interface CrossEntropyArgs {
 
 /** What a kernel returns. Per-row values are float64; the api casts them to the input's type. */
 export interface CrossEntropyResult {
-  /** The reduced loss: mean or sum of `rowLoss` (mean divides by the weight sum D). NaN for mean with D = 0. */
+  /** The reduced loss: mean or sum of `rowLoss` (mean divides by the weight sum D). For mean with D = 0: reduceLoss in common.ts. */
   readonly loss: number;
   /** (N) per-token losses L_i (0 for ignored tokens). */
   readonly rowLoss: Float64Array;
@@ -174,10 +174,23 @@ export interface Executor {
   dispose(): void;
 }
 
+/**
+ * A WebGPU `GPUDevice`, as far as the public types need one: a real GPUDevice (from
+ * `@webgpu/types`, or TensorFlow.js's webgpu backend) is assignable to it, and users without
+ * WebGPU types need none. The webgpu backend checks it at run time.
+ */
+export interface GpuDeviceLike {
+  readonly queue: object;
+  createBuffer(...args: never[]): unknown;
+  createComputePipelineAsync(...args: never[]): unknown;
+}
+
 /** Options an executor is created with (validated by createEngine). */
 export interface ExecutorOptions {
   /** Worker threads wanted (the executor may run fewer, e.g. 1 without shared memory). */
   readonly threads: number | undefined;
+  /** A caller's GPU device (the webgpu backend; others never get one). */
+  readonly device?: GpuDeviceLike | undefined;
 }
 
 /**
@@ -191,6 +204,8 @@ export interface Backend {
   readonly name: string;
   /** "auto" picks the highest-priority backend whose `supports` accepts the call. */
   readonly priority?: number;
+  /** False: "auto" never picks it, only its name does (webgpu: slower than wasm without a real GPU). Default true. */
+  readonly auto?: boolean;
   /** True when this backend runs the call; otherwise a short reason, for error messages. */
   supports?(call: CallShape): true | string;
   /** The synchronous cross-entropy kernel (for the synchronous API). */

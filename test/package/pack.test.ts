@@ -100,14 +100,24 @@ export const result = { loss, grad: grad.length, perToken, either, gradBias };
     const bin = execFileSync(join(app, "node_modules", ".bin", "xent"), ["loss", "--probs", "0.7,0.2,0.1", "--target", "0"], { encoding: "utf8" });
     assert.equal(bin, "0.356675 nats\n");
     // the library and `xent loss` only: commander is its one dependency, tfjs-core an optional
-    // peer for xent/tfjs, and nothing of the trainer's comes along
+    // peer for xent/tfjs, webgpu one for the WebGPU backend in Node, and nothing of the trainer's
+    // comes along
     const manifest = JSON.parse(readFileSync(join(app, "node_modules", "xent", "package.json"), "utf8")) as { dependencies?: object; peerDependencies?: object; workspaces?: unknown };
     assert.deepEqual(Object.keys(manifest.dependencies ?? {}), ["commander"]);
-    assert.deepEqual(Object.keys(manifest.peerDependencies ?? {}), ["@tensorflow/tfjs-core"]);
+    assert.deepEqual(Object.keys(manifest.peerDependencies ?? {}), ["@tensorflow/tfjs-core", "webgpu"]);
     assert.deepEqual(readdirSync(join(app, "node_modules")).filter((d) => !d.startsWith(".")).sort(), ["commander", "xent"]);
     const train = spawnSync(join(app, "node_modules", ".bin", "xent"), ["train", "--steps", "1"], { cwd: app, encoding: "utf8" });
     assert.equal(train.status, 2, train.stderr);
     assert.equal(train.stderr, "xent: unknown command 'train'\n");
+    // the WebGPU kernels' WGSL is embedded in the JavaScript (no asset beside it); without the
+    // optional `webgpu` package, createEngine({ backend: "webgpu" }) in Node names it in one line
+    assert.ok(installed.some((f) => f.endsWith("wgsl.gen.js") && readFileSync(f, "utf8").includes("@compute")), "the WGSL is not embedded in dist");
+    writeFileSync(
+      join(app, "gpu.mjs"),
+      `import { createEngine } from "xent";
+try { await createEngine({ backend: "webgpu" }); console.log("created"); } catch (e) { console.log(e.message); }`,
+    );
+    assert.match(execFileSync("node", ["gpu.mjs"], { cwd: app, encoding: "utf8" }), /^webgpu backend: in Node it needs the "webgpu" npm package \(Dawn\); install it with `npm install webgpu`\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

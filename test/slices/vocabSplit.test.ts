@@ -62,7 +62,7 @@ async function runSplit(c: SliceCase, pool: ThreadPool | null, inplace: boolean)
     const staged = stage(shared, args, x, g, pool?.threads ?? 1);
     await vocabSplit(shared, async (job) => (pool === null ? runJob(shared, job, 0, job.items) : pool.run(job)), args, staged);
     const grad = shared.f32(g, size).slice();
-    return { result: collect(shared, staged, args.spec.reduction), grad };
+    return { result: collect(shared, staged, args.spec), grad };
   } finally {
     shared.free(x);
     if (!inplace) shared.free(g);

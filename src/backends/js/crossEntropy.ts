@@ -57,6 +57,8 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
           m = c;
         } else if (m !== -Infinity) {
           sum += Math.exp(c - m);
+        } else if (c !== c) {
+          m = NaN; // a NaN before any finite logit: the row is NaN (c > NaN is never true)
         }
       } else if (c > m) {
         m = c;
@@ -69,6 +71,9 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         wc += (weight === null ? 1 : weight[j]!) * c;
       }
     }
+
+    // A max of ±Infinity may hide a NaN the comparisons skipped (rare: checked only then).
+    if ((m === Infinity || m === -Infinity) && holdsNaN(capped ?? logits, capped !== null ? 0 : row, v)) m = NaN;
 
     // c_y, read before pass 2 may overwrite the logits (inplace).
     const cy = y >= 0 ? (capped !== null ? capped[y]! : logits[row + y]!) : 0;
@@ -84,8 +89,10 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         sum += e;
       }
     }
-    const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
-    lseOut[i] = lse;
+    // NaN anywhere: lse, loss and gradient are NaN. +Infinity: lse is +Infinity, but the softmax
+    // is inf − inf, so the loss and gradient are NaN (as in PyTorch).
+    const lse = m === -Infinity ? -Infinity : m === Infinity ? NaN : m + Math.log(sum);
+    lseOut[i] = m === Infinity ? Infinity : lse;
     if (ignored) {
       // An ignored token: lse is still reported, the loss and the gradient row are zero.
       if (gradOut !== null) gradOut.fill(0, row, row + v);
@@ -142,5 +149,11 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut };
+  return { loss: reduceLoss(rowLoss, spec, d), rowLoss, lse: lseOut };
+}
+
+/** True when x[from, from + len) holds a NaN. */
+function holdsNaN(x: ArrayLike<number>, from: number, len: number): boolean {
+  for (let j = from; j < from + len; j++) if (Number.isNaN(x[j])) return true;
+  return false;
 }

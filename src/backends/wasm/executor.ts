@@ -116,7 +116,7 @@ export class WasmExecutor implements Executor {
       if (useVocabSplit(n, v)) await vocabSplit(inst, (job) => this.run(job, true), args, staged);
       else await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
-      const result = collect(inst, staged, args.spec.reduction);
+      const result = collect(inst, staged, args.spec);
       staged = null;
       return result;
     } finally {

@@ -14,7 +14,7 @@ import {
   CE_SOFTCAP, CE_TARGET, CE_V, CE_Z_LOSS,
 } from "./abi";
 import { exp1, exp4, expFast4, expTooSmall4 } from "./exp";
-import { demote2, hmax4, hsum2, promoteHigh, promoteLow, select } from "./simd";
+import { demote2, hasNaN, hmax4, hsum2, promoteHigh, promoteLow, select } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
@@ -34,7 +34,7 @@ let gWt: f64 = 0; // Σ_j w_j·t'_j (probs)
   return p + (<usize>j << 2);
 }
 
-/** Max of n float32 at p (−Infinity for none). pmax skips NaN here, but a NaN then makes the sum NaN. */
+/** Max of n float32 at p (−Infinity for none). pmax skips NaN here: a NaN then makes the sum NaN, or hasNaN finds it. */
 function rowMax(p: usize, n: i32): f32 {
   let m4 = f32x4.splat(-Infinity);
   let j = 0;
@@ -236,6 +236,8 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     } else {
       m = rowMax(c, v);
     }
+    // A max of ±Infinity may hide a NaN that pmax skipped (rare: scanned only then).
+    if ((m == Infinity || m == -Infinity) && hasNaN(c, v)) m = NaN;
     // c_y, read before pass 2 may overwrite the logits (inplace).
     const cy: f64 = y >= 0 ? <f64>load<f32>(at(c, y)) : 0;
     const wy: f64 = y >= 0 && weight != 0 ? load<f64>(weight + (<usize>y << 3)) : 1;
@@ -245,8 +247,9 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
       // Pass 2: e_j = exp(c_j − m) stored, and summed.
       sum = expSum(c, v, m, eRow);
     }
-    const l: f64 = m == -Infinity ? -Infinity : <f64>m + Math.log(sum);
-    store<f64>(lse + (<usize>i << 3), l);
+    // +Infinity: lse is +Infinity, but the softmax is inf − inf, so the loss and gradient are NaN.
+    const l: f64 = m == -Infinity ? -Infinity : m == Infinity ? NaN : <f64>m + Math.log(sum);
+    store<f64>(lse + (<usize>i << 3), m == Infinity ? Infinity : l);
     if (ignored) {
       store<f64>(rowLoss + (<usize>i << 3), 0);
       if (gRow != 0) memory.fill(gRow, 0, rowBytes);

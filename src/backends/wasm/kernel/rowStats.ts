@@ -8,7 +8,7 @@
 // (max, sumExp, targetLogit, weightedSum, targetWeight); scratch holds v1 − v0 float32 (softcap).
 import { SL_CLASS_WEIGHT, SL_COL0, SL_GRAD, SL_LABEL_SMOOTHING, SL_LD, SL_LOGITS, SL_N, SL_PROBS, SL_REUSE_EXPS, SL_SOFTCAP, SL_STATS, SL_TARGET, SL_V, SL_V0, SL_V1, SL_WIDTH } from "./abi";
 import { exp1, exp4 } from "./exp";
-import { hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
+import { hasNaN, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
@@ -37,12 +37,6 @@ export function cappedRow(x: usize, n: i32, s: f64, scratch: usize): usize {
   if (s <= 0) return x;
   for (let j = 0; j < n; j++) store<f32>(at(scratch, j), <f32>(s * Math.tanh(<f64>load<f32>(at(x, j)) / s)));
   return scratch;
-}
-
-/** True when one of n float32 at p is NaN (only asked of slices whose max is −Infinity). */
-function hasNaN(p: usize, n: i32): bool {
-  for (let j = 0; j < n; j++) if (isNaN(load<f32>(at(p, j)))) return true;
-  return false;
 }
 
 /**
@@ -187,6 +181,7 @@ function sliceStats(
     // The slice's max, then Σ exp(c − max) (stored into exps when asked): the same sums, so the
     // same bits, with or without the stores.
     let m = sliceMax(c, width);
+    if (m == Infinity && hasNaN(c, width)) m = NaN; // a NaN pmax skipped (the −Infinity case is below)
     let sum: f64 = 0;
     if (m == -Infinity) {
       if (hasNaN(c, width)) {

@@ -40,3 +40,12 @@
 @inline export function hmax4(x: v128): f32 {
   return max<f32>(max<f32>(f32x4.extract_lane(x, 0), f32x4.extract_lane(x, 1)), max<f32>(f32x4.extract_lane(x, 2), f32x4.extract_lane(x, 3)));
 }
+
+/**
+ * True when one of n float32 at p is NaN. f32x4.pmax skips NaN, so the kernels ask this (rarely)
+ * of a row or slice whose max came out ±Infinity.
+ */
+export function hasNaN(p: usize, n: i32): bool {
+  for (let j = 0; j < n; j++) if (isNaN(load<f32>(p + (<usize>j << 2)))) return true;
+  return false;
+}
