@@ -5,7 +5,7 @@
  *   const logits = engine.alloc(n * v);          // a Float32Array in engine memory
  *   // ... write logits ...
  *   const { loss, grad } = await engine.crossEntropy(logits, target, { classes: v, grad: true });
- *   engine.free(grad!);                          // gradients of engine-owned logits live in engine memory
+ *   engine.free(grad);                           // gradients of engine-owned logits live in engine memory
  *   engine.dispose();
  *
  * The engine validates each call when it is made, then hands it to its backend's executor
@@ -20,16 +20,19 @@ import { backendFor, createExecutor, executorNames } from "../backends/registry.
 import type { CrossEntropyArgs, Executor, FloatArray, GpuDeviceLike, MemoryStats } from "../backends/types.js";
 import { crossEntropyOutput, crossEntropyShape } from "./crossEntropy.js";
 import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
-import type { CrossEntropyOptions, CrossEntropyOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LogitsInput, MatrixInput, TargetInput } from "./options.js";
+import type {
+  BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, FloatOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput,
+  LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
+} from "./options.js";
 import { describe, resolveCrossEntropy, resolveEngineOptions, resolveLinear } from "./resolve.js";
 
 export interface EngineOptions {
   /**
    * "wasm" (SIMD kernels; an error where WASM SIMD is missing), "js", "reference", "webgpu" (the
-   * GPU through WebGPU; only by name, see docs/webgpu.md), or "auto" (wasm where it runs, else js).
-   * Default "auto".
+   * GPU through WebGPU; only by name, see docs/webgpu.md), "auto" (wasm where it runs, else js),
+   * or a registered backend's name. Default "auto".
    */
-  backend?: "auto" | "wasm" | "js" | "reference" | "webgpu";
+  backend?: BackendName;
   /** Worker threads for the wasm backend (1 runs on the calling thread). Default: the CPU count, at most 8. */
   threads?: number;
   /** With backend "webgpu": a GPUDevice of your own (e.g. TensorFlow.js's), shared, not destroyed by dispose(). Default: a new device. */
@@ -53,14 +56,23 @@ export interface Engine {
   alloc(n: number): Float32Array;
   /** Free a block from `alloc`, or a gradient the engine returned for engine-owned logits. */
   free(buffer: Float32Array): void;
-  /** Cross-entropy with the same options and results as `crossEntropy` (options.backend is ignored). */
-  crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput>;
+  /** Cross-entropy with the same options and results (and result types) as `crossEntropy` (options.backend is ignored). */
+  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false>(
+    logits: X,
+    target: TargetInput,
+    options?: CrossEntropyOptions & { reduction?: R; grad?: G },
+  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G>>;
   /**
    * Fused LM head + cross-entropy with the same options and results as `linearCrossEntropy`
    * (options.backend is ignored), on the engine's threads. hidden and weight from `alloc` are used
    * in place; gradWeight is then a new engine block (free it).
    */
-  linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput>;
+  linearCrossEntropy<X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined>(
+    hidden: X,
+    weight: MatrixInput,
+    target: TargetInput,
+    options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
+  ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>>;
   /** Engine memory in use and its peak (the wasm backend; zeros for js). */
   memoryStats(): EngineMemoryStats;
   /** Start measuring the peak afresh from what is in use now. */
@@ -138,6 +150,11 @@ class ExecutorEngine implements Engine {
     return p;
   }
 
+  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false>(
+    logits: X,
+    target: TargetInput,
+    options?: CrossEntropyOptions & { reduction?: R; grad?: G },
+  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G>>;
   crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
     const fn = "engine.crossEntropy";
     return this.enqueue(() => {
@@ -181,6 +198,12 @@ class ExecutorEngine implements Engine {
     });
   }
 
+  linearCrossEntropy<X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined>(
+    hidden: X,
+    weight: MatrixInput,
+    target: TargetInput,
+    options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
+  ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>>;
   linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput> {
     const fn = "engine.linearCrossEntropy";
     return this.enqueue(() => {

@@ -4,9 +4,18 @@
  * option, the value and what was expected). src/api/resolve.ts applies this table for every
  * entry point: crossEntropy, linearCrossEntropy, softmax/logSoftmax/perplexity and the engine.
  */
-import type { Reduction } from "../backends/types.js";
+import type { FloatArray, Reduction } from "../backends/types.js";
 
 export type { Reduction };
+
+/**
+ * A backend's name: one that xent ships ("wasm" once `init()` has run; "webgpu" for the engine only), or one added with
+ * registerBackend. The `string & {}` keeps editors suggesting the known names.
+ */
+export type BackendName = "auto" | "js" | "reference" | "wasm" | "webgpu" | (string & {});
+
+/** The element type of a result for input of type `X`: Float32Array for float32, Float64Array for float64 or numbers. */
+export type FloatOutput<X> = [X] extends [Float32Array] ? Float32Array : [X] extends [Float64Array | readonly number[] | readonly (readonly number[])[]] ? Float64Array : FloatArray;
 
 /** Logits: N×V row-major floats, or N rows of V numbers. */
 export type LogitsInput = Float32Array | Float64Array | readonly number[] | readonly (readonly number[])[];
@@ -37,14 +46,17 @@ export interface CrossEntropyOptions {
   grad?: boolean;
   /** Write the gradient into the logits buffer instead of a new array. Needs grad and float logits. */
   inplace?: boolean;
-  /** Backend name ("auto", "js", "reference", or a registered one). Default "auto". */
-  backend?: string;
+  /** Backend name ("auto", "js", "reference", "wasm", or a registered one). Default "auto". */
+  backend?: BackendName;
 }
 
-/** The result of crossEntropy; `F` is Float32Array for float32 logits, Float64Array otherwise. */
-export interface CrossEntropyOutput<F extends Float32Array | Float64Array = Float32Array | Float64Array> {
+/**
+ * The result of crossEntropy; `F` is Float32Array for float32 logits, Float64Array otherwise, and
+ * `R` the reduction.
+ */
+export interface CrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> {
   /** A number for "mean" and "sum"; the N per-token losses for "none". */
-  loss: number | F;
+  loss: R extends "none" ? F : number;
   /** (N) log-sum-exp of the (capped) logits of each row. */
   lse: F;
   /** (N, V) d loss / d logits when `grad` is set (for "none": of the sum of the per-token losses). */
@@ -100,7 +112,7 @@ export interface LinearCrossEntropyOptions {
   /** V; needed only with flat probability targets (otherwise V = weight.length / D). Checked when given. */
   classes?: number;
   /** The LM head's bias, length V. Default none. */
-  bias?: Float32Array | Float64Array | readonly number[];
+  bias?: BiasInput;
   reduction?: Reduction;
   ignoreIndex?: number;
   labelSmoothing?: number;
@@ -121,13 +133,13 @@ export interface LinearCrossEntropyOptions {
    */
   gradFilter?: boolean | number;
   /** Backend name. Default "auto". */
-  backend?: string;
+  backend?: BackendName;
 }
 
-/** The result of linearCrossEntropy; `F` is the element type of `hidden`. */
-export interface LinearCrossEntropyOutput<F extends Float32Array | Float64Array = Float32Array | Float64Array> {
+/** The result of linearCrossEntropy; `F` is the element type of `hidden`, `R` the reduction. */
+export interface LinearCrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> {
   /** A number for "mean" and "sum"; the N per-token losses for "none". */
-  loss: number | F;
+  loss: R extends "none" ? F : number;
   /** (N) log-sum-exp of the (capped) logits of each row. */
   lse: F;
   /** (N, D) d loss / d hidden, when `grad` is set. */
@@ -139,6 +151,26 @@ export interface LinearCrossEntropyOutput<F extends Float32Array | Float64Array 
   /** Bytes of temporary buffers the kernel allocated: its peak extra memory beyond inputs and outputs. */
   scratchBytes: number;
 }
+
+/**
+ * What a crossEntropy call returns, from what its arguments say about it: `F` the element type,
+ * `R` the reduction, `G` the grad option. `grad` is present when G is `true`, optional when the
+ * call may or may not ask for it (G is `boolean`).
+ */
+export type CrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean> = [G] extends [true]
+  ? CrossEntropyOutput<F, R> & { grad: F }
+  : CrossEntropyOutput<F, R>;
+
+/**
+ * What a linearCrossEntropy call returns: as CrossEntropyOutputOf, with gradHidden and gradWeight
+ * present when G is `true`, and gradBias too when a bias `B` was given.
+ */
+export type LinearCrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean, B extends BiasInput | undefined> = [G] extends [true]
+  ? LinearCrossEntropyOutput<F, R> & ([B] extends [BiasInput] ? { gradHidden: F; gradWeight: F; gradBias: F } : { gradHidden: F; gradWeight: F })
+  : LinearCrossEntropyOutput<F, R>;
+
+/** The LM head's bias (length V). */
+export type BiasInput = Float32Array | Float64Array | readonly number[];
 
 /** A short description of a value for error messages. */
 export function describe(x: unknown): string {

@@ -64,11 +64,26 @@ console.log(JSON.stringify({ loss: out.loss, grad: Array.from(out.grad), ppl: pe
     // a strict TypeScript user of the installed package: its declarations resolve and check
     writeFileSync(
       join(app, "use.ts"),
-      `import { createEngine, crossEntropy, type CrossEntropyOptions } from "xent";
-const options: CrossEntropyOptions = { classes: 3, grad: true, labelSmoothing: 0.1 };
-const out = crossEntropy(new Float32Array([2, 1, 0.1]), [0], options);
-const loss: number = typeof out.loss === "number" ? out.loss : NaN;
-export const result = { loss, grad: out.grad?.length ?? 0, engine: createEngine };
+      `import { createEngine, crossEntropy, linearCrossEntropy, type CrossEntropyOptions } from "xent";
+const out = crossEntropy(new Float32Array([2, 1, 0.1]), [0], { classes: 3, grad: true, labelSmoothing: 0.1 });
+const loss: number = out.loss;
+const grad: Float32Array = out.grad;
+const perToken: Float64Array = crossEntropy([[2, 1, 0.1]], [0], { reduction: "none" }).loss;
+// @ts-expect-error TS2339: "none" gives the per-token array, not a number
+perToken.toFixed(2);
+const options: CrossEntropyOptions = { classes: 3, backend: "js" };
+const wide = crossEntropy(new Float32Array([2, 1, 0.1]), [0], options);
+const either: number | Float32Array = wide.loss;
+const head = linearCrossEntropy(new Float32Array(2), new Float32Array(6), [0], { grad: true, bias: [0, 0, 0] });
+const gradBias: Float32Array = head.gradBias;
+export async function engineStep(): Promise<number> {
+  const engine = await createEngine({ backend: "auto" });
+  const r = await engine.crossEntropy(engine.alloc(3), [0], { classes: 3, grad: true });
+  engine.free(r.grad);
+  engine.dispose();
+  return r.loss;
+}
+export const result = { loss, grad: grad.length, perToken, either, gradBias };
 `,
     );
     writeFileSync(

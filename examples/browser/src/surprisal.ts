@@ -76,8 +76,7 @@ class Scorer {
       if (perToken === undefined) {
         const hidden = hiddenStates(this.gpt, inputs);
         const out = await this.engine.linearCrossEntropy(hidden, this.head, ids.subarray(w.begin + 1, w.end), { reduction: "none" });
-        if (typeof out.loss === "number") throw new Error("surprisal: reduction none gave a scalar loss");
-        perToken = Float32Array.from(out.loss);
+        perToken = Float32Array.from(out.loss); // "none": the per-token losses
         if (this.cache.size > 2000) this.cache.clear();
         this.cache.set(key, perToken);
       }
