@@ -166,13 +166,15 @@ fn logS(s: f32) -> f32 {
 
 // true where a raw logit makes the row NaN: NaN, or +Infinity when there is no softcap (with a
 // cap it becomes s). Tested on the bits, before the cap, so tanh never sees a NaN.
-fn badT(raw: T) -> bool {
+fn badT(raw: T) -> u32 {
+  // 1: a NaN (the row's lse, loss and gradient are NaN); 2: a +Infinity before softcap (lse is
+  // +Infinity as torch.logsumexp gives, the loss and gradient NaN: inf − inf)
   let b = bitcast<U>(raw);
   let nan = (b & U(0x7fffffffu)) > U(0x7f800000u);
   if (P.softcap > 0.0) {
-    return anyTrue(nan);
+    return select(0u, 1u, anyTrue(nan));
   }
-  return anyTrue(nan | (b == U(0x7f800000u)));
+  return select(0u, 1u, anyTrue(nan)) | select(0u, 2u, anyTrue(b == U(0x7f800000u)));
 }
 fn negInf() -> f32 { return bitcast<f32>(NEG_INF_BITS | P.zero); }
 fn nanValue() -> f32 { return bitcast<f32>(NAN_BITS | P.zero); }
@@ -223,12 +225,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var m = negInf();
   var s = 0.0;
   var tw = 0.0;
-  var bad = false;
+  var bad = 0u;
   for (var k = t; k < units; k += WG) {
     let raw = x[base + k];
     var c = capT(raw);
-    if (badT(raw)) {
-      bad = true;
+    let flags = badT(raw);
+    if (flags != 0u) {
+      bad |= flags;
       c = T(negInf()); // keep the running stats finite; the row is NaN anyway
     }
     let cm = hmax(c);
@@ -249,7 +252,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   sMax[t] = m;
   sSum[t] = s;
   sAux[t] = tw;
-  sBad[t] = select(0u, 1u, bad);
+  sBad[t] = bad;
   for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
     workgroupBarrier();
     if (t < stride) {
@@ -265,13 +268,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let rowMax = sMax[0];
   let rowSum = sSum[0];
   let rowTw = sAux[0];
-  let rowBad = sBad[0] != 0u;
+  let rowFlags = sBad[0];
+  let rowBad = rowFlags != 0u;
   workgroupBarrier(); // every thread has read slot 0 before pass 2 reuses it
   storageBarrier();   // and thread 0 has read the target's logit before pass 2 writes the row
   let nan = nanValue();
   var lse = nan;
   if (!rowBad) {
     lse = select(rowMax + logS(rowSum), rowMax, isNegInf(rowMax));
+  }
+  var lseOut = lse;
+  if (rowFlags == 2u) {
+    lseOut = bitcast<f32>(0x7f800000u | P.zero); // +Infinity without a NaN: lse +Infinity, the rest NaN
   }
   let ignored = !hasProbs && y < 0;
   let dead = rowBad || isNegInf(rowMax); // the loss and gradient are NaN
@@ -355,6 +363,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       loss = nan;
     }
     rowOut[2u * row] = loss;
-    rowOut[2u * row + 1u] = lse;
+    rowOut[2u * row + 1u] = lseOut;
   }
 }
