@@ -1,0 +1,206 @@
+/**
+ * Distillation losses (KL, reverse KL, generalized JSD) on every kernel against PyTorch's float64
+ * fixtures (fixtures/torch-lm-outputs.json, scripts/make_fixtures_lm.py), then the fast kernels
+ * against the reference on seeded random rows, the gradient against finite differences, the
+ * JSD's limits, and inplace.
+ *
+ * Tolerances: the loss is T²·D with terms of size |logit|/T, so its absolute part scales with
+ * m = T²·max(1, max|logit|/T); the gradient's terms carry log-ratios of size max|logit|/T times
+ * T. float64 kernels: loss atol 1e-12·m, rtol 1e-10; gradient atol 1e-12·max(T, max|logit|),
+ * rtol 1e-9. float32 storage: the same for the loss (float64 sums of the same float32-exact
+ * inputs), and the gradient rounded to float32: atol max(1e-9·T, the float64 atol), rtol 1e-6.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { DistillationArgs, DistillationKind, DistillationReduction, DistillationResult, DistillationSpec } from "../../src/backends/distillation.js";
+import { distillation as jsDistillation } from "../../src/backends/js/distillation.js";
+import { distillation as refDistillation } from "../../src/backends/reference/distillation.js";
+import type { FloatArray } from "../../src/backends/types.js";
+import { assertClose, type Tolerance } from "../helpers/close.js";
+import { rng } from "../helpers/gen.js";
+import { distillFixtures, type DistillCase } from "./fixtures.js";
+
+interface Kernel {
+  name: string;
+  run: (args: DistillationArgs) => DistillationResult;
+  f32: boolean;
+}
+
+const kernels: Kernel[] = [
+  { name: "reference", run: refDistillation, f32: false },
+  { name: "js f64", run: jsDistillation, f32: false },
+  { name: "js f32", run: jsDistillation, f32: true },
+];
+
+function maxAbs(...xs: ArrayLike<number>[]): number {
+  let m = 0;
+  for (const x of xs) for (let i = 0; i < x.length; i++) if (Number.isFinite(x[i]!)) m = Math.max(m, Math.abs(x[i]!));
+  return m;
+}
+
+function tolerances(f32: boolean, t: number, m: number): { value: Tolerance; grad: Tolerance } {
+  const scale = t * t * Math.max(1, m / t);
+  const gradAtol = 1e-12 * Math.max(t, m);
+  return {
+    value: { atol: 1e-12 * scale, rtol: 1e-10 },
+    grad: f32 ? { atol: Math.max(1e-9 * t, gradAtol), rtol: 1e-6 } : { atol: gradAtol, rtol: 1e-9 },
+  };
+}
+
+/** The kernel's target: -1 for a masked token, 0 for one that counts. */
+function maskOf(target: Int32Array | null, ignoreIndex: number): Int32Array | null {
+  return target === null ? null : Int32Array.from(target, (y) => (y === ignoreIndex ? -1 : 0));
+}
+
+function argsOf(c: DistillCase, f32: boolean, grad: boolean): DistillationArgs {
+  const student = f32 ? Float32Array.from(c.student) : Float64Array.from(c.student);
+  const teacher = f32 ? Float32Array.from(c.teacher) : Float64Array.from(c.teacher);
+  const spec: DistillationSpec = { kind: c.kind, beta: c.beta, temperature: c.temperature, reduction: c.reduction };
+  const gradOut: FloatArray | null = grad ? (f32 ? new Float32Array(c.n * c.v) : new Float64Array(c.n * c.v)) : null;
+  return { student, teacher, n: c.n, v: c.v, target: maskOf(c.target, c.ignoreIndex), spec, gradOut };
+}
+
+const cases = distillFixtures();
+
+test("the distillation fixtures cover every kind, reduction and edge case", () => {
+  assert.ok(cases.length >= 150, `only ${cases.length} cases`);
+  const names = cases.map((c) => c.name).join("\n");
+  for (const needle of ["kind=kl,", "kind=reverse-kl", "kind=jsd,beta=0.0", "kind=jsd,beta=1.0", "kind=jsd,beta=0.5", "reduction=batchmean", "reduction=sum", "reduction=none", ",target", "ignoreIndex=0", "mask/all", "mask/both", "mask/teacher", "mask/student", "extreme/pm1e4", "shape/1x1", "shape/2x33", "shape/3x100", "equal/", "vocab/50257"]) {
+    assert.ok(names.includes(needle), `no fixture named like ${needle}`);
+  }
+});
+
+for (const k of kernels) {
+  test(`distillation matches PyTorch: ${k.name}`, () => {
+    for (const c of cases) {
+      const tol = tolerances(k.f32, c.temperature, maxAbs(c.student, c.teacher));
+      const args = argsOf(c, k.f32, true);
+      const out = k.run(args);
+      const label = `${k.name} ${c.name}`;
+      if (c.want.loss !== null) assertClose(out.loss, c.want.loss, tol.value, `${label} loss`);
+      assertClose(out.rowLoss, c.want.rowLoss, tol.value, `${label} per-token loss`);
+      const g = args.gradOut!;
+      const grad = c.want.gradIndex === null ? g : c.want.gradIndex.map((i) => g[i]!);
+      assertClose(grad, c.want.grad, tol.grad, `${label} grad`, c.want.gradIndex ?? undefined);
+      // without a gradient: the same loss
+      const noGrad = k.run(argsOf(c, k.f32, false));
+      assertClose(noGrad.rowLoss, c.want.rowLoss, tol.value, `${label} per-token loss without a gradient`);
+    }
+  });
+}
+
+/** A seeded random case: V up to 300, logits up to ±scale, some -Infinity columns in both rows, some masked tokens. */
+function randomCase(seed: number): DistillCase {
+  const r = rng(seed);
+  const n = 1 + Math.floor(r() * 5);
+  const v = 1 + Math.floor(r() * 300);
+  const scale = [1, 10, 100, 1e4][Math.floor(r() * 4)]!;
+  const student = Float64Array.from({ length: n * v }, () => Math.fround((2 * r() - 1) * scale));
+  const teacher = Float64Array.from({ length: n * v }, () => Math.fround((2 * r() - 1) * scale));
+  if (v > 2 && r() < 0.4) {
+    for (let i = 0; i < n; i++) {
+      const j = 1 + Math.floor(r() * (v - 1)); // column 0 stays finite
+      student[i * v + j] = -Infinity;
+      teacher[i * v + j] = -Infinity;
+    }
+  }
+  const kinds: [DistillationKind, number][] = [["kl", 0.5], ["reverse-kl", 0.5], ["jsd", 0], ["jsd", 1], ["jsd", r()]];
+  const [kind, beta] = kinds[Math.floor(r() * kinds.length)]!;
+  const reductions: DistillationReduction[] = ["batchmean", "sum", "none"];
+  const masked = r() < 0.5;
+  const target = masked ? Int32Array.from({ length: n }, () => (r() < 0.3 ? -100 : 1)) : null;
+  return {
+    name: `random/${seed}/${n}x${v}/${kind}${kind === "jsd" ? beta : ""}`,
+    n,
+    v,
+    student,
+    teacher,
+    target,
+    kind,
+    beta,
+    temperature: [1, 0.5, 2, 7.5][Math.floor(r() * 4)]!,
+    reduction: reductions[Math.floor(r() * 3)]!,
+    ignoreIndex: -100,
+    want: { loss: null, rowLoss: new Float64Array(0), grad: new Float64Array(0), gradIndex: null },
+  };
+}
+
+test("the js kernel equals the reference on 200 seeded random cases (float64 and float32 storage)", () => {
+  for (let seed = 1; seed <= 200; seed++) {
+    const c = randomCase(seed);
+    const wantArgs = argsOf(c, false, true);
+    const want = refDistillation(wantArgs);
+    for (const f32 of [false, true]) {
+      const tol = tolerances(f32, c.temperature, maxAbs(c.student, c.teacher));
+      const args = argsOf(c, f32, true);
+      const got = jsDistillation(args);
+      const label = `js ${f32 ? "f32" : "f64"} ${c.name}`;
+      if (c.reduction !== "none") assertClose(got.loss, want.loss, tol.value, `${label} loss`);
+      assertClose(got.rowLoss, want.rowLoss, tol.value, `${label} per-token loss`);
+      assertClose(args.gradOut!, wantArgs.gradOut!, tol.grad, `${label} grad`);
+    }
+  }
+});
+
+test("the reference gradient equals central finite differences of its loss", () => {
+  for (let seed = 301; seed <= 340; seed++) {
+    const c = randomCase(seed);
+    if (c.target !== null && c.target.every((y) => y === c.ignoreIndex)) c.target = null; // keep a finite batchmean
+    c.student = c.student.map((x) => (Number.isFinite(x) ? Math.max(-8, Math.min(8, x / 100)) : x));
+    c.teacher = c.teacher.map((x) => (Number.isFinite(x) ? Math.max(-8, Math.min(8, x / 100)) : x));
+    const args = argsOf(c, false, true);
+    refDistillation(args);
+    const total = (s: Float64Array): number => {
+      const out = refDistillation({ ...args, student: s, gradOut: null });
+      return c.reduction === "none" ? out.rowLoss.reduce((a, b) => a + b, 0) : out.loss;
+    };
+    const h = 1e-5;
+    for (let idx = 0; idx < c.n * c.v; idx += Math.max(1, Math.floor((c.n * c.v) / 17))) {
+      if (!Number.isFinite(c.student[idx]!)) continue;
+      const up = Float64Array.from(c.student);
+      const dn = Float64Array.from(c.student);
+      up[idx]! += h;
+      dn[idx]! -= h;
+      const fd = (total(up) - total(dn)) / (2 * h);
+      assertClose(args.gradOut![idx]!, fd, { atol: 1e-6, rtol: 1e-5 }, `${c.name} d loss / d student[${idx}]`);
+    }
+  }
+});
+
+test("the JSD's ends: JSD_β / β tends to KL(P‖Q) as β → 0 and JSD_β / (1-β) to KL(Q‖P) as β → 1", () => {
+  const r = rng(7);
+  const v = 37;
+  const c: DistillCase = { ...randomCase(7), n: 1, v, student: Float64Array.from({ length: v }, () => 6 * r() - 3), teacher: Float64Array.from({ length: v }, () => 6 * r() - 3) };
+  const row = (kind: DistillationKind, beta: number): Float64Array => {
+    const args = argsOf({ ...c, kind, beta, target: null, temperature: 1, reduction: "none" }, false, false);
+    return refDistillation(args).rowLoss;
+  };
+  const kl = row("kl", 0);
+  const rkl = row("reverse-kl", 0);
+  const b = 1e-7;
+  const near0 = row("jsd", b).map((x) => x / b);
+  const near1 = row("jsd", 1 - b).map((x) => x / b);
+  assertClose(near0, kl, { atol: 1e-6, rtol: 1e-4 }, "JSD_β/β at β = 1e-7 vs KL(P‖Q)");
+  assertClose(near1, rkl, { atol: 1e-6, rtol: 1e-4 }, "JSD_β/(1-β) at β = 1 - 1e-7 vs KL(Q‖P)");
+  assertClose(row("jsd", 0), kl, { atol: 0, rtol: 0 }, "jsd with β = 0 is kl");
+  assertClose(row("jsd", 1), rkl, { atol: 0, rtol: 0 }, "jsd with β = 1 is reverse-kl");
+});
+
+test("inplace: the gradient written over the student's logits equals a separate gradient, bit for bit; inputs untouched otherwise", () => {
+  for (let seed = 401; seed <= 440; seed++) {
+    const c = randomCase(seed);
+    for (const f32 of [false, true]) {
+      const args = argsOf(c, f32, true);
+      const before = { student: args.student.slice(), teacher: args.teacher.slice() };
+      const sep = jsDistillation(args);
+      assert.deepEqual(args.student, before.student, `${c.name}: the student's logits changed`);
+      assert.deepEqual(args.teacher, before.teacher, `${c.name}: the teacher's logits changed`);
+      const inplace = { ...args, student: before.student.slice(), gradOut: null as FloatArray | null };
+      inplace.gradOut = inplace.student;
+      const got = jsDistillation(inplace);
+      assert.deepEqual(got.rowLoss, sep.rowLoss, `${c.name}: inplace per-token loss`);
+      assert.deepEqual(inplace.student, args.gradOut, `${c.name}: inplace gradient`);
+      assert.deepEqual(args.teacher, before.teacher, `${c.name}: the teacher's logits changed (inplace)`);
+    }
+  }
+});
