@@ -27,6 +27,7 @@ export interface KernelExports {
     logits: number, grad: number, probs: number, ld: number, col0: number, target: number, weight: number, scratch: number, merged: number,
     n: number, v: number, v0: number, v1: number, eps: number, s: number, scale: number, stats: number,
   ): void;
+  distillationRows(params: number, row0: number, row1: number, scratch: number): void;
 }
 
 export class WasmInstance {
