@@ -13,7 +13,8 @@
 import os from "node:os";
 import { parseArgs } from "node:util";
 import type { CrossEntropyArgs } from "../src/backends/types.js";
-import { runRows, stage, type Staged } from "../src/backends/wasm/crossEntropy.js";
+import { runJob } from "../src/backends/wasm/abi.js";
+import { rowsJob, stage, type Staged } from "../src/backends/wasm/crossEntropy.js";
 import { WasmInstance } from "../src/backends/wasm/instance.js";
 import { ThreadPool } from "../src/backends/wasm/pool.js";
 import { vocabSplit, type SliceJob } from "../src/backends/wasm/vocabSplit.js";
@@ -28,8 +29,8 @@ const pool = await ThreadPool.create(2, inst.module, inst.memory);
 
 type Config = { name: string; run: (s: Staged, a: CrossEntropyArgs) => Promise<void> };
 const configs: Config[] = [
-  { name: "rows, 1 thread", run: async (s) => runRows(inst, s.call, 0, s.call.n) },
-  { name: "rows, 2 workers", run: (s) => pool.run(s.call) },
+  { name: "rows, 1 thread", run: async (s) => runJob(inst, rowsJob(s, s.n), 0, s.n) },
+  { name: "rows, 2 workers", run: (s) => pool.run(rowsJob(s, s.n)) },
   { name: "slices, 1 thread", run: (s, a) => vocabSplit(inst, null, a, s) },
   { name: "slices, 2 workers", run: (s, a) => vocabSplit(inst, pool, a, s) },
 ];
@@ -52,7 +53,7 @@ for (const v of [128256, 262144]) {
     inst.f32(x, size).set(genValues(size, n + v, 8));
     const args: CrossEntropyArgs = {
       logits: inst.f32(x, size), n, v, target: genTargets(n, n, v), probs: null,
-      labelSmoothing: 0, weight: null, zLoss: 0, softcap: 0, reduction: "mean", gradOut: null,
+      spec: { labelSmoothing: 0, classWeight: null, zLoss: 0, softcap: 0, reduction: "mean" }, gradOut: null,
     };
     for (const grad of [false, true]) {
       const staged = stage(inst, args, x, grad ? g : 0, 2);
@@ -89,5 +90,5 @@ console.log(`Pool round trip (an empty job on 2 workers): median ${fmt(rts.media
 pool.terminate();
 
 function configsJob(): SliceJob {
-  return { kind: "rowStats", n: 0, rows: 1, v: 1, width: 1, logits: 0, grad: 0, probs: 0, target: 0, weight: 0, scratch: 0, stats: 0, merged: 0, eps: 0, s: 0, scale: 1, exps: false };
+  return { kind: "rowStats", n: 0, rows: 1, v: 1, width: 1, logits: 0, grad: 0, probs: 0, target: 0, weight: 0, scratch: 0, scratchStride: 4, stats: 0, merged: 0, eps: 0, s: 0, scale: 1, exps: false };
 }

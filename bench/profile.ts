@@ -6,6 +6,7 @@
  *   node --import tsx bench/profile.ts [N] [V]       # default GPT-2 size, 2048 × 50257
  */
 import { Session } from "node:inspector/promises";
+import { CE_PARAMS_BYTES, writeCrossEntropyParams } from "../src/backends/wasm/abi.js";
 import { WasmInstance } from "../src/backends/wasm/instance.js";
 import { detectFeatures } from "../src/backends/wasm/loader.js";
 import { createEngine } from "../src/index.js";
@@ -34,10 +35,17 @@ function best(f: () => void): number {
   }
   return (b * 1e6) / (rows * v);
 }
+const params = (grad: number): number => {
+  const p = inst.alloc(CE_PARAMS_BYTES);
+  const spec = { labelSmoothing: 0, zLoss: 0, softcap: 0, gradScale: 1 / rows, classWeightSum: v };
+  writeCrossEntropyParams(inst, p, { ...spec, logits: x, grad, target: t, probs: 0, classWeight: 0, rowLoss: rl, lse: ls, v });
+  return p;
+};
+const [pf, pb] = [params(0), params(g)];
 const part = {
   exp: best(() => inst.exports.expArray(neg, g, rows * v)),
-  fwd: best(() => inst.exports.crossEntropyRows(x, 0, t, 0, 0, 0, rl, ls, v, 0, rows, 0, 0, 0, 1 / rows, v)),
-  fwdbwd: best(() => inst.exports.crossEntropyRows(x, g, t, 0, 0, 0, rl, ls, v, 0, rows, 0, 0, 0, 1 / rows, v)),
+  fwd: best(() => inst.exports.crossEntropyRows(pf, 0, rows, 0)),
+  fwdbwd: best(() => inst.exports.crossEntropyRows(pb, 0, rows, 0)),
 };
 console.log(`relaxed SIMD: ${detectFeatures().relaxedSimd}`);
 console.log(`in cache, ns/element: exp ${part.exp.toFixed(3)}, fwd ${part.fwd.toFixed(3)}, fwd+bwd ${part.fwdbwd.toFixed(3)}`);

@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [substring-filter...]
+//
+// Browser tests (files that import playwright-core or scripts/screenshot.js) need a Chromium:
+// $CHROMIUM_PATH, or the first of the usual install paths. Where none is found they do not run,
+// and one line at the end says which and how to enable them; under CI (CI=true) a missing
+// Chromium fails the run instead.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { accessSync, constants, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 function walk(dir) {
@@ -15,17 +20,71 @@ function walk(dir) {
   return out;
 }
 
+const CHROMIUM_CANDIDATES = [
+  "/usr/bin/chromium",
+  "/usr/bin/chromium-browser",
+  "/usr/bin/google-chrome",
+  "/usr/bin/google-chrome-stable",
+  "/snap/bin/chromium",
+  "/Applications/Chromium.app/Contents/MacOS/Chromium",
+  "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+];
+
+function executable(p) {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The Chromium to drive: $CHROMIUM_PATH when set (it must exist), else the first usual path. */
+function findChromium() {
+  const env = process.env.CHROMIUM_PATH;
+  if (env !== undefined && env !== "") return executable(env) ? env : null;
+  return CHROMIUM_CANDIDATES.find(executable) ?? null;
+}
+
+const usesBrowser = (file) => /["'](?:playwright-core|[./]*\/scripts\/screenshot\.js)["']/.test(readFileSync(file, "utf8"));
+const inCI = process.env.CI !== undefined && !["", "0", "false"].includes(process.env.CI.toLowerCase());
+
 // The embedded wasm (a gitignored .gen.ts) is built first when missing or stale.
 const build = spawnSync(process.execPath, ["scripts/build-wasm.mjs"], { stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const filters = process.argv.slice(2);
-const files = walk("test")
+let files = walk("test")
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(" ")}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], { stdio: "inherit" });
-process.exit(r.status ?? 1);
+
+const browserTests = files.filter(usesBrowser);
+const chromium = browserTests.length > 0 ? findChromium() : null;
+let notRun = [];
+let where = "";
+if (browserTests.length > 0 && chromium === null) {
+  where = process.env.CHROMIUM_PATH ? `CHROMIUM_PATH=${process.env.CHROMIUM_PATH} is not an executable` : "no Chromium found";
+  if (inCI) {
+    console.error(`run-tests: ${where}, and CI=${process.env.CI} requires the browser tests (${browserTests.join(", ")}); install Chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+    process.exit(1);
+  }
+  notRun = browserTests;
+  files = files.filter((f) => !notRun.includes(f));
+}
+
+const env = chromium === null ? process.env : { ...process.env, CHROMIUM_PATH: chromium };
+let status = 0;
+if (files.length > 0) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], { stdio: "inherit", env });
+  status = r.status ?? 1;
+}
+if (notRun.length > 0) {
+  console.log(
+    `run-tests: browser tests not run (${where}): ${notRun.join(", ")}; to run them, install Chromium (Debian: apt-get install chromium) or set CHROMIUM_PATH to a Chromium or Chrome binary`,
+  );
+}
+process.exit(status);

@@ -5,7 +5,7 @@ export { createEngine, type Engine, type EngineOptions, type EngineMemoryStats }
 export { softmax, logSoftmax, perplexity, type SoftmaxOptions } from "./api/softmax.js";
 export type { CrossEntropyOptions, CrossEntropyOutput, LogitsInput, TargetInput, Reduction } from "./api/options.js";
 export type { LinearCrossEntropyOptions, LinearCrossEntropyOutput, MatrixInput } from "./api/options.js";
-export { init, detectFeatures as wasmFeatures, type WasmFeatures } from "./backends/wasm/index.js";
-export { listBackends, registerBackend, unregisterBackend } from "./backends/registry.js";
-export type { Backend, CrossEntropyArgs, CrossEntropyResult, FloatArray } from "./backends/types.js";
-export type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "./backends/types.js";
+export { detectFeatures as wasmFeatures, type WasmFeatures } from "./backends/wasm/index.js";
+export { init, listBackends, registerBackend, unregisterBackend } from "./backends/registry.js";
+export type { Backend, CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, ExecutorOptions, FloatArray, LossSpec } from "./backends/types.js";
+export type { LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "./backends/types.js";

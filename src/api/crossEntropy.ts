@@ -1,54 +1,38 @@
 /**
- * crossEntropy: validate once, pick a backend, run one kernel, shape the result.
- * Semantics follow torch.nn.functional.cross_entropy (design.md §2); see README.
+ * crossEntropy: resolve once, let the registry pick a backend, run one kernel, shape the result.
+ * Semantics follow torch.nn.functional.cross_entropy; see README.
  */
-import { getBackend } from "../backends/registry.js";
-import type { CrossEntropyArgs, CrossEntropyResult, FloatArray } from "../backends/types.js";
+import { backendFor } from "../backends/registry.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, FloatArray } from "../backends/types.js";
 import type { CrossEntropyOptions, CrossEntropyOutput, LogitsInput, TargetInput } from "./options.js";
-import { resolveLogits, resolveOptions, resolveTarget } from "./validate.js";
+import { resolveCrossEntropy, type ResolvedCrossEntropy } from "./resolve.js";
 
-/** Validate and normalise a call into kernel arguments (shared with the engine's async entry points). */
-export function prepareCrossEntropy(
-  fn: string,
-  logits: LogitsInput,
-  target: TargetInput,
-  options: CrossEntropyOptions | undefined,
-): { args: CrossEntropyArgs; backend: string; f32: boolean } {
-  const flat = resolveLogits(fn, logits, options?.classes);
-  const opts = resolveOptions(fn, options, flat.v);
-  if (opts.inplace && !flat.callerBuffer) {
-    throw new TypeError(`${fn}: options.inplace needs logits as a Float32Array or Float64Array; got a plain array`);
-  }
-  const { target: t, probs } = resolveTarget(fn, target, flat.n, flat.v, opts.ignoreIndex);
-  const f32 = flat.data instanceof Float32Array;
-  const size = flat.n * flat.v;
-  let gradOut: FloatArray | null = null;
-  if (opts.grad) gradOut = opts.inplace ? flat.data : f32 ? new Float32Array(size) : new Float64Array(size);
-  const args: CrossEntropyArgs = {
-    logits: flat.data,
-    n: flat.n,
-    v: flat.v,
-    target: t,
-    probs,
-    labelSmoothing: opts.labelSmoothing,
-    weight: opts.weight,
-    zLoss: opts.zLoss,
-    softcap: opts.softcap,
-    reduction: opts.reduction,
-    gradOut,
-  };
-  return { args, backend: opts.backend, f32 };
+/** What the registry is asked about a crossEntropy call. */
+export function crossEntropyShape(r: Pick<ResolvedCrossEntropy, "logits" | "n" | "v" | "grad">): CallShape {
+  return { kernel: "crossEntropy", dtype: r.logits instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: 0, grad: r.grad };
 }
 
 /** Shape a kernel's result into the public output (float32 in, float32 out). */
-export function finishCrossEntropy(args: CrossEntropyArgs, result: CrossEntropyResult, f32: boolean): CrossEntropyOutput {
+export function crossEntropyOutput(args: CrossEntropyArgs, result: CrossEntropyResult, grad: FloatArray | null): CrossEntropyOutput {
+  const f32 = args.logits instanceof Float32Array;
   const cast = (x: Float64Array): Float32Array | Float64Array => (f32 ? Float32Array.from(x) : x);
   const out: CrossEntropyOutput = {
-    loss: args.reduction === "none" ? cast(result.rowLoss) : result.loss,
+    loss: args.spec.reduction === "none" ? cast(result.rowLoss) : result.loss,
     lse: cast(result.lse),
   };
-  if (args.gradOut !== null) out.grad = args.gradOut;
+  if (grad !== null) out.grad = grad;
   return out;
+}
+
+/** Run a resolved call on the calling thread (also softmax's and perplexity's). */
+export function runCrossEntropy(fn: string, r: ResolvedCrossEntropy): { args: CrossEntropyArgs; result: CrossEntropyResult } {
+  const backend = backendFor(fn, r.backend, crossEntropyShape(r));
+  const x = r.logits;
+  const size = r.n * r.v;
+  let gradOut: FloatArray | null = null;
+  if (r.grad) gradOut = r.inplace ? x : x instanceof Float32Array ? new Float32Array(size) : new Float64Array(size);
+  const args: CrossEntropyArgs = { logits: x, n: r.n, v: r.v, target: r.target, probs: r.probs, spec: r.spec, gradOut };
+  return { args, result: backend.crossEntropy!(args) };
 }
 
 /**
@@ -59,6 +43,7 @@ export function crossEntropy(logits: Float32Array, target: TargetInput, options?
 export function crossEntropy(logits: Float64Array | readonly number[] | readonly (readonly number[])[], target: TargetInput, options?: CrossEntropyOptions): CrossEntropyOutput<Float64Array>;
 export function crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): CrossEntropyOutput;
 export function crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): CrossEntropyOutput {
-  const { args, backend, f32 } = prepareCrossEntropy("crossEntropy", logits, target, options);
-  return finishCrossEntropy(args, getBackend(backend).crossEntropy(args), f32);
+  const fn = "crossEntropy";
+  const { args, result } = runCrossEntropy(fn, resolveCrossEntropy(fn, "crossEntropy", logits, target, options));
+  return crossEntropyOutput(args, result, args.gradOut);
 }

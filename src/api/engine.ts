@@ -8,44 +8,41 @@
  *   engine.free(grad!);                          // gradients of engine-owned logits live in engine memory
  *   engine.dispose();
  *
- * Logits from `engine.alloc` (or any view into engine memory) are used where they lie: no copy in,
- * and the gradient is written into engine memory (a new block, or the logits with `inplace`).
- * Other logits are copied in, and the gradient copied out to a plain Float32Array. Float64 logits
- * run the js kernel (the wasm kernels are float32). Calls on one engine run one at a time, in order.
+ * The engine validates each call when it is made, then hands it to its backend's executor
+ * (src/backends/types.ts: Executor); calls run one at a time, in order. Inputs that are engine
+ * memory (live blocks from `alloc`) are used where they lie; every other input (logits, targets,
+ * probabilities, weights, options, hidden, weight) is captured when the call is made, so the
+ * caller may reuse its arrays at once. A freed engine view is refused. Calls the executor does
+ * not run (float64 input on the wasm executor) run on the synchronous backend the registry picks
+ * for them ("auto"), with the same results as the synchronous API.
  */
-import { jsBackend } from "../backends/js/index.js";
-import { stage, collect, runRows } from "../backends/wasm/crossEntropy.js";
-import { WasmInstance } from "../backends/wasm/instance.js";
-import { detectFeatures } from "../backends/wasm/loader.js";
-import { ThreadPool, type WorkerFault } from "../backends/wasm/pool.js";
-import type { CrossEntropyArgs } from "../backends/types.js";
-import { finishCrossEntropy, prepareCrossEntropy } from "./crossEntropy.js";
+import { backendFor, createExecutor, executorNames } from "../backends/registry.js";
+import type { CrossEntropyArgs, Executor, FloatArray, MemoryStats } from "../backends/types.js";
+import { crossEntropyOutput, crossEntropyShape } from "./crossEntropy.js";
+import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
 import type { CrossEntropyOptions, CrossEntropyOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LogitsInput, MatrixInput, TargetInput } from "./options.js";
-import { linearOnJs, linearOnWasm } from "./engineLinear.js";
-import { checkAllocCount, notEngineBlock, resolveEngineOptions, resolveLogits, resolveOptions, resolveTarget } from "./validate.js";
+import { describe, resolveCrossEntropy, resolveEngineOptions, resolveLinear } from "./resolve.js";
 
 export interface EngineOptions {
-  /** "wasm" (SIMD kernels; an error where WASM SIMD is missing), "js", or "auto" (wasm where it runs). Default "auto". */
-  backend?: "auto" | "wasm" | "js";
+  /** "wasm" (SIMD kernels; an error where WASM SIMD is missing), "js", "reference", or "auto" (wasm where it runs). Default "auto". */
+  backend?: "auto" | "wasm" | "js" | "reference";
   /** Worker threads for the wasm backend (1 runs on the calling thread). Default: the CPU count, at most 8. */
   threads?: number;
 }
 
 /** Bytes of engine memory allocated now, and the most at once since creation or the last reset. */
-export interface EngineMemoryStats {
-  bytesInUse: number;
-  peakBytes: number;
-}
+export type EngineMemoryStats = MemoryStats;
 
 export interface Engine {
   /** The backend that runs the kernels. */
-  readonly backend: "wasm" | "js";
+  readonly backend: string;
   /** Threads in use (1 where shared memory is unavailable, whatever was asked). */
   readonly threads: number;
   /**
-   * n float32 elements of engine memory (zero-copy input). The view stays valid until freed or
-   * disposed; with the wasm backend's shared memory it survives memory growth. Only where shared
-   * memory is unavailable (browsers without cross-origin isolation) can growth detach older views.
+   * n float32 elements of engine memory (zero-copy input), n from 0 to 2^28 (1 GiB). The view
+   * stays valid until freed or disposed; with the wasm backend's shared memory it survives memory
+   * growth. Only where shared memory is unavailable (browsers without cross-origin isolation) can
+   * growth detach older views.
    */
   alloc(n: number): Float32Array;
   /** Free a block from `alloc`, or a gradient the engine returned for engine-owned logits. */
@@ -55,7 +52,7 @@ export interface Engine {
   /**
    * Fused LM head + cross-entropy with the same options and results as `linearCrossEntropy`
    * (options.backend is ignored), on the engine's threads. hidden and weight from `alloc` are used
-   * in place; gradWeight is then a new engine block (free it). See src/api/engineLinear.ts.
+   * in place; gradWeight is then a new engine block (free it).
    */
   linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput>;
   /** Engine memory in use and its peak (the wasm backend; zeros for js). */
@@ -66,168 +63,170 @@ export interface Engine {
   dispose(): void;
 }
 
-const fn = "engine.crossEntropy";
+/** Inputs captured for a call: the copies in engine memory to free when it settles, and their bytes. */
+class Captured {
+  readonly blocks: Float32Array[] = [];
+  bytes = 0;
+  constructor(private readonly ex: Executor) {}
 
-class JsEngine implements Engine {
-  readonly backend = "js" as const;
-  readonly threads = 1;
-  alloc(n: number): Float32Array {
-    return new Float32Array(checkAllocCount(n));
+  /** `x` itself when it is engine memory or already a private copy (`fresh`), else a copy of it. */
+  take(x: FloatArray, fresh: boolean, toEngine: boolean): FloatArray {
+    if (fresh || this.ex.owns(x)) return x;
+    this.bytes += x.byteLength;
+    if (!(toEngine && x instanceof Float32Array)) return x.slice();
+    const b = this.ex.alloc(x.length);
+    this.blocks.push(b);
+    b.set(x);
+    return b;
   }
-  free(buffer: Float32Array): void {
-    if (!(buffer instanceof Float32Array)) throw notEngineBlock(buffer);
+
+  release(): void {
+    for (const b of this.blocks) this.ex.free(b);
+    this.blocks.length = 0;
   }
-  async crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
-    const { args, f32 } = prepareCrossEntropy(fn, logits, target, options);
-    return finishCrossEntropy(args, jsBackend.crossEntropy(args), f32);
-  }
-  async linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput> {
-    return linearOnJs(hidden, weight, target, options);
-  }
-  memoryStats(): EngineMemoryStats {
-    return { bytesInUse: 0, peakBytes: 0 };
-  }
-  resetPeakMemory(): void {}
-  dispose(): void {}
 }
 
-class WasmEngine implements Engine {
-  readonly backend = "wasm" as const;
+class ExecutorEngine implements Engine {
+  readonly backend: string;
+  readonly threads: number;
   private queue: Promise<unknown> = Promise.resolve();
-  private disposed = false;
-  /** Test hook: the next pooled call makes a worker fail this way. */
-  fault: WorkerFault | undefined;
 
-  constructor(
-    private readonly inst: WasmInstance,
-    private readonly pool: ThreadPool | null,
-    readonly threads: number,
-  ) {}
-
-  private live(): void {
-    if (this.disposed) throw new Error("engine: this engine has been disposed");
+  constructor(readonly executor: Executor) {
+    this.backend = executor.name;
+    this.threads = executor.threads;
   }
 
   alloc(n: number): Float32Array {
-    this.live();
-    const count = checkAllocCount(n);
-    return this.inst.f32(this.inst.alloc(count * 4), count);
+    const max = this.executor.maxAlloc;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > max) {
+      throw new RangeError(`engine.alloc: n is ${describe(n)}; expected an integer count of float32 elements from 0 to 2^${Math.log2(max)} (${max * 4 / 2 ** 30} GiB per block)`);
+    }
+    return this.executor.alloc(n);
   }
 
   free(buffer: Float32Array): void {
-    this.live();
-    if (!(buffer instanceof Float32Array) || !this.inst.owns(buffer) || !this.inst.free(buffer.byteOffset)) throw notEngineBlock(buffer);
+    if (!(buffer instanceof Float32Array) || !this.executor.free(buffer)) {
+      throw new RangeError(
+        `engine.free: buffer is ${describe(buffer)}, not a live block from this engine's alloc; expected the Float32Array that engine.alloc returned (or a result's grad), freed once`,
+      );
+    }
+  }
+
+  /** Refuse a view of freed engine memory as the input `name`. */
+  private live(fn: string, name: string, x: FloatArray | null): void {
+    if (x !== null && this.executor.freed(x)) {
+      throw new RangeError(`${fn}: ${name} is a view of engine memory that has been freed; expected a live block from engine.alloc, or an array of your own`);
+    }
+  }
+
+  /** Run `work` after every earlier call; `prepare` runs now (validation and capture), and `cleanup` when it settles. */
+  private enqueue<T>(prepare: () => { work: () => Promise<T>; cleanup: () => void }): Promise<T> {
+    let step: { work: () => Promise<T>; cleanup: () => void };
+    try {
+      step = prepare();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = this.queue.then(step.work).finally(step.cleanup);
+    this.queue = p.catch(() => undefined);
+    return p;
   }
 
   crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
-    const p = this.queue.then(() => this.run(logits, target, options));
-    this.queue = p.catch(() => undefined);
-    return p;
+    const fn = "engine.crossEntropy";
+    return this.enqueue(() => {
+      const ex = this.executor;
+      const r = resolveCrossEntropy(fn, "crossEntropy", logits, target, options);
+      this.live(fn, "logits", r.logits);
+      this.live(fn, "target.probs", r.probs);
+      const shape = crossEntropyShape(r);
+      const onExecutor = ex.supports(shape) === true;
+      const cap = new Captured(ex);
+      const x = r.logits;
+      const callerProbs = typeof target === "object" && target !== null && "probs" in target && r.probs === target.probs;
+      const probs = r.probs === null ? null : cap.take(r.probs, !callerProbs, onExecutor);
+      const owned = ex.owns(x);
+      const xs = cap.take(x, x !== logits, onExecutor);
+      const size = r.n * r.v;
+      // The gradient: the (captured) logits for inplace; a new engine block for engine logits; else a plain array.
+      let gradOut: FloatArray | null = null;
+      let keep: Float32Array | null = null;
+      if (r.grad && r.inplace) gradOut = xs;
+      else if (r.grad && owned && onExecutor) gradOut = keep = ex.alloc(size);
+      else if (r.grad) gradOut = xs instanceof Float32Array ? new Float32Array(size) : new Float64Array(size);
+      const args: CrossEntropyArgs = { logits: xs, n: r.n, v: r.v, target: r.target, probs, spec: r.spec, gradOut };
+      let ok = false;
+      return {
+        work: async () => {
+          const result = onExecutor ? await ex.crossEntropy(args) : backendFor(fn, "auto", shape).crossEntropy!(args);
+          let grad = gradOut;
+          if (r.inplace && xs !== x) {
+            x.set(xs); // the caller's own buffer receives the gradient
+            grad = x;
+          }
+          ok = true;
+          return crossEntropyOutput(args, result, grad);
+        },
+        cleanup: () => {
+          cap.release();
+          if (!ok && keep !== null) ex.free(keep);
+        },
+      };
+    });
   }
 
   linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput> {
-    const p = this.queue.then(() => {
-      this.live();
-      return linearOnWasm(this.inst, this.pool, this.threads, hidden, weight, target, options);
+    const fn = "engine.linearCrossEntropy";
+    return this.enqueue(() => {
+      const ex = this.executor;
+      const r = resolveLinear(fn, hidden, weight, target, options);
+      this.live(fn, "hidden", r.hidden);
+      this.live(fn, "weight", r.weight);
+      this.live(fn, "target.probs", r.probs);
+      const shape = linearShape(r);
+      const onExecutor = ex.supports(shape) === true;
+      const cap = new Captured(ex);
+      const callerProbs = typeof target === "object" && target !== null && "probs" in target && r.probs === target.probs;
+      const weightOwned = ex.owns(r.weight);
+      const resolved = {
+        ...r,
+        hidden: cap.take(r.hidden, r.hidden !== hidden, onExecutor),
+        weight: cap.take(r.weight, r.weight !== weight, onExecutor),
+        probs: r.probs === null ? null : cap.take(r.probs, !callerProbs, onExecutor),
+      };
+      // gradWeight of engine-owned weight is a new engine block (zero-filled); else a plain array.
+      let keep: Float32Array | null = null;
+      if (r.grad && weightOwned && onExecutor) {
+        keep = ex.alloc(r.v * r.d);
+        keep.fill(0);
+      }
+      const args = linearArgs(resolved, keep);
+      let ok = false;
+      return {
+        work: async () => {
+          const result = onExecutor ? await ex.linearCrossEntropy(args) : backendFor(fn, "auto", shape).linearCrossEntropy!(args);
+          ok = true;
+          return linearOutput(args, result, args.gradWeight, cap.bytes);
+        },
+        cleanup: () => {
+          cap.release();
+          if (!ok && keep !== null) ex.free(keep);
+        },
+      };
     });
-    this.queue = p.catch(() => undefined);
-    return p;
-  }
-
-  private async run(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
-    this.live();
-    const flat = resolveLogits(fn, logits, options?.classes);
-    if (!(flat.data instanceof Float32Array)) {
-      const { args, f32 } = prepareCrossEntropy(fn, logits, target, options);
-      return finishCrossEntropy(args, jsBackend.crossEntropy(args), f32);
-    }
-    const opts = resolveOptions(fn, options, flat.v);
-    const t = resolveTarget(fn, target, flat.n, flat.v, opts.ignoreIndex);
-    const { inst } = this;
-    const x = flat.data;
-    const { n, v } = flat;
-    const size = n * v;
-    const owned = inst.owns(x);
-    const args: CrossEntropyArgs = {
-      logits: x, n, v, target: t.target, probs: t.probs, labelSmoothing: opts.labelSmoothing, weight: opts.weight,
-      zLoss: opts.zLoss, softcap: opts.softcap, reduction: opts.reduction, gradOut: null,
-    };
-    const temps: number[] = [];
-    let gradPtr = 0;
-    let keepGrad = false;
-    try {
-      let logitsPtr = x.byteOffset;
-      if (!owned) {
-        logitsPtr = inst.alloc(size * 4);
-        temps.push(logitsPtr);
-        inst.f32(logitsPtr, size).set(x);
-      }
-      if (opts.grad) {
-        if (opts.inplace) gradPtr = logitsPtr;
-        else {
-          gradPtr = inst.alloc(size * 4);
-          keepGrad = owned;
-          if (!owned) temps.push(gradPtr);
-        }
-      }
-      const probs = t.probs;
-      const probsPtr = probs instanceof Float32Array && inst.owns(probs) ? probs.byteOffset : 0;
-      const staged = stage(inst, args, logitsPtr, gradPtr, this.threads, probsPtr);
-      try {
-        if (this.pool !== null) {
-          const fault = this.fault;
-          this.fault = undefined;
-          await this.pool.run(staged.call, fault);
-        } else {
-          runRows(inst, staged.call, 0, n);
-        }
-      } catch (e) {
-        for (const p of staged.temps) inst.free(p);
-        throw e;
-      }
-      const result = collect(inst, staged, args);
-      let grad: Float32Array | null = null;
-      if (opts.grad) {
-        if (opts.inplace) {
-          if (owned) grad = x.length === size ? x : inst.f32(logitsPtr, size);
-          else {
-            x.set(inst.f32(logitsPtr, size));
-            grad = x;
-          }
-        } else grad = owned ? inst.f32(gradPtr, size) : inst.f32(gradPtr, size).slice();
-      }
-      return finishCrossEntropy({ ...args, gradOut: grad }, result, true);
-    } catch (e) {
-      if (keepGrad) inst.free(gradPtr);
-      throw e;
-    } finally {
-      for (const p of temps) inst.free(p);
-    }
   }
 
   memoryStats(): EngineMemoryStats {
-    return { bytesInUse: this.inst.bytesInUse, peakBytes: this.inst.peakBytes };
+    return this.executor.memoryStats();
   }
 
   resetPeakMemory(): void {
-    this.inst.peakBytes = this.inst.bytesInUse;
+    this.executor.resetPeakMemory();
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.pool?.terminate();
+    this.executor.dispose();
   }
-}
-
-async function defaultThreads(): Promise<number> {
-  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  let cpus = nav?.hardwareConcurrency;
-  if (cpus === undefined && typeof process === "object" && process.versions?.node !== undefined) {
-    const spec = "node:os";
-    cpus = ((await import(spec)) as typeof import("node:os")).availableParallelism();
-  }
-  return Math.max(1, Math.min(8, cpus ?? 1));
 }
 
 /**
@@ -235,20 +234,13 @@ async function defaultThreads(): Promise<number> {
  * where it cannot run. Threads above 1 need shared memory (Node; browsers with cross-origin
  * isolation); elsewhere the engine runs on 1 thread and says so in `engine.threads`.
  */
-export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  const o = resolveEngineOptions(options);
-  const f = detectFeatures();
-  if (o.backend === "js" || (o.backend === "auto" && !f.simd)) return new JsEngine();
-  if (!f.simd) throw new Error('createEngine: backend "wasm" needs WebAssembly SIMD, which this runtime lacks; expected backend "auto" or "js"');
-  let threads = o.threads ?? (await defaultThreads());
-  if (!f.threads) threads = 1;
-  const inst = await WasmInstance.create(f.threads ? "shared" : "own");
-  const pool = threads > 1 ? await ThreadPool.create(threads, inst.module, inst.memory) : null;
-  return new WasmEngine(inst, pool, threads);
+export async function createEngine(options?: EngineOptions): Promise<Engine> {
+  const o = resolveEngineOptions(options, executorNames());
+  return new ExecutorEngine(await createExecutor("createEngine", o.backend, { threads: o.threads }));
 }
 
-/** Test hook (not exported from the package): make a worker of the engine's next call fail. */
-export function injectWorkerFault(engine: Engine, fault: WorkerFault): void {
-  if (!(engine instanceof WasmEngine)) throw new TypeError("injectWorkerFault: expected a wasm engine");
-  engine.fault = fault;
+/** Test hook (not exported from the package): the executor behind an engine. */
+export function engineExecutor(engine: Engine): Executor {
+  if (!(engine instanceof ExecutorEngine)) throw new TypeError("engineExecutor: expected an engine from createEngine");
+  return engine.executor;
 }

@@ -1,59 +1,50 @@
 /**
  * linearCrossEntropy: the LM head and the loss fused. The logits hidden (N, D) · weightᵀ + bias
  * are computed chunk by chunk and never held whole, so the extra memory is bounded by the chunk
- * budget instead of N×V. Semantics are those of crossEntropy on those logits (design.md §2).
+ * budget instead of N×V. Semantics are those of crossEntropy on those logits.
  */
-import { getBackend } from "../backends/registry.js";
-import type { FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../backends/types.js";
+import { backendFor } from "../backends/registry.js";
+import type { CallShape, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../backends/types.js";
 import type { LinearCrossEntropyOptions, LinearCrossEntropyOutput, MatrixInput, TargetInput } from "./options.js";
-import { resolveLinear } from "./validateLinear.js";
+import { resolveLinear, type ResolvedLinear } from "./resolve.js";
 
-/** Validate and normalise a call into kernel arguments (shared with the engine's async entry point). */
-export function prepareLinearCrossEntropy(
-  fn: string,
-  hidden: MatrixInput,
-  weight: MatrixInput,
-  target: TargetInput,
-  options: LinearCrossEntropyOptions | undefined,
-): { args: LinearCrossEntropyArgs; backend: string; f32: boolean } {
-  const r = resolveLinear(fn, hidden, weight, target, options);
-  const alloc = (len: number): FloatArray => (r.f32 ? new Float32Array(len) : new Float64Array(len));
-  const grad = r.opts.grad;
-  const args: LinearCrossEntropyArgs = {
-    hidden: r.hidden,
-    weight: r.weight,
-    bias: r.bias,
-    n: r.n,
-    d: r.d,
-    v: r.v,
-    target: r.target,
-    probs: r.probs,
-    labelSmoothing: r.opts.labelSmoothing,
-    classWeight: r.classWeight,
-    zLoss: r.opts.zLoss,
-    softcap: r.opts.softcap,
-    reduction: r.opts.reduction,
-    chunkRows: r.chunkRows,
-    gradFilter: r.gradFilter,
-    gradHidden: grad ? alloc(r.n * r.d) : null,
-    gradWeight: grad ? alloc(r.v * r.d) : null,
-    gradBias: grad && r.bias !== null ? alloc(r.v) : null,
+/** What the registry is asked about a linearCrossEntropy call. */
+export function linearShape(r: Pick<ResolvedLinear, "hidden" | "n" | "d" | "v" | "grad">): CallShape {
+  return { kernel: "linearCrossEntropy", dtype: r.hidden instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: r.d, grad: r.grad };
+}
+
+/** Kernel arguments of a resolved call, with `gradWeight` given (or fresh zeros in hidden's type). */
+export function linearArgs(r: ResolvedLinear, gradWeight: FloatArray | null = null): LinearCrossEntropyArgs {
+  const zeros = (len: number): FloatArray => (r.hidden instanceof Float32Array ? new Float32Array(len) : new Float64Array(len));
+  return {
+    hidden: r.hidden, weight: r.weight, bias: r.bias, n: r.n, d: r.d, v: r.v, target: r.target, probs: r.probs, spec: r.spec,
+    chunkRows: r.chunkRows, gradFilter: r.gradFilter,
+    gradHidden: r.grad ? zeros(r.n * r.d) : null,
+    gradWeight: r.grad ? (gradWeight ?? zeros(r.v * r.d)) : null,
+    gradBias: r.grad && r.bias !== null ? zeros(r.v) : null,
   };
-  return { args, backend: r.opts.backend, f32: r.f32 };
 }
 
 /** Shape a kernel's result into the public output (float32 in, float32 out). */
-export function finishLinearCrossEntropy(args: LinearCrossEntropyArgs, result: LinearCrossEntropyResult, f32: boolean): LinearCrossEntropyOutput {
+export function linearOutput(args: LinearCrossEntropyArgs, result: LinearCrossEntropyResult, gradWeight: FloatArray | null, extraBytes = 0): LinearCrossEntropyOutput {
+  const f32 = args.hidden instanceof Float32Array;
   const cast = (x: Float64Array): Float32Array | Float64Array => (f32 ? Float32Array.from(x) : x);
   const out: LinearCrossEntropyOutput = {
-    loss: args.reduction === "none" ? cast(result.rowLoss) : result.loss,
+    loss: args.spec.reduction === "none" ? cast(result.rowLoss) : result.loss,
     lse: cast(result.lse),
-    scratchBytes: result.scratchBytes,
+    scratchBytes: result.scratchBytes + extraBytes,
   };
   if (args.gradHidden !== null) out.gradHidden = args.gradHidden;
-  if (args.gradWeight !== null) out.gradWeight = args.gradWeight;
+  if (gradWeight !== null) out.gradWeight = gradWeight;
   if (args.gradBias !== null) out.gradBias = args.gradBias;
   return out;
+}
+
+/** Run a resolved call on the calling thread. */
+function runLinear(fn: string, r: ResolvedLinear): LinearCrossEntropyOutput {
+  const backend = backendFor(fn, r.backend, linearShape(r));
+  const args = linearArgs(r);
+  return linearOutput(args, backend.linearCrossEntropy!(args), args.gradWeight);
 }
 
 /**
@@ -67,10 +58,5 @@ export function linearCrossEntropy(hidden: Float64Array | readonly number[] | re
 export function linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): LinearCrossEntropyOutput;
 export function linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): LinearCrossEntropyOutput {
   const fn = "linearCrossEntropy";
-  const { args, backend, f32 } = prepareLinearCrossEntropy(fn, hidden, weight, target, options);
-  const b = getBackend(backend);
-  if (b.linearCrossEntropy === undefined) {
-    throw new TypeError(`${fn}: backend "${b.name}" has no linearCrossEntropy kernel; expected a backend that has one, such as "js" or "reference"`);
-  }
-  return finishLinearCrossEntropy(args, b.linearCrossEntropy(args), f32);
+  return runLinear(fn, resolveLinear(fn, hidden, weight, target, options));
 }

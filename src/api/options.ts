@@ -1,5 +1,8 @@
 /**
- * Public types and defaults of the cross-entropy API (design.md §2).
+ * The public options: their types, and the one option table (OPTIONS) that says which call
+ * takes each option, its default, and how it is checked (every message names the function, the
+ * option, the value and what was expected). src/api/resolve.ts applies this table for every
+ * entry point: crossEntropy, linearCrossEntropy, softmax/logSoftmax/perplexity and the engine.
  */
 import type { Reduction } from "../backends/types.js";
 
@@ -47,17 +50,6 @@ export interface CrossEntropyOutput<F extends Float32Array | Float64Array = Floa
   /** (N, V) d loss / d logits when `grad` is set (for "none": of the sum of the per-token losses). */
   grad?: F;
 }
-
-export const DEFAULTS = {
-  reduction: "mean",
-  ignoreIndex: -100,
-  labelSmoothing: 0,
-  zLoss: 0,
-  softcap: 0,
-  grad: false,
-  inplace: false,
-  backend: "auto",
-} as const;
 
 /** Hidden states (N, D) or the LM head's weight (V, D): row-major floats, or rows of numbers. */
 export type MatrixInput = Float32Array | Float64Array | readonly number[] | readonly (readonly number[])[];
@@ -107,9 +99,121 @@ export interface LinearCrossEntropyOutput<F extends Float32Array | Float64Array 
   scratchBytes: number;
 }
 
-export const LINEAR_DEFAULTS = {
-  /** 4 MiB of logits per chunk: cache-friendly, and a small fraction of (N, V) at LM sizes. */
-  memoryBudget: 4 * 1024 * 1024,
-  /** The threshold `gradFilter: true` stands for (Cut Cross-Entropy's bfloat16 figure). */
-  gradFilter: 2 ** -12,
-} as const;
+/** A short description of a value for error messages. */
+export function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  if (x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array || x instanceof Uint32Array) {
+    return `a ${x.constructor.name} of length ${x.length}`;
+  }
+  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}`;
+  if (typeof x === "number") return String(x);
+  return typeof x;
+}
+
+/** The calls that take options. */
+export type OptionCall = "crossEntropy" | "linearCrossEntropy" | "softmax" | "perplexity";
+
+const CE: readonly OptionCall[] = ["crossEntropy", "linearCrossEntropy", "perplexity"];
+
+/** A number option: a TypeError when it is not a number (or NaN), a RangeError outside `ok`. */
+function numberIn(ok: (x: number) => boolean, expected: string) {
+  return (fn: string, name: string, x: unknown): number => {
+    if (typeof x !== "number" || Number.isNaN(x)) throw new TypeError(`${fn}: options.${name} is ${describe(x)}; expected a number`);
+    if (!ok(x)) throw new RangeError(`${fn}: options.${name} is ${x}; expected ${expected}`);
+    return x;
+  };
+}
+
+function boolean(fn: string, name: string, x: unknown): boolean {
+  if (typeof x !== "boolean") throw new TypeError(`${fn}: options.${name} is ${describe(x)}; expected true or false`);
+  return x;
+}
+
+/**
+ * The option table. Each row: the calls that take the option, its default (undefined: absent
+ * unless given), and its check, which returns the validated value or throws. Options whose check
+ * needs the shapes (weight, classWeight, bias against V; chunkSize and memoryBudget against N)
+ * are checked here for their kind and by resolve.ts for their length.
+ */
+export const OPTIONS = {
+  classes: {
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity"],
+    default: undefined,
+    check: (fn: string, name: string, x: unknown): number => {
+      if (typeof x !== "number" || !Number.isInteger(x) || x < 1) throw new RangeError(`${fn}: options.${name} is ${describe(x)}; expected a positive integer`);
+      return x;
+    },
+  },
+  reduction: {
+    calls: ["crossEntropy", "linearCrossEntropy"],
+    default: "mean",
+    check: (fn: string, name: string, x: unknown): Reduction => {
+      if (x !== "mean" && x !== "sum" && x !== "none") {
+        throw new RangeError(`${fn}: options.${name} is ${x === undefined ? "undefined" : JSON.stringify(x)}; expected "mean", "sum" or "none"`);
+      }
+      return x;
+    },
+  },
+  ignoreIndex: {
+    calls: CE,
+    default: -100,
+    check: (fn: string, name: string, x: unknown): number => {
+      if (typeof x !== "number" || !Number.isInteger(x)) throw new TypeError(`${fn}: options.${name} is ${describe(x)}; expected an integer`);
+      return x;
+    },
+  },
+  labelSmoothing: { calls: CE, default: 0, check: numberIn((x) => x >= 0 && x <= 1, "a number in [0, 1]") },
+  weight: { calls: ["crossEntropy", "perplexity"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
+  classWeight: { calls: ["linearCrossEntropy"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
+  zLoss: { calls: CE, default: 0, check: numberIn((x) => x >= 0 && Number.isFinite(x), "a finite number >= 0") },
+  softcap: {
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity"],
+    default: undefined,
+    check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0 (leave it out for no cap)"),
+  },
+  grad: { calls: ["crossEntropy", "linearCrossEntropy"], default: false, check: boolean },
+  inplace: { calls: ["crossEntropy"], default: false, check: boolean },
+  bias: { calls: ["linearCrossEntropy"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
+  chunkSize: {
+    calls: ["linearCrossEntropy"],
+    default: undefined,
+    check: (fn: string, name: string, x: unknown): number => {
+      if (typeof x !== "number" || !Number.isInteger(x) || x < 1) {
+        throw new RangeError(`${fn}: options.${name} is ${describe(x)}; expected an integer >= 1 (rows of logits per chunk)`);
+      }
+      return x;
+    },
+  },
+  /** 4 MiB of logits per chunk by default: cache-friendly, and a small fraction of (N, V) at LM sizes. */
+  memoryBudget: {
+    calls: ["linearCrossEntropy"],
+    default: 4 * 1024 * 1024,
+    check: (fn: string, name: string, x: unknown): number => {
+      if (typeof x !== "number" || !Number.isFinite(x) || x <= 0) throw new RangeError(`${fn}: options.${name} is ${describe(x)}; expected a finite number of bytes > 0`);
+      return x;
+    },
+  },
+  /** `true` stands for 2^-12 (Cut Cross-Entropy's bfloat16 figure); false or 0 is off. */
+  gradFilter: {
+    calls: ["linearCrossEntropy"],
+    default: 0,
+    check: (fn: string, name: string, x: unknown): number => {
+      if (x === true) return 2 ** -12;
+      if (x === false) return 0;
+      if (typeof x !== "number") throw new TypeError(`${fn}: options.${name} is ${describe(x)}; expected true, false or a threshold number`);
+      if (!Number.isFinite(x) || x < 0) throw new RangeError(`${fn}: options.${name} is ${x}; expected true, false or a finite threshold >= 0`);
+      return x;
+    },
+  },
+  backend: {
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity"],
+    default: "auto",
+    check: (fn: string, name: string, x: unknown): string => {
+      if (typeof x !== "string") throw new TypeError(`${fn}: options.${name} is ${describe(x)}; expected a backend name`);
+      return x;
+    },
+  },
+} as const satisfies Record<string, { calls: readonly OptionCall[]; default: unknown; check: (fn: string, name: string, x: unknown) => unknown }>;
+
+export type OptionName = keyof typeof OPTIONS;

@@ -3,10 +3,9 @@
  * log-sum-exp (of the capped logits) gives log p = c - lse in one more pass.
  */
 import type { FloatArray } from "../backends/types.js";
-import { getBackend } from "../backends/registry.js";
-import { crossEntropy, prepareCrossEntropy } from "./crossEntropy.js";
+import { runCrossEntropy } from "./crossEntropy.js";
 import type { CrossEntropyOptions, LogitsInput, TargetInput } from "./options.js";
-import { resolveLogits } from "./validate.js";
+import { resolveCrossEntropy } from "./resolve.js";
 
 export interface SoftmaxOptions {
   /** V, required for flat logits. */
@@ -18,28 +17,16 @@ export interface SoftmaxOptions {
 }
 
 function softmaxImpl(fn: string, logits: LogitsInput, options: SoftmaxOptions | undefined, log: boolean): FloatArray {
-  const o = options ?? {};
-  for (const key of Object.keys(o)) {
-    if (key !== "classes" && key !== "softcap" && key !== "backend") {
-      throw new TypeError(`${fn}: unknown option "${key}"; expected one of classes, softcap, backend`);
-    }
-  }
-  const flat = resolveLogits(fn, logits, o.classes);
-  // Every row's target is the ignored sentinel: the kernel then computes only lse (in float64).
-  const { args, backend } = prepareCrossEntropy(fn, flat.data, new Int32Array(flat.n).fill(-1), {
-    classes: flat.v,
-    ignoreIndex: -1,
-    reduction: "sum",
-    ...(o.softcap !== undefined ? { softcap: o.softcap } : {}),
-    ...(o.backend !== undefined ? { backend: o.backend } : {}),
-  });
-  const { lse } = getBackend(backend).crossEntropy(args);
-  const x = flat.data;
+  // Every row's target is ignored: the kernel then computes only lse (in float64).
+  const r = resolveCrossEntropy(fn, "softmax", logits, null, options);
+  const { result } = runCrossEntropy(fn, r);
+  const lse = result.lse;
+  const x = r.logits;
   const out = x instanceof Float32Array ? new Float32Array(x.length) : new Float64Array(x.length);
-  const s = o.softcap ?? 0;
-  for (let i = 0; i < flat.n; i++) {
+  const s = r.spec.softcap;
+  for (let i = 0; i < r.n; i++) {
     const l = lse[i]!;
-    for (let j = i * flat.v; j < (i + 1) * flat.v; j++) {
+    for (let j = i * r.v; j < (i + 1) * r.v; j++) {
       const c = s > 0 ? s * Math.tanh(x[j]! / s) : x[j]!;
       out[j] = log ? c - l : Math.exp(c - l);
     }
@@ -59,12 +46,7 @@ export function logSoftmax(logits: LogitsInput, options?: SoftmaxOptions): Float
 
 /** Perplexity: exp of the mean cross-entropy (nats) over the tokens that are not ignored. */
 export function perplexity(logits: LogitsInput, target: TargetInput, options?: Omit<CrossEntropyOptions, "reduction" | "grad" | "inplace">): number {
-  for (const key of ["reduction", "grad", "inplace"]) {
-    if (options !== undefined && key in options) {
-      throw new TypeError(`perplexity: option "${key}" does not apply; perplexity is exp of the mean loss`);
-    }
-  }
-  const { loss } = crossEntropy(logits, target, { ...options, reduction: "mean" });
-  return Math.exp(loss as number);
+  const fn = "perplexity";
+  const { result } = runCrossEntropy(fn, resolveCrossEntropy(fn, "perplexity", logits, target, options));
+  return Math.exp(result.loss);
 }
-

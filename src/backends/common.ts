@@ -1,25 +1,46 @@
 /**
- * Small pieces every backend shares: the mean's denominator and the batch reduction.
- * Both are O(N) and independent of how rows are split across threads, so results do not
- * depend on the thread count.
+ * Small pieces every backend shares: the mean's denominator, the batch reduction, and the
+ * executor of a backend whose kernels run on the calling thread. The reductions are O(N) and
+ * independent of how rows are split across threads, so results do not depend on the thread count.
  */
-import type { CrossEntropyArgs, MergedStats, Reduction, SliceStats } from "./types.js";
+import type {
+  Backend,
+  CrossEntropyArgs,
+  CrossEntropyResult,
+  Executor,
+  LinearCrossEntropyArgs,
+  LinearCrossEntropyResult,
+  LossSpec,
+  MemoryStats,
+  MergedStats,
+  Reduction,
+  SliceStats,
+  SyncKernels,
+} from "./types.js";
 
 /**
  * D, the divisor of the "mean" reduction, as PyTorch defines it:
  * index targets: Σ w[y_i] over tokens that are not ignored (the count when unweighted);
  * probability targets: N.
  */
-export function meanDenominator(args: CrossEntropyArgs): number {
-  const { target, weight, n } = args;
+export function meanDenominator(target: Int32Array | null, classWeight: Float64Array | null, n: number): number {
   if (target === null) return n;
   let d = 0;
   for (let i = 0; i < n; i++) {
     const y = target[i]!;
     if (y < 0) continue; // ignored
-    d += weight === null ? 1 : weight[y]!;
+    d += classWeight === null ? 1 : classWeight[y]!;
   }
   return d;
+}
+
+/** W = Σ_j w_j over the V classes (V when unweighted). */
+export function classWeightSum(spec: LossSpec, v: number): number {
+  const w = spec.classWeight;
+  if (w === null) return v;
+  let s = 0;
+  for (let j = 0; j < v; j++) s += w[j]!;
+  return s;
 }
 
 /** The factor the gradient rows carry: 1/D for mean (Infinity when D = 0, as in PyTorch), else 1. */
@@ -46,14 +67,9 @@ export interface SliceConstants {
 }
 
 export function sliceConstants(args: CrossEntropyArgs): SliceConstants {
-  const { v, weight, reduction } = args;
-  let wSum = v;
-  if (weight !== null) {
-    wSum = 0;
-    for (let j = 0; j < v; j++) wSum += weight[j]!;
-  }
-  const d = meanDenominator(args);
-  return { wSum, d, scale: gradScale(reduction, d) };
+  const { v, n, target, spec } = args;
+  const d = meanDenominator(target, spec.classWeight, n);
+  return { wSum: classWeightSum(spec, v), d, scale: gradScale(spec.reduction, d) };
 }
 
 /** Zeroed statistics for n rows: five (N) views of one (5, N) float64 block, in SliceStats' field order. */
@@ -79,7 +95,7 @@ export function allocSliceStats(n: number): SliceStats {
  */
 export function mergeStats(args: CrossEntropyArgs, slices: readonly SliceStats[], k: SliceConstants = sliceConstants(args)): MergedStats {
   const { n, v, target } = args;
-  const { labelSmoothing: eps, weight, zLoss: z, reduction } = args;
+  const { labelSmoothing: eps, classWeight: weight, zLoss: z, reduction } = args.spec;
   const { wSum, d, scale } = k;
   const rowLoss = new Float64Array(n);
   const lse = new Float64Array(n);
@@ -128,4 +144,67 @@ export function mergeStats(args: CrossEntropyArgs, slices: readonly SliceStats[]
     coef[i] = a;
   }
   return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse, max, sumExp, coef, wSum, scale };
+}
+
+/** Elements one executor block may hold: 2^28 float32, 1 GiB (wasm32 memory is 4 GiB in all). */
+export const MAX_BLOCK_ELEMENTS = 2 ** 28;
+
+/**
+ * The executor of a backend whose kernels run on the calling thread (reference, js): its memory
+ * is ordinary Float32Arrays, remembered while they are live so that freed ones are recognised;
+ * calls run one at a time, synchronously, inside the returned promise.
+ */
+function syncExecutor(name: string, kernels: SyncKernels): Executor {
+  let live = new WeakSet<ArrayBufferLike>();
+  const freed = new WeakSet<ArrayBufferLike>();
+  let disposed = false;
+  const check = (): void => {
+    if (disposed) throw new Error(`${name} executor: disposed`);
+  };
+  return {
+    name,
+    threads: 1,
+    maxAlloc: MAX_BLOCK_ELEMENTS,
+    supports: () => true,
+    alloc(n: number): Float32Array {
+      check();
+      const a = new Float32Array(n);
+      live.add(a.buffer);
+      return a;
+    },
+    free(buffer: Float32Array): boolean {
+      if (!live.has(buffer.buffer)) return false;
+      live.delete(buffer.buffer);
+      freed.add(buffer.buffer);
+      return true;
+    },
+    owns: (x) => live.has(x.buffer),
+    freed: (x) => freed.has(x.buffer) && !live.has(x.buffer),
+    async crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult> {
+      check();
+      return kernels.crossEntropy(args);
+    },
+    async linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
+      check();
+      return kernels.linearCrossEntropy(args);
+    },
+    memoryStats: (): MemoryStats => ({ bytesInUse: 0, peakBytes: 0 }),
+    resetPeakMemory: () => undefined,
+    dispose(): void {
+      disposed = true;
+      live = new WeakSet();
+    },
+  };
+}
+
+/** A backend whose kernels run on the calling thread, for every call (reference, js): sync kernels and their executor. */
+export function syncBackend(name: string, priority: number, kernels: SyncKernels): Backend {
+  return {
+    name,
+    priority,
+    supports: () => true,
+    crossEntropy: kernels.crossEntropy,
+    linearCrossEntropy: kernels.linearCrossEntropy,
+    createExecutor: async () => syncExecutor(name, kernels),
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * The kernel contract: what the api hands to a backend after validation, and what a backend
- * must fill in. Every backend implements this one interface; the api never computes, kernels
- * never validate.
+ * must fill in. Every backend is an executor (asynchronous, with its own memory); backends that
+ * can run on the calling thread also expose synchronous kernels for the synchronous API. The api
+ * never computes, kernels never validate.
  *
  * Shapes are written (N, V): N rows (tokens), V classes (vocabulary), row-major.
  */
@@ -9,8 +10,28 @@
 /** Float storage accepted and produced by kernels. */
 export type FloatArray = Float32Array | Float64Array;
 
-/** Reduction codes, as the api resolved them. */
+/** How per-token losses are combined. */
 export type Reduction = "mean" | "sum" | "none";
+
+/**
+ * The loss options, resolved once by the api (src/api/resolve.ts) and passed unchanged to every
+ * kernel, down to the wasm parameter struct (src/backends/wasm/abi.ts): one name per concept.
+ *
+ * Invariants: 0 <= labelSmoothing <= 1; zLoss finite and >= 0; softcap finite and > 0, or 0
+ * for "off"; `classWeight`, when given, has length V and finite entries >= 0. The caller's
+ * ignoreIndex is not here: the api maps ignored targets to -1 (see CrossEntropyArgs.target).
+ */
+export interface LossSpec {
+  readonly reduction: Reduction;
+  /** ε: the target becomes (1-ε)·onehot + ε/V. */
+  readonly labelSmoothing: number;
+  /** (V) per-class weights w, or null for all ones (crossEntropy's `weight` option). */
+  readonly classWeight: Float64Array | null;
+  /** z: adds z·lse² per token. */
+  readonly zLoss: number;
+  /** s in s·tanh(x/s); 0 means no soft-capping. */
+  readonly softcap: number;
+}
 
 /**
  * Validated, normalised arguments of one cross-entropy call.
@@ -20,9 +41,7 @@ export type Reduction = "mean" | "sum" | "none";
  * - exactly one of `target` and `probs` is non-null;
  * - every `target[i]` is an integer in [0, v), or -1 for an ignored token (the api maps the
  *   caller's ignoreIndex, whatever integer it is, to -1);
- * - `probs.length === n * v` when given;
- * - `weight`, when given, has length v and non-negative finite entries;
- * - 0 <= labelSmoothing <= 1, zLoss >= 0, softcap > 0 or 0 for "off";
+ * - `probs.length === n * v` when given, entries finite and >= 0;
  * - `gradOut`, when given, has length n * v and the same element type as `logits`;
  *   it may be `logits` itself (inplace), so a kernel must read each element before it writes it.
  */
@@ -35,13 +54,7 @@ export interface CrossEntropyArgs {
   readonly target: Int32Array | null;
   /** (N, V) target probabilities, or null for index targets. */
   readonly probs: FloatArray | null;
-  readonly labelSmoothing: number;
-  /** (V) class weights, or null for all ones. */
-  readonly weight: Float64Array | null;
-  readonly zLoss: number;
-  /** s in s·tanh(x/s); 0 means no soft-capping. */
-  readonly softcap: number;
-  readonly reduction: Reduction;
+  readonly spec: LossSpec;
   /** (N, V) where to write d loss / d logits, or null for no gradient. */
   readonly gradOut: FloatArray | null;
 }
@@ -65,8 +78,7 @@ export interface CrossEntropyResult {
  * - `hidden.length === n * d`, `weight.length === v * d`, n, d, v >= 1;
  * - `hidden`, `weight`, `bias` and the three gradient outputs share one element type;
  * - `bias`, when given, has length v;
- * - `target`/`probs`, `labelSmoothing`, `zLoss`, `softcap`, `reduction`: as in CrossEntropyArgs,
- *   with `classWeight` in the role of CrossEntropyArgs.weight (length v);
+ * - `target`/`probs` and `spec`: as in CrossEntropyArgs;
  * - `chunkRows` is an integer in [1, n];
  * - `gradFilter` >= 0 (0: off; else skip gradient tiles whose every |dL/dlogit| < gradFilter·scale);
  * - the gradient outputs are all null (no gradient) or all given, zero-filled, with lengths
@@ -86,12 +98,7 @@ export interface LinearCrossEntropyArgs {
   readonly target: Int32Array | null;
   /** (N, V) target probabilities, or null for index targets. */
   readonly probs: FloatArray | null;
-  readonly labelSmoothing: number;
-  /** (V) class weights, or null for all ones. */
-  readonly classWeight: Float64Array | null;
-  readonly zLoss: number;
-  readonly softcap: number;
-  readonly reduction: Reduction;
+  readonly spec: LossSpec;
   /** Rows of logits per chunk: the kernel's scratch is about chunkRows × V elements. */
   readonly chunkRows: number;
   /** Gradient filter threshold on |dL/dlogit| before the mean's 1/D; 0 disables it. */
@@ -110,12 +117,88 @@ export interface LinearCrossEntropyResult extends CrossEntropyResult {
   readonly scratchBytes: number;
 }
 
-/** A synchronous backend: one object, one method per kernel. */
+/** What `supports` is asked about a call: the kernel, the element type, the sizes, the gradient. */
+export interface CallShape {
+  readonly kernel: "crossEntropy" | "linearCrossEntropy";
+  readonly dtype: "float32" | "float64";
+  readonly n: number;
+  readonly v: number;
+  /** The hidden size D of linearCrossEntropy; 0 for crossEntropy. */
+  readonly d: number;
+  readonly grad: boolean;
+}
+
+/**
+ * The synchronous kernels of a backend that can run on the calling thread (reference, js,
+ * single-thread wasm): the synchronous API calls these.
+ */
+export interface SyncKernels {
+  crossEntropy(args: CrossEntropyArgs): CrossEntropyResult;
+  linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
+}
+
+/** Bytes of executor memory allocated now, and the most at once since creation or the last reset. */
+export interface MemoryStats {
+  bytesInUse: number;
+  peakBytes: number;
+}
+
+/**
+ * One backend's executor: its memory and its kernels, run asynchronously. An executor runs one
+ * call at a time; the engine queues calls. Inputs may live anywhere: a kernel reads them while it
+ * runs (the engine captures inputs that are not executor memory before it hands them over).
+ * Gradient outputs that are executor memory (`owns`) are written in place; others are filled
+ * when the promise resolves.
+ */
+export interface Executor {
+  readonly name: string;
+  /** Threads the kernels run on. */
+  readonly threads: number;
+  /** n float32 elements of executor memory (zero-copy input and output). Throws a RangeError when it cannot. */
+  alloc(n: number): Float32Array;
+  /** Free a block from `alloc`; false (and nothing freed) when it is not a live block of this executor. */
+  free(buffer: Float32Array): boolean;
+  /** True when `x` lies in a live block of this executor's memory. */
+  owns(x: ArrayBufferView): boolean;
+  /** True when `x` is a view of this executor's memory that no live block holds (freed, or never allocated). */
+  freed(x: ArrayBufferView): boolean;
+  /** Largest count `alloc` accepts, in float32 elements. */
+  readonly maxAlloc: number;
+  /** True when the executor runs the call; otherwise a short reason (the engine then runs it elsewhere). */
+  supports(call: CallShape): true | string;
+  crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult>;
+  linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult>;
+  memoryStats(): MemoryStats;
+  resetPeakMemory(): void;
+  /** Stop the threads and release the memory; a call in flight fails. */
+  dispose(): void;
+}
+
+/** Options an executor is created with (validated by createEngine). */
+export interface ExecutorOptions {
+  /** Worker threads wanted (the executor may run fewer, e.g. 1 without shared memory). */
+  readonly threads: number | undefined;
+}
+
+/**
+ * A backend as the registry knows it: a name, a priority for "auto" (higher first), what calls
+ * it accepts, its synchronous kernels when it can run on the calling thread, and how to make an
+ * executor. Every member but the name is optional, so a backend written against the synchronous
+ * kernels alone (`{ name, crossEntropy }`) still registers: it then accepts every call, and
+ * ranks above the built-in backends.
+ */
 export interface Backend {
   readonly name: string;
-  crossEntropy(args: CrossEntropyArgs): CrossEntropyResult;
-  /** Fused LM head + cross-entropy; optional: backends without it are rejected by linearCrossEntropy. */
+  /** "auto" picks the highest-priority backend whose `supports` accepts the call. */
+  readonly priority?: number;
+  /** True when this backend runs the call; otherwise a short reason, for error messages. */
+  supports?(call: CallShape): true | string;
+  /** The synchronous cross-entropy kernel (for the synchronous API). */
+  crossEntropy?(args: CrossEntropyArgs): CrossEntropyResult;
+  /** The synchronous fused LM head + cross-entropy kernel. */
   linearCrossEntropy?(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
+  /** A new executor (an engine's backend). */
+  createExecutor?(options: ExecutorOptions): Promise<Executor>;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { crossEntropy, logSoftmax, perplexity, softmax } from "../../src/index.js";
+import { createEngine, crossEntropy, logSoftmax, perplexity, softmax } from "../../src/index.js";
 
 const logits = new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]); // (2, 3)
 const target = [0, 2];
@@ -62,6 +62,13 @@ const cases: [string, () => unknown, typeof TypeError | typeof RangeError, RegEx
   ["unknown backend", () => crossEntropy(logits, target, { classes: 3, backend: "cuda" }), RangeError, /unknown backend "cuda"; expected one of/],
   ["softmax unknown option", () => softmax(logits, { classes: 3, grad: true } as never), TypeError, /softmax: unknown option "grad"/],
   ["logSoftmax without classes", () => logSoftmax(logits), TypeError, /logSoftmax: options\.classes is required/],
+  ["negative probability target", () => crossEntropy(logits, { probs: [0.5, 0.5, 0, 1.2, -0.2, 0] }, { classes: 3 }), RangeError, /crossEntropy: target\.probs\[4\] \(row 1, class 1\) is -0\.2; expected a finite probability >= 0/],
+  ["NaN probability target", () => crossEntropy(logits, { probs: new Float32Array([0.5, Number.NaN, 0.5, 0, 0, 1]) }, { classes: 3 }), RangeError, /target\.probs\[1\] \(row 0, class 1\) is NaN; expected a finite probability >= 0/],
+  ["infinite probability target", () => crossEntropy(logits, { probs: [[0, 0, 1], [Infinity, 0, 0]] }, { classes: 3 }), RangeError, /target\.probs\[3\] \(row 1, class 0\) is Infinity/],
+  ["options a string", () => crossEntropy(logits, target, "mean" as never), TypeError, /crossEntropy: options is the string "mean"; expected an object such as \{ reduction: "mean" \}/],
+  ["options an array", () => crossEntropy(logits, target, [3] as never), TypeError, /crossEntropy: options is an array of length 1; expected an object/],
+  ["reduction null", () => crossEntropy(logits, target, { classes: 3, reduction: null as never }), RangeError, /options\.reduction is null; expected "mean", "sum" or "none"/],
+  ["softmax options a string", () => softmax(logits, "3" as never), TypeError, /softmax: options is the string "3"; expected an object/],
   ["perplexity with reduction", () => perplexity(logits, target, { classes: 3, reduction: "sum" } as never), TypeError, /perplexity: option "reduction" does not apply/],
 ];
 
@@ -95,4 +102,19 @@ test("a failed validation leaves an inplace buffer untouched", () => {
   const x = new Float32Array([1, 2, 3, 4, 5, 6]);
   assert.throws(() => crossEntropy(x, [0, 7], { classes: 3, grad: true, inplace: true }));
   assert.deepEqual(x, new Float32Array([1, 2, 3, 4, 5, 6]));
+});
+
+test("inherited option keys are ignored on every path (own keys only), the engine included", async () => {
+  const inherited = Object.assign(Object.create({ reduction: "sum", labelSmoothing: 0.5 }) as object, { classes: 3 });
+  const want = crossEntropy(logits, target, { classes: 3 });
+  assert.deepEqual(crossEntropy(logits, target, inherited), want, "crossEntropy");
+  assert.equal(perplexity(logits, target, inherited), Math.exp(want.loss as number), "perplexity");
+  const engine = await createEngine({ backend: "js" });
+  try {
+    assert.deepEqual(await engine.crossEntropy(logits, target, inherited), want, "engine");
+  } finally {
+    engine.dispose();
+  }
+  const onlyInherited = Object.create({ classes: 3 }) as object;
+  throwsLike(() => crossEntropy(logits, target, onlyInherited), TypeError, /options\.classes is required/);
 });

@@ -1,12 +1,11 @@
 /**
- * engine.linearCrossEntropy: the wasm kernels on 1-3 threads against the materialised path,
- * zero-copy hidden and weight, bitwise determinism across thread counts, memory released.
+ * engine.linearCrossEntropy beyond the conformance matrix (test/conformance/linear.test.ts):
+ * bitwise determinism across thread counts, bad input, disposal, and the js engine.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createEngine, init, linearCrossEntropy, type Engine, type LinearCrossEntropyOutput } from "../../src/index.js";
-import { linearCases } from "./cases.js";
-import { assertClose, materialise, randomArray, rng } from "./oracle.js";
+import { randomArray, rng } from "./oracle.js";
 
 async function withEngine<T>(threads: number, f: (e: Engine) => Promise<T>): Promise<T> {
   const e = await createEngine({ backend: "wasm", threads });
@@ -15,49 +14,6 @@ async function withEngine<T>(threads: number, f: (e: Engine) => Promise<T>): Pro
   } finally {
     e.dispose();
   }
-}
-
-const maxAbs = (x: number | ArrayLike<number>): number => {
-  const a = typeof x === "number" ? [x] : x;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i]!)) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-};
-const tol = (x: number | ArrayLike<number>) => ({ atol: 2e-5 * Math.max(1, maxAbs(x)), rtol: 1e-4 });
-
-// Every float32 case of the conformance suite (float64 ones run the js kernel).
-const cases = linearCases().filter((c) => c.hidden instanceof Float32Array);
-const wants = cases.map(materialise);
-
-for (const threads of [1, 2, 3]) {
-  test(`engine.linearCrossEntropy (wasm, ${threads} threads) matches the materialised path, copied-in and zero-copy`, async () => {
-    await withEngine(threads, async (e) => {
-      for (let k = 0; k < cases.length; k++) {
-        const c = cases[k]!;
-        const want = wants[k]!;
-        const check = (out: Awaited<ReturnType<Engine["linearCrossEntropy"]>>, how: string) => {
-          const label = `${c.name} ${how}`;
-          assertClose(out.loss, want.loss, tol(want.loss), `${label}: loss`);
-          assertClose(out.lse, want.lse, tol(want.lse), `${label}: lse`);
-          assertClose(out.gradHidden!, want.gradHidden, tol(want.gradHidden), `${label}: gradHidden`);
-          assertClose(out.gradWeight!, want.gradWeight, tol(want.gradWeight), `${label}: gradWeight`);
-          if (c.options.bias !== undefined) assertClose(out.gradBias!, want.gradBias, tol(want.gradBias), `${label}: gradBias`);
-        };
-        check(await e.linearCrossEntropy(c.hidden, c.weight, c.target, { ...c.options, grad: true }), "copied");
-        const h = e.alloc(c.hidden.length);
-        h.set(c.hidden);
-        const w = e.alloc(c.weight.length);
-        w.set(c.weight);
-        const zc = await e.linearCrossEntropy(h, w, c.target, { ...c.options, grad: true });
-        check(zc, "zero-copy");
-        assert.equal(zc.gradWeight!.buffer, w.buffer, "gradWeight of engine-owned weight lives in engine memory");
-        e.free(zc.gradWeight as Float32Array);
-        e.free(h);
-        e.free(w);
-      }
-      assert.equal(e.memoryStats().bytesInUse, 0, "every temporary and block was freed");
-    });
-  });
 }
 
 test("engine.linearCrossEntropy is bitwise identical on 1, 2, 3 and 4 threads (and matches the sync wasm backend)", async () => {
@@ -106,6 +62,7 @@ test("engine.linearCrossEntropy: bad input is rejected with the engine's name, a
   const js = await createEngine({ backend: "js" });
   const a = await js.linearCrossEntropy(hidden, weight, [0, 1, 2], { grad: true });
   const b = linearCrossEntropy(hidden, weight, [0, 1, 2], { grad: true, backend: "js" });
-  assert.deepEqual(a, b);
+  // The engine captured hidden and weight (12 and 20 float32) when the call was made: its extra memory.
+  assert.deepEqual({ ...a, scratchBytes: a.scratchBytes - 4 * (12 + 20) }, b);
   js.dispose();
 });

@@ -60,7 +60,7 @@ async function runSplit(c: SliceCase, pool: ThreadPool | null, inplace: boolean)
     const staged = stage(shared, args, x, g, pool?.threads ?? 1);
     await vocabSplit(shared, pool, args, staged);
     const grad = shared.f32(g, size).slice();
-    return { result: collect(shared, staged, args), grad };
+    return { result: collect(shared, staged, args.spec.reduction), grad };
   } finally {
     shared.free(x);
     if (!inplace) shared.free(g);

@@ -21,21 +21,15 @@
  * tanh is computed once per element and the chain-rule factor 1 - (c/s)² needs no logits
  * (which `inplace` has overwritten by then).
  */
-import { gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 
 export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
-  const { logits, n, v, target, probs, weight, reduction, gradOut } = args;
-  const eps = args.labelSmoothing;
-  const z = args.zLoss;
-  const s = args.softcap;
-  const d = meanDenominator(args);
+  const { logits, n, v, target, probs, gradOut, spec } = args;
+  const { reduction, classWeight: weight, labelSmoothing: eps, zLoss: z, softcap: s } = spec;
+  const d = meanDenominator(target, weight, n);
   const scale = gradScale(reduction, d);
-  let wSum = v;
-  if (weight !== null) {
-    wSum = 0;
-    for (let j = 0; j < v; j++) wSum += weight[j]!;
-  }
+  const wSum = classWeightSum(spec, v);
   const capped = s > 0 ? new Float64Array(v) : null;
   const rowLoss = new Float64Array(n);
   const lseOut = new Float64Array(n);

@@ -24,7 +24,7 @@
  * Results do not depend on R for the loss and lse; gradients change only by float32 rounding.
  */
 import { gradScale, meanDenominator, reduceLoss } from "../common.js";
-import type { CrossEntropyArgs, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
+import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
 import { crossEntropy } from "./crossEntropy.js";
 import { matmul } from "./matmul.js";
 
@@ -32,14 +32,14 @@ import { matmul } from "./matmul.js";
 export const BLOCK = 256;
 
 export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult {
-  const { hidden, weight, bias, n, d, v, target, probs, reduction, gradHidden, gradWeight, gradBias } = args;
+  const { hidden, weight, bias, n, d, v, target, probs, spec, gradHidden, gradWeight, gradBias } = args;
+  const { reduction } = spec;
   const grad = gradHidden !== null && gradWeight !== null;
   const rMax = Math.max(1, Math.min(n, args.chunkRows));
   const f32 = hidden instanceof Float32Array;
 
   // The global mean denominator, from the targets and class weights only (no logits needed).
-  const whole = { target, weight: args.classWeight, n } as CrossEntropyArgs;
-  const denom = meanDenominator(whole);
+  const denom = meanDenominator(target, spec.classWeight, n);
   const scale = gradScale(reduction, denom);
   const threshold = args.gradFilter * (Number.isFinite(scale) ? scale : 1);
 
@@ -47,10 +47,11 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
   const dH = grad ? new Float64Array(rMax * d) : null; // (R, D)
   const dB = grad && gradBias !== null ? new Float64Array(v) : null; // (V)
   const scratchBytes =
-    chunk.byteLength + (dH?.byteLength ?? 0) + (dB?.byteLength ?? 0) + (args.softcap > 0 ? 8 * v : 0) + 16 * rMax;
+    chunk.byteLength + (dH?.byteLength ?? 0) + (dB?.byteLength ?? 0) + (spec.softcap > 0 ? 8 * v : 0) + 16 * rMax;
 
   const rowLoss = new Float64Array(n);
   const lse = new Float64Array(n);
+  const chunkSpec = { ...spec, reduction: "sum" as const }; // the mean's 1/D is applied in step 3
 
   for (let r0 = 0; r0 < n; r0 += rMax) {
     const rows = Math.min(rMax, n - r0);
@@ -72,11 +73,7 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
       v,
       target: target === null ? null : target.subarray(r0, r0 + rows),
       probs: probs === null ? null : probs.subarray(r0 * v, (r0 + rows) * v),
-      labelSmoothing: args.labelSmoothing,
-      weight: args.classWeight,
-      zLoss: args.zLoss,
-      softcap: args.softcap,
-      reduction: "sum",
+      spec: chunkSpec,
       gradOut: grad ? logits : null,
     });
     rowLoss.set(ce.rowLoss, r0);

@@ -9,7 +9,7 @@ import type { CrossEntropyArgs, SliceStats, VocabSlice } from "../types.js";
 
 export function rowStats(args: CrossEntropyArgs, slice: VocabSlice, out: SliceStats): void {
   const { logits, n, v, target, probs } = args;
-  const { labelSmoothing: eps, weight, softcap: s } = args;
+  const { labelSmoothing: eps, classWeight: weight, softcap: s } = args.spec;
   const { v0, v1, col0, stride } = slice;
   const capped = s > 0 ? new Float64Array(v1 - v0) : null;
 

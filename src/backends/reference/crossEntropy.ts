@@ -20,11 +20,9 @@ import { gradScale, meanDenominator, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 
 export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
-  const { logits, n, v, target, probs, weight, reduction, gradOut } = args;
-  const eps = args.labelSmoothing;
-  const z = args.zLoss;
-  const s = args.softcap;
-  const d = meanDenominator(args);
+  const { logits, n, v, target, probs, gradOut } = args;
+  const { reduction, classWeight: weight, labelSmoothing: eps, zLoss: z, softcap: s } = args.spec;
+  const d = meanDenominator(target, weight, n);
   const scale = gradScale(reduction, d);
   const w = (j: number): number => (weight === null ? 1 : weight[j]!);
   let wSum = 0;

@@ -1,6 +1,6 @@
-/** The reference backend: float64 plain TypeScript, the oracle. */
-import type { Backend } from "../types.js";
+/** The reference backend: float64 plain TypeScript, the oracle. "auto" picks it last. */
+import { syncBackend } from "../common.js";
 import { crossEntropy } from "./crossEntropy.js";
 import { linearCrossEntropy } from "./linearCrossEntropy.js";
 
-export const referenceBackend: Backend = { name: "reference", crossEntropy, linearCrossEntropy };
+export const referenceBackend = syncBackend("reference", 0, { crossEntropy, linearCrossEntropy });

@@ -13,13 +13,14 @@
  * fast kernels; the reference ignores it and always returns the exact gradient.
  */
 import { gradScale, meanDenominator, reduceLoss } from "../common.js";
-import type { CrossEntropyArgs, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
+import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
 import { crossEntropy } from "./crossEntropy.js";
 
 export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult {
-  const { hidden, weight, bias, n, d, v, target, probs, reduction, gradHidden, gradWeight, gradBias } = args;
-  const denom = meanDenominator({ target, weight: args.classWeight, n } as CrossEntropyArgs);
-  const scale = gradScale(reduction, denom);
+  const { hidden, weight, bias, n, d, v, target, probs, spec, gradHidden, gradWeight, gradBias } = args;
+  const denom = meanDenominator(target, spec.classWeight, n);
+  const scale = gradScale(spec.reduction, denom);
+  const rowSpec = { ...spec, reduction: "sum" as const }; // the mean's 1/D is applied below, over the whole batch
   const grad = gradHidden !== null && gradWeight !== null;
 
   const logits = new Float64Array(v); // one row of logits
@@ -39,11 +40,7 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
       v,
       target: target === null ? null : target.subarray(i, i + 1),
       probs: probs === null ? null : probs.subarray(i * v, (i + 1) * v),
-      labelSmoothing: args.labelSmoothing,
-      weight: args.classWeight,
-      zLoss: args.zLoss,
-      softcap: args.softcap,
-      reduction: "sum",
+      spec: rowSpec,
       gradOut: grad ? g : null,
     });
     rowLoss[i] = r.rowLoss[0]!;
@@ -62,5 +59,5 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
       if (gradBias !== null) gradBias[j] = gradBias[j]! + g[j]!;
     }
   }
-  return { loss: reduceLoss(rowLoss, reduction, denom), rowLoss, lse, scratchBytes: 2 * 8 * v + 3 * 8 * v + 16 };
+  return { loss: reduceLoss(rowLoss, spec.reduction, denom), rowLoss, lse, scratchBytes: 2 * 8 * v + 3 * 8 * v + 16 };
 }

@@ -13,7 +13,7 @@ import type { CrossEntropyArgs, MergedStats, VocabSlice } from "../types.js";
 
 export function sliceBackward(args: CrossEntropyArgs, slice: VocabSlice, merged: MergedStats): void {
   const { logits, n, v, target, probs, gradOut } = args;
-  const { labelSmoothing: eps, weight, softcap: s } = args;
+  const { labelSmoothing: eps, classWeight: weight, softcap: s } = args.spec;
   const { v0, v1, col0, stride } = slice;
   const { lse, coef, scale } = merged;
   if (gradOut === null) return;

@@ -3,22 +3,23 @@
  * All host buffers in wasm memory come from `alloc` (never hard-coded offsets). Views are made
  * fresh from `memory.buffer` after any allocation, because growing memory replaces the buffer.
  */
+import { MAX_BLOCK_ELEMENTS } from "../common.js";
 import { compileModule, MAX_PAGES, SHARED_INITIAL_PAGES, type MemoryKind } from "./loader.js";
+
+/** The largest block `alloc` serves: 1 GiB (kernel/memory.ts serves blocks beyond its heap's limit from whole pages). */
+const MAX_BLOCK_BYTES = MAX_BLOCK_ELEMENTS * 4;
 
 /** The kernel module's exports (addresses are byte offsets into its memory). */
 export interface KernelExports {
   alloc(bytes: number): number;
   free(ptr: number): void;
   expArray(src: number, dst: number, n: number): void;
-  crossEntropyRows(
-    logits: number, grad: number, target: number, probs: number, weight: number, scratch: number,
-    rowLoss: number, lse: number, v: number, row0: number, row1: number,
-    eps: number, z: number, s: number, scale: number, wSum: number,
-  ): void;
+  /** Rows [row0, row1) of the call whose parameter struct (abi.ts) lies at `params`. */
+  crossEntropyRows(params: number, row0: number, row1: number, scratch: number): void;
   matmulNT(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean): void;
   matmulAB(m: number, n: number, k: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean): void;
-  linearLogits(hidden: number, weight: number, logits: number, rows: number, d: number, v: number, item0: number, item1: number): void;
-  linearGrad(dl: number, hidden: number, weight: number, gradH: number, gradW: number, mask: number, rows: number, d: number, v: number, item0: number, item1: number): void;
+  linearLogits(params: number, item0: number, item1: number): void;
+  linearGrad(params: number, item0: number, item1: number): void;
   rowStats(
     logits: number, probs: number, ld: number, col0: number, target: number, weight: number, scratch: number, stats: number,
     n: number, v: number, v0: number, v1: number, eps: number, s: number, exps: number,
@@ -65,16 +66,27 @@ export class WasmInstance {
     return b;
   }
 
-  /** True when `a` is a view into this instance's memory. */
-  owns(a: ArrayBufferView): boolean {
+  /** True when `a` is a view into this instance's memory (live or freed). */
+  isMemory(a: ArrayBufferView): boolean {
     return this.buffers.has(a.buffer) || a.buffer === this.memory.buffer;
+  }
+
+  /** True when `a` lies within one live block from `alloc`. */
+  owns(a: ArrayBufferView): boolean {
+    if (!this.isMemory(a)) return false;
+    const start = a.byteOffset;
+    const end = start + a.byteLength;
+    const exact = this.sizes.get(start);
+    if (exact !== undefined) return end <= start + exact;
+    for (const [p, size] of this.sizes) if (start >= p && end <= p + size) return true;
+    return false;
   }
 
   /** Allocate `bytes` (16-byte aligned). Throws a RangeError when memory cannot grow that far. */
   alloc(bytes: number): number {
     let ptr = 0;
     try {
-      if (bytes <= 0x7fff0000) ptr = this.exports.alloc(Math.max(bytes, 16)) >>> 0;
+      if (bytes <= MAX_BLOCK_BYTES) ptr = this.exports.alloc(Math.max(bytes, 16)) >>> 0;
     } catch {
       ptr = 0;
     }

@@ -3,6 +3,7 @@
  * place, by WebAssembly.validate on the embedded modules themselves, and cached compilation.
  * Nothing runs at import time.
  */
+import { sharedMemoryAvailable } from "../env.js";
 import * as gen from "./wasm.gen.js";
 
 /** What this runtime can run. */
@@ -47,11 +48,9 @@ export function detectFeatures(): WasmFeatures {
   const simd = validate("simd");
   const relaxedSimd = simd && validate("relaxed");
   let threads = false;
-  if (simd && typeof SharedArrayBuffer === "function" && validate("simdShared")) {
-    const g = globalThis as { crossOriginIsolated?: boolean; window?: unknown };
-    const isolated = g.window === undefined || g.crossOriginIsolated === true;
+  if (simd && sharedMemoryAvailable() && validate("simdShared")) {
     try {
-      threads = isolated && new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+      threads = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
     } catch {
       threads = false;
     }
@@ -61,7 +60,7 @@ export function detectFeatures(): WasmFeatures {
 }
 
 /** The embedded bytes of the best variant for a memory kind (relaxed SIMD where it validates). */
-export function wasmBytes(kind: MemoryKind, f: WasmFeatures = detectFeatures()): Uint8Array<ArrayBuffer> {
+function wasmBytes(kind: MemoryKind, f: WasmFeatures = detectFeatures()): Uint8Array<ArrayBuffer> {
   if (kind === "own") return decode(f.relaxedSimd ? "relaxed" : "simd");
   return decode(f.relaxedSimd && validate("relaxedShared") ? "relaxedShared" : "simdShared");
 }

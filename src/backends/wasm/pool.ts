@@ -1,15 +1,16 @@
 /**
  * A pool of worker threads (worker_threads in Node, Web Workers in browsers) over one shared
- * WebAssembly.Memory. A job is one kernel call over rows [0, n): rows are split in fixed chunks,
- * which workers claim from an atomic counter; each row's results land at the row's own index, and
- * the host reduces them in row order, so results are bitwise identical for any thread count.
+ * WebAssembly.Memory. A job is one kernel over items [0, items) (abi.ts): items are split in fixed
+ * chunks, which workers claim from an atomic counter; each item's results land at its own place,
+ * and the host reduces per-row results in row order, so results are bitwise identical for any
+ * thread count.
  *
  * Failure: a worker that throws, traps or exits fails the job with an Error naming the worker and
  * the cause, once every other worker has stopped touching memory; dead workers are replaced before
  * the next job. Nothing waits on a timer, so a failure never hangs a call.
  */
-import type { KernelCall } from "./crossEntropy.js";
-import type { LinearGradJob, LinearLogitsJob } from "./linearCrossEntropy.js";
+import type { Job } from "./abi.js";
+import { isNode } from "../env.js";
 import type { SliceJob } from "./vocabSplit.js";
 import { workerSource } from "./workerSource.js";
 
@@ -33,8 +34,7 @@ interface WorkerHandle {
 type Listener = { message(m: WorkerMessage): void; failure(err: string): void };
 
 async function spawn(listener: Listener): Promise<WorkerHandle> {
-  const isNode = typeof process === "object" && process.versions?.node !== undefined;
-  if (isNode) {
+  if (isNode()) {
     const spec = "node:worker_threads";
     const { Worker } = (await import(spec)) as typeof import("node:worker_threads");
     const w = new Worker(workerSource, { eval: true });
@@ -166,15 +166,17 @@ export class ThreadPool {
    * Run a kernel call over all its rows on every worker. `fault` (tests only) makes worker 0 fail.
    * Jobs must not overlap (the engine serialises calls).
    */
-  async run(call: KernelCall | LinearLogitsJob | LinearGradJob | SliceJob, fault?: WorkerFault): Promise<void> {
+  async run(call: Job | SliceJob, fault?: WorkerFault): Promise<void> {
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     if (this.running !== null) throw new Error("xent engine: internal error, overlapping pool jobs");
     await this.revive();
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     // Linear jobs' items are coarse and unequal (one is 1/64 of gradHidden), slice jobs' items
     // are vocabulary slices: one item per claim.
-    const chunk = "kind" in call ? 1 : Math.max(1, Math.ceil(call.n / (this.threads * 8)));
-    const job = { ...call, chunk, chunks: Math.ceil(call.n / chunk) };
+    const rows = "kernel" in call && call.kernel === "crossEntropyRows";
+    const items = "kernel" in call ? call.items : call.n;
+    const chunk = rows ? Math.max(1, Math.ceil(items / (this.threads * 8))) : 1;
+    const job = { ...call, chunk, chunks: Math.ceil(items / chunk) };
     Atomics.store(new Int32Array(this.control), 0, 0);
     const id = this.nextId++;
     await new Promise<void>((resolve, reject) => {
@@ -187,7 +189,7 @@ export class ThreadPool {
           this.running = null;
           for (const s of this.slots) s.handle?.hold(false);
           if (errors.length === 0) resolve();
-          else reject(new Error(`xent engine: ${"kind" in call && call.kind.startsWith("linear") ? "linearCrossEntropy" : "crossEntropy"} failed in the thread pool: ${errors.join("; ")}`));
+          else reject(new Error(`xent engine: ${"kernel" in call && call.kernel.startsWith("linear") ? "linearCrossEntropy" : "crossEntropy"} failed in the thread pool: ${errors.join("; ")}`));
         },
       };
       for (let w = 0; w < this.threads; w++) {

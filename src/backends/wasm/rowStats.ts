@@ -8,7 +8,7 @@ import { stageSlice } from "./sliceStage.js";
 
 export function rowStats(inst: WasmInstance, args: CrossEntropyArgs, slice: VocabSlice, out: SliceStats): void {
   const { n, v } = args;
-  const { labelSmoothing: eps, softcap: s } = args;
+  const { labelSmoothing: eps, softcap: s } = args.spec;
   const st = stageSlice(inst, "wasm rowStats", args, slice);
   try {
     const stats = inst.alloc(5 * n * 8);

@@ -9,7 +9,7 @@ import { stageSlice } from "./sliceStage.js";
 
 export function sliceBackward(inst: WasmInstance, args: CrossEntropyArgs, slice: VocabSlice, merged: MergedStats): void {
   const { n, v, gradOut } = args;
-  const { labelSmoothing: eps, softcap: s } = args;
+  const { labelSmoothing: eps, softcap: s } = args.spec;
   if (gradOut === null) return;
   const { v0, v1, col0, stride } = slice;
   const st = stageSlice(inst, "wasm sliceBackward", args, slice);

@@ -23,7 +23,7 @@ export interface StagedSlice {
 
 export function stageSlice(inst: WasmInstance, fn: string, args: CrossEntropyArgs, slice: VocabSlice): StagedSlice {
   const { logits, n, v, target, probs } = args;
-  const { weight, softcap: s } = args;
+  const { classWeight: weight, softcap: s } = args.spec;
   if (!(logits instanceof Float32Array)) throw new TypeError(`${fn}: the wasm kernels take float32 logits; got ${logits.constructor.name}`);
   const { v0, v1, col0, stride } = slice;
   const width = v1 - v0;

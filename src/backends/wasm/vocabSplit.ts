@@ -49,6 +49,8 @@ export interface SliceJob {
   weight: number;
   /** Softcap scratch: V float32 per worker, or 0. */
   scratch: number;
+  /** Bytes between two workers' scratch rows (V float32). */
+  scratchStride: number;
   /** (K, 5, N) float64: slice k's statistics at stats + 40·N·k. */
   stats: number;
   /** (3, N) float64: the merged max, sum of exps and coefficient. */
@@ -78,8 +80,13 @@ function runHere(inst: WasmInstance, j: SliceJob): void {
  * fills the staged call's per-row loss and lse and, when it has one, its gradient.
  */
 export async function vocabSplit(inst: WasmInstance, pool: ThreadPool | null, args: CrossEntropyArgs, staged: Staged): Promise<void> {
-  const c = staged.call;
-  const { n, v } = c;
+  const p = staged.params;
+  const c = {
+    logits: p.logits, grad: p.grad, probs: p.probs, target: p.target, weight: p.classWeight, scratch: staged.scratch,
+    rowLoss: p.rowLoss, lse: p.lse, eps: p.labelSmoothing, s: p.softcap, scale: p.gradScale, wSum: p.classWeightSum,
+  };
+  const n = staged.n;
+  const v = p.v;
   const slices = Math.ceil(v / VOCAB_SLICE);
   const stats = inst.alloc(slices * 40 * n);
   let merged = 0;
@@ -87,7 +94,7 @@ export async function vocabSplit(inst: WasmInstance, pool: ThreadPool | null, ar
     if (c.grad !== 0) merged = inst.alloc(24 * n);
     const job: SliceJob = {
       kind: "rowStats", n: slices, rows: n, v, width: VOCAB_SLICE,
-      logits: c.logits, grad: c.grad, probs: c.probs, target: c.target, weight: c.weight, scratch: c.scratch,
+      logits: c.logits, grad: c.grad, probs: c.probs, target: c.target, weight: c.weight, scratch: c.scratch, scratchStride: v * 4,
       stats, merged, eps: c.eps, s: c.s, scale: c.scale, exps: c.grad !== 0 && c.s === 0,
     };
     const run = (j: SliceJob): Promise<void> => (pool === null ? Promise.resolve(runHere(inst, j)) : pool.run(j));

@@ -2,7 +2,8 @@
  * The thread pool's worker, as plain JavaScript source run by `new Worker(src, { eval: true })` in
  * Node and from a Blob URL in browsers: no file to resolve, nothing for tsx or a bundler to
  * transform. It instantiates the shared-memory kernel module over the engine's memory, then per
- * job claims chunks of rows from an atomic counter and runs the kernel on them.
+ * job claims chunks of items from an atomic counter and runs the job's kernel on them, with the
+ * job's parameter struct (abi.ts).
  *
  * Messages in:  { type: "init", module, memory, control }
  *               { type: "run", id, worker, job, fault? }  (fault: test-only failure injection)
@@ -30,23 +31,14 @@ function handle(msg) {
   }
   try {
     const j = msg.job;
-    const scratch = j.scratch === 0 ? 0 : j.scratch + msg.worker * j.v * 4;
-    // Test-only: a wasm trap (an out-of-bounds read of the first row, before any write).
-    if (msg.fault === "trap") ex.crossEntropyRows(0xfffffff0, 0, 0, 0, 0, 0, 0, 0, 1 << 20, 0, 1, 0, 0, 0, 1, 1);
+    const scratch = j.scratch === 0 ? 0 : j.scratch + msg.worker * j.scratchStride;
+    // Test-only: a wasm trap (an out-of-bounds read of a parameter struct, before any write).
+    if (msg.fault === "trap") ex.crossEntropyRows(0xfffffff0, 0, 1, 0);
     for (;;) {
       const c = Atomics.add(counter, 0, 1);
       if (c >= j.chunks) break;
       const r0 = c * j.chunk;
-      const r1 = Math.min(j.n, r0 + j.chunk);
-      // The fused linear cross-entropy's jobs (src/backends/wasm/linearCrossEntropy.ts): items, not rows.
-      if (j.kind === "linearLogits") {
-        ex.linearLogits(j.hidden, j.weight, j.logits, j.rows, j.d, j.v, r0, r1);
-        continue;
-      }
-      if (j.kind === "linearGrad") {
-        ex.linearGrad(j.dl, j.hidden, j.weight, j.gradH, j.gradW, j.mask, j.rows, j.d, j.v, r0, r1);
-        continue;
-      }
+      const r1 = Math.min(j.kernel === undefined ? j.n : j.items, r0 + j.chunk);
       // Vocabulary slices (src/backends/wasm/vocabSplit.ts): item r0 is the classes [r0·width, min(v, (r0+1)·width)).
       if (j.kind === "rowStats" || j.kind === "sliceBackward") {
         const v0 = r0 * j.width;
@@ -56,7 +48,9 @@ function handle(msg) {
         else ex.sliceBackward(j.logits, j.grad, j.probs, j.v, 0, j.target, j.weight, scratch, j.merged, j.rows, j.v, v0, v1, j.eps, j.s, j.scale, j.exps ? stats : 0);
         continue;
       }
-      ex.crossEntropyRows(j.logits, j.grad, j.target, j.probs, j.weight, scratch, j.rowLoss, j.lse, j.v, r0, r1, j.eps, j.z, j.s, j.scale, j.wSum);
+      if (j.kernel === "crossEntropyRows") ex.crossEntropyRows(j.params, r0, r1, scratch);
+      else if (j.kernel === "linearLogits") ex.linearLogits(j.params, r0, r1);
+      else ex.linearGrad(j.params, r0, r1);
     }
     post({ type: "done", id: msg.id });
   } catch (e) {

@@ -8,6 +8,10 @@
 // Row sums and the linear terms are accumulated in float64; per-row loss and lse are float64.
 // Each loop is a float32x4 main loop over 4-aligned counts plus a scalar tail.
 // Rows are independent, so any split of rows over threads gives bitwise-identical results.
+import {
+  CE_CLASS_WEIGHT, CE_CLASS_WEIGHT_SUM, CE_GRAD, CE_GRAD_SCALE, CE_LABEL_SMOOTHING, CE_LOGITS, CE_LSE, CE_PROBS, CE_ROW_LOSS,
+  CE_SOFTCAP, CE_TARGET, CE_V, CE_Z_LOSS,
+} from "./abi";
 import { exp1, exp4 } from "./exp";
 import { demote2, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
 
@@ -116,29 +120,26 @@ function linearTerms(p: usize, n: i32, probs: usize, weight: usize, eps: f64): v
 }
 
 /**
- * Rows [row0, row1) of the fused cross-entropy. Addresses are byte offsets in this memory; 0 means
- * absent. logits, grad, probs: (N, V) float32; target: (N) int32 (−1 ignored); weight: (V) float64;
- * scratch: (V) float32, needed with softcap; rowLoss, lse: (N) float64 outputs.
- * scale is the gradient's factor (1/D for mean), wSum = Σ_j w_j.
+ * Rows [row0, row1) of the fused cross-entropy. `params` is the call's struct (fields in abi.ts):
+ * addresses are byte offsets in this memory, 0 means absent. logits, grad, probs: (N, V) float32;
+ * target: (N) int32 (−1 ignored); classWeight: (V) float64; rowLoss, lse: (N) float64 outputs;
+ * gradScale is the gradient's factor (1/D for mean), classWeightSum = Σ_j w_j.
+ * scratch: (V) float32 of this thread, needed with softcap.
  */
-export function crossEntropyRows(
-  logits: usize,
-  grad: usize,
-  target: usize,
-  probs: usize,
-  weight: usize,
-  scratch: usize,
-  rowLoss: usize,
-  lse: usize,
-  v: i32,
-  row0: i32,
-  row1: i32,
-  eps: f64,
-  z: f64,
-  s: f64,
-  scale: f64,
-  wSum: f64,
-): void {
+export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: usize): void {
+  const logits = <usize>load<u32>(params, CE_LOGITS);
+  const grad = <usize>load<u32>(params, CE_GRAD);
+  const target = <usize>load<u32>(params, CE_TARGET);
+  const probs = <usize>load<u32>(params, CE_PROBS);
+  const weight = <usize>load<u32>(params, CE_CLASS_WEIGHT);
+  const rowLoss = <usize>load<u32>(params, CE_ROW_LOSS);
+  const lse = <usize>load<u32>(params, CE_LSE);
+  const v = load<i32>(params, CE_V);
+  const eps = load<f64>(params, CE_LABEL_SMOOTHING);
+  const z = load<f64>(params, CE_Z_LOSS);
+  const s = load<f64>(params, CE_SOFTCAP);
+  const scale = load<f64>(params, CE_GRAD_SCALE);
+  const wSum = load<f64>(params, CE_CLASS_WEIGHT_SUM);
   const rowBytes = <usize>v << 2;
   for (let i = row0; i < row1; i++) {
     const xRow = logits + <usize>i * rowBytes;

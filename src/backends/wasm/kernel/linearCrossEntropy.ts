@@ -6,25 +6,17 @@
 //                 over the vocabulary blocks in increasing order (skipping masked ones);
 //                 items [nH, nH+nW): gradWeight[block t] (VB, D) += dL[:, block t]ᵀ · hidden[rows]
 // `mask` (one byte per vocabulary block, or 0 for none) marks blocks the gradient filter skips.
+import { LIN_D, LIN_GRAD_HIDDEN, LIN_GRAD_WEIGHT, LIN_HC as HC, LIN_HIDDEN, LIN_LOGITS, LIN_MASK, LIN_ROWS, LIN_V, LIN_VB as VB, LIN_WEIGHT } from "./abi";
 import { matmulAB, matmulNT } from "./matmul";
 
-// @ts-ignore: decorator
-@inline const VB: i32 = 256; // vocabulary rows per block (the gradient filter's tile width)
-// @ts-ignore: decorator
-@inline const HC: i32 = 64; // gradHidden columns per item
-
-/** Work items of linearLogits: vocabulary blocks. */
-export function linearLogitsItems(v: i32): i32 {
-  return (v + VB - 1) / VB;
-}
-
-/** Work items of linearGrad: gradHidden column groups, then vocabulary blocks. */
-export function linearGradItems(d: i32, v: i32): i32 {
-  return (d + HC - 1) / HC + (v + VB - 1) / VB;
-}
-
-/** logits (rows, V) for vocabulary blocks [item0, item1). hidden: (rows, D) at the chunk's first row. */
-export function linearLogits(hidden: usize, weight: usize, logits: usize, rows: i32, d: i32, v: i32, item0: i32, item1: i32): void {
+/** logits (rows, V) for vocabulary blocks [item0, item1). `params`: the chunk's struct (abi.ts: LIN_*). */
+export function linearLogits(params: usize, item0: i32, item1: i32): void {
+  const hidden = <usize>load<u32>(params, LIN_HIDDEN);
+  const weight = <usize>load<u32>(params, LIN_WEIGHT);
+  const logits = <usize>load<u32>(params, LIN_LOGITS);
+  const rows = load<i32>(params, LIN_ROWS);
+  const d = load<i32>(params, LIN_D);
+  const v = load<i32>(params, LIN_V);
   for (let t = item0; t < item1; t++) {
     const j0 = t * VB;
     const nb = min(VB, v - j0);
@@ -33,10 +25,19 @@ export function linearLogits(hidden: usize, weight: usize, logits: usize, rows: 
 }
 
 /**
- * Gradient items [item0, item1) of a chunk: dl (rows, V) is dL/dlogits (already scaled), gradH
+ * Gradient items [item0, item1) of a chunk (`params`: abi.ts LIN_*): dl (rows, V) is dL/dlogits (already scaled), gradH
  * (rows, D) is overwritten, gradW (V, D) accumulated.
  */
-export function linearGrad(dl: usize, hidden: usize, weight: usize, gradH: usize, gradW: usize, mask: usize, rows: i32, d: i32, v: i32, item0: i32, item1: i32): void {
+export function linearGrad(params: usize, item0: i32, item1: i32): void {
+  const dl = <usize>load<u32>(params, LIN_LOGITS);
+  const hidden = <usize>load<u32>(params, LIN_HIDDEN);
+  const weight = <usize>load<u32>(params, LIN_WEIGHT);
+  const gradH = <usize>load<u32>(params, LIN_GRAD_HIDDEN);
+  const gradW = <usize>load<u32>(params, LIN_GRAD_WEIGHT);
+  const mask = <usize>load<u32>(params, LIN_MASK);
+  const rows = load<i32>(params, LIN_ROWS);
+  const d = load<i32>(params, LIN_D);
+  const v = load<i32>(params, LIN_V);
   const nH = (d + HC - 1) / HC;
   const nV = (v + VB - 1) / VB;
   for (let t = item0; t < item1; t++) {

@@ -1,0 +1,358 @@
+/**
+ * Validation and normalisation, once per call, for every entry point: the arguments are checked
+ * against the option table (options.ts) and the shapes, and resolved into what the kernels take:
+ * flat float arrays, targets with the ignoreIndex mapped to -1, and one LossSpec. Each error names
+ * the function, the argument, the offending index or value, and what was expected. Only the
+ * options' own keys are read (inherited ones are ignored, on every path). Nothing here modifies
+ * the caller's arrays.
+ */
+import type { FloatArray, LossSpec } from "../backends/types.js";
+import {
+  describe,
+  OPTIONS,
+  type LogitsInput,
+  type MatrixInput,
+  type OptionCall,
+  type OptionName,
+  type TargetInput,
+} from "./options.js";
+
+export { describe };
+
+function isFloatArray(x: unknown): x is FloatArray {
+  return x instanceof Float32Array || x instanceof Float64Array;
+}
+
+/** The options a call was given, checked against the table: own keys only, unknown keys refused. */
+export class Options {
+  private readonly own = new Map<string, unknown>();
+
+  constructor(
+    readonly fn: string,
+    call: OptionCall,
+    options: unknown,
+  ) {
+    if (options === undefined) return;
+    if (typeof options !== "object" || options === null || Array.isArray(options) || ArrayBuffer.isView(options)) {
+      const shown = typeof options === "string" ? `the string ${JSON.stringify(options)}` : describe(options);
+      throw new TypeError(`${fn}: options is ${shown}; expected an object such as { reduction: "mean" }`);
+    }
+    const allowed = Object.entries(OPTIONS)
+      .filter(([, row]) => row.calls.some((c) => c === call))
+      .map(([name]) => name);
+    for (const key of Object.keys(options)) {
+      if (!allowed.includes(key)) {
+        if (call === "linearCrossEntropy" && key === "weight") {
+          throw new TypeError(`${fn}: unknown option "weight"; per-class weights are options.classWeight here (the head's weight is the second argument)`);
+        }
+        if (call === "perplexity" && (key === "reduction" || key === "grad" || key === "inplace")) {
+          throw new TypeError(`${fn}: option "${key}" does not apply; perplexity is exp of the mean loss`);
+        }
+        throw new TypeError(`${fn}: unknown option "${key}"; expected one of ${allowed.join(", ")}`);
+      }
+      const value: unknown = Reflect.get(options, key);
+      if (value !== undefined) this.own.set(key, value);
+    }
+  }
+
+  /** True when the option was given (and not undefined). */
+  has(name: OptionName): boolean {
+    return this.own.has(name);
+  }
+
+  /** The option's raw value, or undefined. */
+  raw(name: OptionName): unknown {
+    return this.own.get(name);
+  }
+
+  /** The option's checked value, or its default. */
+  get<K extends OptionName>(name: K): ReturnType<(typeof OPTIONS)[K]["check"]> | (typeof OPTIONS)[K]["default"] {
+    const row = OPTIONS[name];
+    if (!this.own.has(name)) return row.default;
+    return row.check(this.fn, name, this.own.get(name)) as ReturnType<(typeof OPTIONS)[K]["check"]>;
+  }
+}
+
+function checkNumberArray(fn: string, name: string, rows: readonly unknown[], out: Float64Array): void {
+  for (let j = 0; j < rows.length; j++) {
+    const x = rows[j];
+    if (typeof x !== "number") throw new TypeError(`${fn}: ${name}[${j}] is ${describe(x)}; expected a number`);
+    out[j] = x;
+  }
+}
+
+const isRows = (x: unknown): boolean => Array.isArray(x) && x.length > 0 && Array.isArray(x[0]);
+
+/**
+ * Flatten a float input of N×V (logits, probabilities, hidden, weight) into a typed array.
+ * `v` may be undefined for rows (it is then the first row's length).
+ */
+function flattenFloats(fn: string, name: string, x: unknown, v: number | undefined): { data: FloatArray; v: number; rows?: number; callerBuffer: boolean } {
+  const needV = (): number => {
+    if (v === undefined) throw new TypeError(`${fn}: options.classes is required when ${name} is a flat array; expected the number of classes V`);
+    return v;
+  };
+  if (isFloatArray(x)) return { data: x, v: needV(), callerBuffer: true };
+  if (!Array.isArray(x)) {
+    throw new TypeError(`${fn}: ${name} is ${describe(x)}; expected a Float32Array, a Float64Array, a number[] or a number[][]`);
+  }
+  if (isRows(x)) {
+    const first: unknown = x[0];
+    const width = Array.isArray(first) ? first.length : 0;
+    if (v !== undefined && width !== v) throw new RangeError(`${fn}: ${name}[0] has length ${width}; expected options.classes = ${v}`);
+    const out = new Float64Array(x.length * width);
+    for (let i = 0; i < x.length; i++) {
+      const r: unknown = x[i];
+      if (!Array.isArray(r)) throw new TypeError(`${fn}: ${name}[${i}] is ${describe(r)}; expected a row of ${width} numbers`);
+      if (r.length !== width) throw new RangeError(`${fn}: ${name}[${i}] has length ${r.length}; expected ${width} (the length of row 0)`);
+      checkNumberArray(fn, `${name}[${i}]`, r, out.subarray(i * width, (i + 1) * width));
+    }
+    return { data: out, v: width, rows: x.length, callerBuffer: false };
+  }
+  const out = new Float64Array(x.length);
+  checkNumberArray(fn, name, x, out);
+  return { data: out, v: needV(), callerBuffer: false };
+}
+
+/** Logits as one flat float array with its shape (N, V). */
+interface FlatLogits {
+  data: FloatArray;
+  n: number;
+  v: number;
+  /** True when `data` is the caller's own typed array (not a converted copy). */
+  callerBuffer: boolean;
+}
+
+/** Validate the logits against options.classes, returning the flat logits and (N, V). */
+function resolveLogits(fn: string, logits: LogitsInput, classes: number | undefined): FlatLogits {
+  const { data, v, callerBuffer } = flattenFloats(fn, "logits", logits, classes);
+  if (v < 1) throw new RangeError(`${fn}: logits rows have length 0; expected V >= 1 classes`);
+  if (data.length === 0) throw new RangeError(`${fn}: logits is empty; expected N >= 1 rows of V = ${v}`);
+  if (data.length % v !== 0) {
+    throw new RangeError(`${fn}: logits has length ${data.length}, which is not a multiple of classes = ${v}; expected N×V`);
+  }
+  return { data, n: data.length / v, v, callerBuffer };
+}
+
+/** A vector option of length v (weight, classWeight, bias), checked, as float64. */
+function vectorOption(fn: string, name: string, x: unknown, v: number, nonNegative: boolean): Float64Array {
+  if (!isFloatArray(x) && !Array.isArray(x)) {
+    throw new TypeError(`${fn}: options.${name} is ${describe(x)}; expected a Float32Array, Float64Array or number[] of length V = ${v}`);
+  }
+  if (x.length !== v) {
+    const expected = name === "weight" ? `${v} (one per class)` : `V = ${v} (one per row of weight)`;
+    throw new RangeError(`${fn}: options.${name} has length ${x.length}; expected ${expected}`);
+  }
+  const out = new Float64Array(v);
+  for (let j = 0; j < v; j++) {
+    const e: unknown = x[j];
+    if (typeof e !== "number" || (!nonNegative && Number.isNaN(e))) throw new TypeError(`${fn}: options.${name}[${j}] is ${describe(e)}; expected a number`);
+    if (nonNegative && !(Number.isFinite(e) && e >= 0)) throw new RangeError(`${fn}: options.${name}[${j}] is ${e}; expected a finite number >= 0`);
+    out[j] = e;
+  }
+  return out;
+}
+
+/** The LossSpec of a call with V classes; `weightName` is the class-weight option's public name. */
+function resolveSpec(o: Options, v: number, weightName: "weight" | "classWeight"): LossSpec {
+  const w = o.raw(weightName);
+  return {
+    reduction: o.get("reduction"),
+    labelSmoothing: o.get("labelSmoothing"),
+    classWeight: w === undefined ? null : vectorOption(o.fn, weightName, w, v, true),
+    zLoss: o.get("zLoss"),
+    softcap: o.get("softcap") ?? 0,
+  };
+}
+
+/**
+ * Validate targets against (N, V): class indices in [0, V) or the ignoreIndex (mapped to -1, the
+ * kernels' convention), or N×V probabilities, each finite and >= 0.
+ */
+function resolveTarget(fn: string, target: TargetInput, n: number, v: number, ignoreIndex: number): { target: Int32Array | null; probs: FloatArray | null } {
+  if (target !== null && typeof target === "object" && !Array.isArray(target) && !ArrayBuffer.isView(target)) {
+    if (!("probs" in target)) {
+      throw new TypeError(`${fn}: target is an object without "probs"; expected class indices or { probs } of N×V = ${n}×${v}`);
+    }
+    const { data, v: pv } = flattenFloats(fn, "target.probs", target.probs, v);
+    if (pv !== v) throw new RangeError(`${fn}: target.probs rows have length ${pv}; expected V = ${v}`);
+    if (data.length !== n * v) throw new RangeError(`${fn}: target.probs has length ${data.length}; expected N×V = ${n}×${v} = ${n * v}`);
+    for (let k = 0; k < data.length; k++) {
+      const p = data[k]!;
+      if (!(p >= 0 && p < Infinity)) {
+        throw new RangeError(`${fn}: target.probs[${k}] (row ${Math.floor(k / v)}, class ${k % v}) is ${p}; expected a finite probability >= 0`);
+      }
+    }
+    return { target: null, probs: data };
+  }
+  if (!(target instanceof Int32Array) && !(target instanceof Uint32Array) && !Array.isArray(target)) {
+    throw new TypeError(`${fn}: target is ${describe(target)}; expected an Int32Array, Uint32Array or number[] of length N = ${n}, or { probs }`);
+  }
+  if (target.length !== n) throw new RangeError(`${fn}: target has length ${target.length}; expected N = ${n} (logits has ${n} rows of ${v})`);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const y: unknown = target[i];
+    if (typeof y !== "number" || !Number.isInteger(y)) {
+      throw new TypeError(`${fn}: target[${i}] is ${describe(y)}; expected an integer class index in [0, ${v}) or ignoreIndex (${ignoreIndex})`);
+    }
+    if (y !== ignoreIndex && (y < 0 || y >= v)) {
+      throw new RangeError(`${fn}: target[${i}] = ${y} is out of range; expected an integer in [0, ${v}) or ignoreIndex (${ignoreIndex})`);
+    }
+    out[i] = y === ignoreIndex ? -1 : y;
+  }
+  return { target: out, probs: null };
+}
+
+/** A resolved crossEntropy call: the kernel's inputs and spec, and what the api does around it. */
+export interface ResolvedCrossEntropy {
+  logits: FloatArray;
+  n: number;
+  v: number;
+  target: Int32Array | null;
+  probs: FloatArray | null;
+  spec: LossSpec;
+  grad: boolean;
+  inplace: boolean;
+  backend: string;
+}
+
+/** Validate a crossEntropy call (also softmax's, with target null: every row ignored; perplexity's; the engine's). */
+export function resolveCrossEntropy(fn: string, call: OptionCall, logits: LogitsInput, target: TargetInput | null, options: unknown): ResolvedCrossEntropy {
+  const o = new Options(fn, call, options);
+  const flat = resolveLogits(fn, logits, o.get("classes"));
+  const spec = resolveSpec(o, flat.v, "weight");
+  const grad = o.get("grad");
+  const inplace = o.get("inplace");
+  if (inplace && !grad) throw new TypeError(`${fn}: options.inplace needs options.grad = true; expected grad: true with inplace: true`);
+  if (inplace && !flat.callerBuffer) throw new TypeError(`${fn}: options.inplace needs logits as a Float32Array or Float64Array; got a plain array`);
+  const backend = o.get("backend");
+  const t = target === null ? { target: new Int32Array(flat.n).fill(-1), probs: null } : resolveTarget(fn, target, flat.n, flat.v, o.get("ignoreIndex"));
+  return { logits: flat.data, n: flat.n, v: flat.v, ...t, spec, grad, inplace, backend };
+}
+
+/** A resolved linearCrossEntropy call. `bias` is a copy in hidden's element type. */
+export interface ResolvedLinear {
+  hidden: FloatArray;
+  weight: FloatArray;
+  bias: FloatArray | null;
+  n: number;
+  d: number;
+  v: number;
+  target: Int32Array | null;
+  probs: FloatArray | null;
+  spec: LossSpec;
+  chunkRows: number;
+  gradFilter: number;
+  grad: boolean;
+  backend: string;
+}
+
+/** A matrix argument as flat data, with its row count and width when given as rows. */
+function flatMatrix(fn: string, name: string, x: unknown): { data: FloatArray; rows?: number; width?: number } {
+  if (!isFloatArray(x) && !Array.isArray(x)) {
+    throw new TypeError(`${fn}: ${name} is ${describe(x)}; expected a Float32Array, a Float64Array, a number[] or a number[][]`);
+  }
+  if (isRows(x)) {
+    const { data, v, rows } = flattenFloats(fn, name, x, undefined);
+    return { data, rows, width: v };
+  }
+  return { data: flattenFloats(fn, name, x, 1).data }; // flat: the width only matters for rows
+}
+
+/**
+ * Validate a linearCrossEntropy call and derive (N, D, V). Shapes: hidden (N, D), weight (V, D),
+ * bias (V); N is the target's length (or the rows of probabilities or hidden), D = hidden.length / N,
+ * V = weight.length / D.
+ */
+export function resolveLinear(fn: string, hiddenIn: MatrixInput, weightIn: MatrixInput, targetIn: TargetInput, options: unknown): ResolvedLinear {
+  const o = new Options(fn, "linearCrossEntropy", options);
+  const classes = o.get("classes");
+
+  let n: number | undefined;
+  const isProbs = targetIn !== null && typeof targetIn === "object" && !Array.isArray(targetIn) && !ArrayBuffer.isView(targetIn);
+  if (!isProbs) {
+    if (!(targetIn instanceof Int32Array) && !(targetIn instanceof Uint32Array) && !Array.isArray(targetIn)) {
+      throw new TypeError(`${fn}: target is ${describe(targetIn)}; expected an Int32Array, Uint32Array or number[] of length N, or { probs }`);
+    }
+    n = targetIn.length;
+    if (n === 0) throw new RangeError(`${fn}: target is empty; expected N >= 1 tokens`);
+  } else if ("probs" in targetIn && isRows(targetIn.probs)) {
+    n = targetIn.probs.length;
+  }
+
+  const h = flatMatrix(fn, "hidden", hiddenIn);
+  const w = flatMatrix(fn, "weight", weightIn);
+  if (h.data.length === 0) throw new RangeError(`${fn}: hidden is empty; expected N×D values`);
+  if (w.data.length === 0) throw new RangeError(`${fn}: weight is empty; expected V×D values`);
+  if (h.rows !== undefined && n !== undefined && h.rows !== n) {
+    throw new RangeError(`${fn}: hidden has ${h.rows} rows; expected N = ${n} (the target's length)`);
+  }
+  n ??= h.rows;
+
+  // D: from rows when given, else from N, else from V = options.classes.
+  let d: number;
+  if (h.width !== undefined) d = h.width;
+  else if (w.width !== undefined) d = w.width;
+  else if (n !== undefined) {
+    if (h.data.length % n !== 0) {
+      throw new RangeError(`${fn}: hidden has length ${h.data.length}, which is not a multiple of N = ${n} (the target's length); expected N×D`);
+    }
+    d = h.data.length / n;
+  } else if (classes !== undefined) {
+    if (w.data.length % classes !== 0) {
+      throw new RangeError(`${fn}: weight has length ${w.data.length}, which is not a multiple of options.classes = ${classes}; expected V×D`);
+    }
+    d = w.data.length / classes;
+  } else {
+    throw new TypeError(`${fn}: options.classes is required with flat probability targets and flat hidden and weight; expected the number of classes V`);
+  }
+  if (d < 1) throw new RangeError(`${fn}: hidden rows have length 0; expected D >= 1`);
+  if (w.width !== undefined && w.width !== d) throw new RangeError(`${fn}: weight rows have length ${w.width}; expected D = ${d} (hidden's row length)`);
+  if (h.data.length % d !== 0) {
+    throw new RangeError(`${fn}: hidden has length ${h.data.length}, which is not a multiple of D = ${d} (weight's row length); expected N×D`);
+  }
+  if (n !== undefined && h.data.length !== n * d) throw new RangeError(`${fn}: hidden has length ${h.data.length}; expected N×D = ${n}×${d} = ${n * d}`);
+  n = h.data.length / d;
+  if (w.data.length % d !== 0) {
+    throw new RangeError(`${fn}: weight has length ${w.data.length}, which is not a multiple of D = ${d} (hidden's row length); expected V×D`);
+  }
+  const v = w.data.length / d;
+  if (classes !== undefined && classes !== v) throw new RangeError(`${fn}: weight has ${v} rows of D = ${d}; expected options.classes = ${classes} rows`);
+
+  const spec = resolveSpec(o, v, "classWeight");
+  const f32 = h.data instanceof Float32Array;
+  const asHidden = (x: ArrayLike<number>): FloatArray => (f32 ? Float32Array.from(x) : Float64Array.from(x));
+  const biasIn = o.raw("bias");
+  const bias = biasIn === undefined ? null : asHidden(vectorOption(fn, "bias", biasIn, v, false));
+  const weight = w.data instanceof Float32Array === f32 ? w.data : asHidden(w.data);
+
+  if (o.has("chunkSize") && o.has("memoryBudget")) {
+    throw new TypeError(`${fn}: options.chunkSize and options.memoryBudget are both given; expected at most one of them`);
+  }
+  const chunkSize = o.get("chunkSize");
+  const chunkRows = chunkSize !== undefined ? Math.min(chunkSize, n) : Math.max(1, Math.min(n, Math.floor(o.get("memoryBudget") / (v * (f32 ? 4 : 8)))));
+
+  const t = resolveTarget(fn, targetIn, n, v, o.get("ignoreIndex"));
+  return { hidden: h.data, weight, bias, n, d, v, ...t, spec, chunkRows, gradFilter: o.get("gradFilter"), grad: o.get("grad"), backend: o.get("backend") };
+}
+
+/** Validate createEngine's options. `threads` stays undefined when not given (the executor picks). */
+export function resolveEngineOptions(options: unknown, names: readonly string[]): { backend: string; threads: number | undefined } {
+  const fn = "createEngine";
+  if (options === undefined) return { backend: "auto", threads: undefined };
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError(`${fn}: options is ${describe(options)}; expected an object`);
+  const own = new Map<string, unknown>();
+  for (const key of Object.keys(options)) {
+    if (key !== "backend" && key !== "threads") throw new TypeError(`${fn}: unknown option "${key}"; expected backend, threads`);
+    own.set(key, Reflect.get(options, key));
+  }
+  const backend = own.get("backend") ?? "auto";
+  if (typeof backend !== "string" || (backend !== "auto" && !names.includes(backend))) {
+    throw new RangeError(`${fn}: options.backend is ${JSON.stringify(backend)}; expected "auto", ${names.map((b) => `"${b}"`).join(", ")}`);
+  }
+  const threads = own.get("threads");
+  if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > 64)) {
+    throw new RangeError(`${fn}: options.threads is ${describe(threads)}; expected an integer from 1 to 64`);
+  }
+  return { backend, threads };
+}

@@ -1,0 +1,98 @@
+/**
+ * The host's side of the kernels' ABI (field offsets in kernel/abi.ts): the parameter structs
+ * written into wasm memory before a kernel runs, and the jobs that run kernels over items.
+ * Field names are those of the loss spec (LossSpec in ../types.ts), end to end.
+ */
+import * as abi from "./kernel/abi.js";
+import type { WasmInstance } from "./instance.js";
+
+export const { LIN_VB, LIN_HC } = abi;
+
+/** crossEntropyRows' struct: the loss spec's scalars and where each (N, V) or (N) array lies. */
+export interface CrossEntropyParams {
+  labelSmoothing: number;
+  zLoss: number;
+  softcap: number;
+  /** The gradient's factor: 1/D for mean, else 1. */
+  gradScale: number;
+  /** W = Σ_j w_j (V without class weights). */
+  classWeightSum: number;
+  logits: number;
+  grad: number;
+  target: number;
+  probs: number;
+  classWeight: number;
+  rowLoss: number;
+  lse: number;
+  v: number;
+}
+
+/** linearLogits' and linearGrad's struct, for one chunk of rows. */
+export interface LinearParams {
+  hidden: number;
+  weight: number;
+  /** The chunk's (rows, V) logits, then dL/dlogits in place. */
+  logits: number;
+  gradHidden: number;
+  gradWeight: number;
+  mask: number;
+  rows: number;
+  d: number;
+  v: number;
+}
+
+/** Write crossEntropyRows' struct at `ptr` (a block of abi.CE_PARAMS_BYTES). */
+export function writeCrossEntropyParams(inst: WasmInstance, ptr: number, p: CrossEntropyParams): void {
+  const m = new DataView(inst.buffer(), ptr, abi.CE_PARAMS_BYTES);
+  m.setFloat64(abi.CE_LABEL_SMOOTHING, p.labelSmoothing, true);
+  m.setFloat64(abi.CE_Z_LOSS, p.zLoss, true);
+  m.setFloat64(abi.CE_SOFTCAP, p.softcap, true);
+  m.setFloat64(abi.CE_GRAD_SCALE, p.gradScale, true);
+  m.setFloat64(abi.CE_CLASS_WEIGHT_SUM, p.classWeightSum, true);
+  m.setUint32(abi.CE_LOGITS, p.logits, true);
+  m.setUint32(abi.CE_GRAD, p.grad, true);
+  m.setUint32(abi.CE_TARGET, p.target, true);
+  m.setUint32(abi.CE_PROBS, p.probs, true);
+  m.setUint32(abi.CE_CLASS_WEIGHT, p.classWeight, true);
+  m.setUint32(abi.CE_ROW_LOSS, p.rowLoss, true);
+  m.setUint32(abi.CE_LSE, p.lse, true);
+  m.setInt32(abi.CE_V, p.v, true);
+}
+
+/** Write the linear kernels' struct at `ptr` (a block of abi.LIN_PARAMS_BYTES). */
+export function writeLinearParams(inst: WasmInstance, ptr: number, p: LinearParams): void {
+  const m = new DataView(inst.buffer(), ptr, abi.LIN_PARAMS_BYTES);
+  m.setUint32(abi.LIN_HIDDEN, p.hidden, true);
+  m.setUint32(abi.LIN_WEIGHT, p.weight, true);
+  m.setUint32(abi.LIN_LOGITS, p.logits, true);
+  m.setUint32(abi.LIN_GRAD_HIDDEN, p.gradHidden, true);
+  m.setUint32(abi.LIN_GRAD_WEIGHT, p.gradWeight, true);
+  m.setUint32(abi.LIN_MASK, p.mask, true);
+  m.setInt32(abi.LIN_ROWS, p.rows, true);
+  m.setInt32(abi.LIN_D, p.d, true);
+  m.setInt32(abi.LIN_V, p.v, true);
+}
+
+export const CE_PARAMS_BYTES = abi.CE_PARAMS_BYTES;
+export const LIN_PARAMS_BYTES = abi.LIN_PARAMS_BYTES;
+
+/**
+ * One parallel step: a kernel over items [0, items) whose struct lies at `params`. Rows for
+ * crossEntropyRows (each thread with its own softcap scratch row at scratch + thread·scratchStride),
+ * vocabulary blocks and column groups for the linear kernels.
+ */
+export interface Job {
+  kernel: "crossEntropyRows" | "linearLogits" | "linearGrad";
+  params: number;
+  items: number;
+  scratch: number;
+  scratchStride: number;
+}
+
+/** Run items [i0, i1) of a job on this thread (as thread `thread` of the job). */
+export function runJob(inst: WasmInstance, job: Job, i0: number, i1: number, thread = 0): void {
+  const ex = inst.exports;
+  if (job.kernel === "crossEntropyRows") ex.crossEntropyRows(job.params, i0, i1, job.scratch === 0 ? 0 : job.scratch + thread * job.scratchStride);
+  else if (job.kernel === "linearLogits") ex.linearLogits(job.params, i0, i1);
+  else ex.linearGrad(job.params, i0, i1);
+}

@@ -1,0 +1,148 @@
+/**
+ * The wasm executor: one instance over (shared, where threads run) wasm memory, a thread pool
+ * when it has more than one thread, and the pointer bookkeeping of a call. Inputs that are live
+ * blocks of this memory are used where they lie (zero-copy); others are copied in for the call.
+ * Gradient outputs that are live blocks are written in place; others are filled at the end.
+ */
+import { MAX_BLOCK_ELEMENTS } from "../common.js";
+import { cpuCount } from "../env.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
+import { runJob, type Job } from "./abi.js";
+import { collect, rowsJob, stage, type Staged } from "./crossEntropy.js";
+import { WasmInstance } from "./instance.js";
+import { linearCall } from "./linearCrossEntropy.js";
+import { detectFeatures } from "./loader.js";
+import { ThreadPool, type WorkerFault } from "./pool.js";
+
+/** Threads when none are asked for: the CPU count, at most 8. */
+const DEFAULT_MAX_THREADS = 8;
+
+export class WasmExecutor implements Executor {
+  readonly name = "wasm";
+  readonly maxAlloc = MAX_BLOCK_ELEMENTS;
+  private disposed = false;
+  /** Test hook: the next pooled job makes a worker fail this way. */
+  fault: WorkerFault | undefined;
+
+  private constructor(
+    private readonly inst: WasmInstance,
+    private readonly pool: ThreadPool | null,
+    readonly threads: number,
+  ) {}
+
+  /** An executor on `threads` threads (1 where shared memory is unavailable); default: the CPU count, at most 8. */
+  static async create(threads: number | undefined): Promise<WasmExecutor> {
+    const f = detectFeatures();
+    let t = threads ?? Math.min(DEFAULT_MAX_THREADS, await cpuCount());
+    if (!f.threads) t = 1;
+    const inst = await WasmInstance.create(f.threads ? "shared" : "own");
+    const pool = t > 1 ? await ThreadPool.create(t, inst.module, inst.memory) : null;
+    return new WasmExecutor(inst, pool, t);
+  }
+
+  private live(): void {
+    if (this.disposed) throw new Error("engine: this engine has been disposed");
+  }
+
+  alloc(n: number): Float32Array {
+    this.live();
+    return this.inst.f32(this.inst.alloc(n * 4), n);
+  }
+
+  free(buffer: Float32Array): boolean {
+    this.live();
+    return this.inst.owns(buffer) && this.inst.free(buffer.byteOffset);
+  }
+
+  supports(call: CallShape): true | string {
+    return call.dtype === "float32" ? true : "its kernels are float32";
+  }
+
+  owns(x: ArrayBufferView): boolean {
+    return this.inst.owns(x);
+  }
+
+  freed(x: ArrayBufferView): boolean {
+    return this.inst.isMemory(x) && !this.inst.owns(x);
+  }
+
+  private async run(job: Job): Promise<void> {
+    this.live();
+    if (this.pool === null) {
+      runJob(this.inst, job, 0, job.items);
+      return;
+    }
+    const fault = this.fault;
+    this.fault = undefined;
+    await this.pool.run(job, fault);
+  }
+
+  /** Where a float32 operand lies: its own address when it is a live block, else a copy's (freed by the caller). */
+  private place(x: FloatArray, temps: number[]): number {
+    if (x instanceof Float32Array && this.inst.owns(x)) return x.byteOffset;
+    const p = this.inst.alloc(x.length * 4);
+    temps.push(p);
+    this.inst.f32(p, x.length).set(x);
+    return p;
+  }
+
+  async crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult> {
+    this.live();
+    const { inst } = this;
+    const { n, v, logits, gradOut, probs } = args;
+    const size = n * v;
+    const temps: number[] = [];
+    let staged: Staged | null = null;
+    try {
+      const logitsPtr = this.place(logits, temps);
+      let gradPtr = 0;
+      const gradInPlace = gradOut instanceof Float32Array && inst.owns(gradOut);
+      if (gradOut === logits) gradPtr = logitsPtr;
+      else if (gradOut !== null && gradInPlace) gradPtr = gradOut.byteOffset;
+      else if (gradOut !== null) {
+        gradPtr = inst.alloc(size * 4);
+        temps.push(gradPtr);
+      }
+      const probsPtr = probs instanceof Float32Array && inst.owns(probs) ? probs.byteOffset : 0;
+      staged = stage(inst, args, logitsPtr, gradPtr, this.threads, probsPtr);
+      await this.run(rowsJob(staged, n));
+      if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
+      const result = collect(inst, staged, args.spec.reduction);
+      staged = null;
+      return result;
+    } finally {
+      if (staged !== null) for (const p of staged.temps) inst.free(p);
+      for (const p of temps) inst.free(p);
+    }
+  }
+
+  async linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
+    this.live();
+    const steps = linearCall(this.inst, args, this.threads);
+    let s = steps.next();
+    try {
+      while (!s.done) {
+        await this.run(s.value);
+        s = steps.next();
+      }
+    } catch (e) {
+      steps.throw(e); // runs the steps' cleanup (frees their buffers), then rethrows e
+      throw e;
+    }
+    return s.value;
+  }
+
+  memoryStats(): MemoryStats {
+    return { bytesInUse: this.inst.bytesInUse, peakBytes: this.inst.peakBytes };
+  }
+
+  resetPeakMemory(): void {
+    this.inst.peakBytes = this.inst.bytesInUse;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pool?.terminate();
+  }
+}

@@ -1,0 +1,38 @@
+// The kernels' entry-point ABI, read by both the AssemblyScript kernels and the host
+// (src/backends/wasm/abi.ts): the byte offsets of the fields of each parameter struct, and the
+// block sizes the host must agree on. Plain constants only, so this file is valid AssemblyScript
+// and valid TypeScript alike. Field names follow the loss spec (src/backends/types.ts: LossSpec).
+
+// crossEntropyRows(params, row0, row1, scratch): one struct per call, in wasm memory.
+// float64 fields
+export const CE_LABEL_SMOOTHING = 0; // ε
+export const CE_Z_LOSS = 8; // z
+export const CE_SOFTCAP = 16; // s, 0 for off
+export const CE_GRAD_SCALE = 24; // the gradient's factor: 1/D for mean, else 1
+export const CE_CLASS_WEIGHT_SUM = 32; // W = Σ_j w_j (V without class weights)
+// addresses (byte offsets in wasm memory, 0 for absent) and sizes, 32-bit
+export const CE_LOGITS = 40; // (N, V) float32
+export const CE_GRAD = 44; // (N, V) float32 output, may equal CE_LOGITS, or 0
+export const CE_TARGET = 48; // (N) int32, -1 ignored, or 0 for probability targets
+export const CE_PROBS = 52; // (N, V) float32, or 0
+export const CE_CLASS_WEIGHT = 56; // (V) float64, or 0
+export const CE_ROW_LOSS = 60; // (N) float64 output
+export const CE_LSE = 64; // (N) float64 output
+export const CE_V = 68; // V, int32
+export const CE_PARAMS_BYTES = 72;
+
+// linearLogits(params, item0, item1) and linearGrad(params, item0, item1): one struct per chunk.
+export const LIN_HIDDEN = 0; // (rows, D) float32, the chunk's first row
+export const LIN_WEIGHT = 4; // (V, D) float32
+export const LIN_LOGITS = 8; // (rows, V) float32: logits out (linearLogits), dL/dlogits in (linearGrad)
+export const LIN_GRAD_HIDDEN = 12; // (rows, D) float32 output
+export const LIN_GRAD_WEIGHT = 16; // (V, D) float32, accumulated
+export const LIN_MASK = 20; // one byte per vocabulary block (1: skipped by the gradient filter), or 0
+export const LIN_ROWS = 24;
+export const LIN_D = 28;
+export const LIN_V = 32;
+export const LIN_PARAMS_BYTES = 40;
+
+// Block sizes of the fused linear cross-entropy's work items.
+export const LIN_VB = 256; // vocabulary rows per block (the gradient filter's tile width)
+export const LIN_HC = 64; // gradHidden columns per item
