@@ -53,7 +53,7 @@ for (const v of [128256, 262144]) {
     inst.f32(x, size).set(genValues(size, n + v, 8));
     const args: CrossEntropyArgs = {
       logits: inst.f32(x, size), n, v, target: genTargets(n, n, v), probs: null,
-      spec: { labelSmoothing: 0, classWeight: null, zLoss: 0, softcap: 0, reduction: "mean" }, gradOut: null,
+      spec: { labelSmoothing: 0, classWeight: null, zLoss: 0, softcap: 0, temperature: 1, denominator: null, reduction: "mean" }, gradOut: null,
     };
     for (const grad of [false, true]) {
       const staged = stage(inst, args, x, grad ? g : 0, 2);

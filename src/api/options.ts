@@ -33,6 +33,13 @@ export interface CrossEntropyOptions {
   zLoss?: number;
   /** s > 0: logits become s·tanh(x/s) before the softmax (Gemma 2). Default off. */
   softcap?: number;
+  /** τ > 0: the softmax sees softcap(x)/τ (softcap first); lse, entropy and argmax are those of softcap(x)/τ. Default 1. */
+  temperature?: number;
+  /**
+   * d > 0, with reduction "mean": divide the summed loss (and the gradient) by d instead of the
+   * weight sum of the tokens not ignored, e.g. the tokens of a whole optimiser step. Default off.
+   */
+  denominator?: number;
   /** Also return d loss / d logits. Default false. */
   grad?: boolean;
   /** Write the gradient into the logits buffer instead of a new array. Needs grad and float logits. */
@@ -172,6 +179,8 @@ export const OPTIONS = {
     default: undefined,
     check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0 (leave it out for no cap)"),
   },
+  temperature: { calls: ["crossEntropy"], default: 1, check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0") },
+  denominator: { calls: ["crossEntropy"], default: undefined, check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0") },
   grad: { calls: ["crossEntropy", "linearCrossEntropy"], default: false, check: boolean },
   inplace: { calls: ["crossEntropy"], default: false, check: boolean },
   bias: { calls: ["linearCrossEntropy"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },

@@ -153,6 +153,17 @@ function vectorOption(fn: string, name: string, x: unknown, v: number, nonNegati
   return out;
 }
 
+/** The denominator, checked against the reduction it divides. */
+function resolveDenominator(o: Options): number | null {
+  const d = o.get("denominator");
+  if (d === undefined) return null;
+  const reduction = o.get("reduction");
+  if (reduction !== "mean") {
+    throw new TypeError(`${o.fn}: options.denominator is given with reduction "${reduction}"; expected reduction "mean" (the denominator divides the summed loss)`);
+  }
+  return d;
+}
+
 /** The LossSpec of a call with V classes; `weightName` is the class-weight option's public name. */
 function resolveSpec(o: Options, v: number, weightName: "weight" | "classWeight"): LossSpec {
   const w = o.raw(weightName);
@@ -162,6 +173,8 @@ function resolveSpec(o: Options, v: number, weightName: "weight" | "classWeight"
     classWeight: w === undefined ? null : vectorOption(o.fn, weightName, w, v, true),
     zLoss: o.get("zLoss"),
     softcap: o.get("softcap") ?? 0,
+    temperature: o.get("temperature"),
+    denominator: resolveDenominator(o),
   };
 }
 

@@ -19,11 +19,13 @@ import type {
 } from "./types.js";
 
 /**
- * D, the divisor of the "mean" reduction, as PyTorch defines it:
- * index targets: Σ w[y_i] over tokens that are not ignored (the count when unweighted);
- * probability targets: N.
+ * D, the divisor of the "mean" reduction: the caller's `denominator` when given, else as PyTorch
+ * defines it: index targets: Σ w[y_i] over tokens that are not ignored (the count when
+ * unweighted); probability targets: N.
  */
-export function meanDenominator(target: Int32Array | null, classWeight: Float64Array | null, n: number): number {
+export function meanDenominator(target: Int32Array | null, spec: LossSpec, n: number): number {
+  if (spec.denominator !== null) return spec.denominator;
+  const classWeight = spec.classWeight;
   if (target === null) return n;
   let d = 0;
   for (let i = 0; i < n; i++) {
@@ -68,7 +70,7 @@ export interface SliceConstants {
 
 export function sliceConstants(args: CrossEntropyArgs): SliceConstants {
   const { v, n, target, spec } = args;
-  const d = meanDenominator(target, spec.classWeight, n);
+  const d = meanDenominator(target, spec, n);
   return { wSum: classWeightSum(spec, v), d, scale: gradScale(spec.reduction, d) };
 }
 

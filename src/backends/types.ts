@@ -18,8 +18,10 @@ export type Reduction = "mean" | "sum" | "none";
  * kernel, down to the wasm parameter struct (src/backends/wasm/abi.ts): one name per concept.
  *
  * Invariants: 0 <= labelSmoothing <= 1; zLoss finite and >= 0; softcap finite and > 0, or 0
- * for "off"; `classWeight`, when given, has length V and finite entries >= 0. The caller's
- * ignoreIndex is not here: the api maps ignored targets to -1 (see CrossEntropyArgs.target).
+ * for "off"; temperature finite and > 0; denominator finite and > 0 (only with reduction
+ * "mean") or null; `classWeight`, when given, has length V and finite
+ * entries >= 0. The caller's ignoreIndex is not here: the api maps ignored targets to -1 (see
+ * CrossEntropyArgs.target).
  */
 export interface LossSpec {
   readonly reduction: Reduction;
@@ -31,6 +33,10 @@ export interface LossSpec {
   readonly zLoss: number;
   /** s in s·tanh(x/s); 0 means no soft-capping. */
   readonly softcap: number;
+  /** τ: the softmax sees c = softcap(x)/τ. 1 for none. */
+  readonly temperature: number;
+  /** d: "mean" divides by d instead of the weight sum of the tokens not ignored; null for that sum. */
+  readonly denominator: number | null;
 }
 
 /**

@@ -62,7 +62,7 @@ export function argsOf(c: SliceCase, f32: boolean, grad: boolean): CrossEntropyA
     v: c.v,
     target: c.target,
     probs: c.probs === null ? null : mk(c.probs),
-    spec: { labelSmoothing: c.labelSmoothing, classWeight: c.weight, zLoss: c.zLoss, softcap: c.softcap, reduction: c.reduction },
+    spec: { labelSmoothing: c.labelSmoothing, classWeight: c.weight, zLoss: c.zLoss, softcap: c.softcap, temperature: 1, denominator: null, reduction: c.reduction },
     gradOut: grad ? (f32 ? new Float32Array(c.n * c.v) : new Float64Array(c.n * c.v)) : null,
   };
 }

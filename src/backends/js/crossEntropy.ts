@@ -2,7 +2,7 @@
  * The fast plain-TypeScript kernel: every option in one kernel, float32 storage, float64
  * arithmetic and row sums. It is the fallback where WebAssembly SIMD is missing.
  *
- * Per row (N, V), with c the (capped) logits:
+ * Per row (N, V), with c = softcap(x)/τ the logits the softmax sees:
  * - without a gradient: one online pass computes the running max, the rescaled sum of
  *   exps and the terms of the loss that are linear in c (c_y, Σ w_j·c_j, Σ w_j·t'_j·c_j);
  * - with a gradient: a max pass (no exp) gathers the same linear terms; a second pass
@@ -17,20 +17,20 @@
  *   probs:  A = Σ_k w_k·t'_k + 2z·lse,          B_j = w_j·t'_j
  * (see reference/crossEntropy.ts for the derivation's plain form).
  *
- * Under softcap the capped row is kept in one float64 scratch row (V), never N×V, so that
- * tanh is computed once per element and the chain-rule factor 1 - (c/s)² needs no logits
- * (which `inplace` has overwritten by then).
+ * Under softcap or a temperature the row c is kept in one float64 scratch row (V), never N×V,
+ * so that tanh is computed once per element and the chain-rule factor (1/τ)·(1 - (τc/s)²)
+ * needs no logits (which `inplace` has overwritten by then); the 1/τ is folded into `scale`.
  */
 import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 
 export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
   const { logits, n, v, target, probs, gradOut, spec } = args;
-  const { reduction, classWeight: weight, labelSmoothing: eps, zLoss: z, softcap: s } = spec;
-  const d = meanDenominator(target, weight, n);
-  const scale = gradScale(reduction, d);
+  const { reduction, classWeight: weight, labelSmoothing: eps, zLoss: z, softcap: s, temperature: tau } = spec;
+  const d = meanDenominator(target, spec, n);
+  const scale = gradScale(reduction, d) / tau;
   const wSum = classWeightSum(spec, v);
-  const capped = s > 0 ? new Float64Array(v) : null;
+  const capped = s > 0 || tau !== 1 ? new Float64Array(v) : null;
   const rowLoss = new Float64Array(n);
   const lseOut = new Float64Array(n);
 
@@ -48,7 +48,7 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     for (let j = 0; j < v; j++) {
       let c = logits[row + j]!;
       if (capped !== null) {
-        c = s * Math.tanh(c / s);
+        c = (s > 0 ? s * Math.tanh(c / s) : c) / tau;
         capped[j] = c;
       }
       if (online) {
@@ -112,7 +112,7 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     }
     rowLoss[i] = loss;
 
-    // Pass 3 (gradient only): g_j = scale·(A·e_j/Σe - B_j)·(1 - (c_j/s)²), in place.
+    // Pass 3 (gradient only): g_j = scale·(A·e_j/Σe - B_j)·(1 - (τc_j/s)²), in place.
     if (gradOut !== null) {
       const k = (scale * a) / sum;
       const kb = probs === null ? (scale * eps) / v : scale * (1 - eps);
@@ -124,8 +124,8 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         } else if (eps > 0) {
           g -= kb * (weight === null ? 1 : weight[j]!);
         }
-        if (capped !== null) {
-          const t = capped[j]! / s;
+        if (s > 0) {
+          const t = (capped![j]! * tau) / s;
           g *= 1 - t * t;
         }
         gradOut[row + j] = g;
@@ -134,8 +134,8 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         let gy = k * Math.exp(cy - m);
         if (eps > 0) gy -= kb * wy;
         gy -= scale * (1 - eps) * wy;
-        if (capped !== null) {
-          const t = capped[y]! / s;
+        if (s > 0) {
+          const t = (capped![y]! * tau) / s;
           gy *= 1 - t * t;
         }
         gradOut[row + y] = gy;

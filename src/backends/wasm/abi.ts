@@ -13,7 +13,8 @@ export interface CrossEntropyParams {
   labelSmoothing: number;
   zLoss: number;
   softcap: number;
-  /** The gradient's factor: 1/D for mean, else 1. */
+  temperature: number;
+  /** The gradient's factor: 1/D for mean, else 1; times 1/τ (the chain rule through c = softcap(x)/τ). */
   gradScale: number;
   /** W = Σ_j w_j (V without class weights). */
   classWeightSum: number;
@@ -57,6 +58,7 @@ export function writeCrossEntropyParams(inst: WasmInstance, ptr: number, p: Cros
   m.setUint32(abi.CE_ROW_LOSS, p.rowLoss, true);
   m.setUint32(abi.CE_LSE, p.lse, true);
   m.setInt32(abi.CE_V, p.v, true);
+  m.setFloat64(abi.CE_TEMPERATURE, p.temperature, true);
 }
 
 /** Write the linear kernels' struct at `ptr` (a block of abi.LIN_PARAMS_BYTES). */

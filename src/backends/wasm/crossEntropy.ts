@@ -59,15 +59,16 @@ export function stage(
       classWeight = take(v * 8);
       inst.f64(classWeight, v).set(spec.classWeight);
     }
-    const scratch = spec.softcap > 0 ? take(threads * v * 4) : 0;
+    const scratch = spec.softcap > 0 || spec.temperature !== 1 ? take(threads * v * 4) : 0;
     const rowLoss = take(n * 8);
     const lse = take(n * 8);
-    const d = meanDenominator(args.target, spec.classWeight, n);
+    const d = meanDenominator(args.target, spec, n);
     const params: CrossEntropyParams = {
       labelSmoothing: spec.labelSmoothing,
       zLoss: spec.zLoss,
       softcap: spec.softcap,
-      gradScale: gradScale(spec.reduction, d),
+      temperature: spec.temperature,
+      gradScale: gradScale(spec.reduction, d) / spec.temperature,
       classWeightSum: classWeightSum(spec, v),
       logits, grad, target, probs, classWeight, rowLoss, lse, v,
     };

@@ -8,7 +8,7 @@
 export const CE_LABEL_SMOOTHING = 0; // ε
 export const CE_Z_LOSS = 8; // z
 export const CE_SOFTCAP = 16; // s, 0 for off
-export const CE_GRAD_SCALE = 24; // the gradient's factor: 1/D for mean, else 1
+export const CE_GRAD_SCALE = 24; // the gradient's factor: 1/D for mean, else 1; times 1/τ
 export const CE_CLASS_WEIGHT_SUM = 32; // W = Σ_j w_j (V without class weights)
 // addresses (byte offsets in wasm memory, 0 for absent) and sizes, 32-bit
 export const CE_LOGITS = 40; // (N, V) float32
@@ -19,7 +19,8 @@ export const CE_CLASS_WEIGHT = 56; // (V) float64, or 0
 export const CE_ROW_LOSS = 60; // (N) float64 output
 export const CE_LSE = 64; // (N) float64 output
 export const CE_V = 68; // V, int32
-export const CE_PARAMS_BYTES = 72;
+export const CE_TEMPERATURE = 72; // τ, float64: the softmax sees softcap(x)/τ
+export const CE_PARAMS_BYTES = 80;
 
 // linearLogits(params, item0, item1) and linearGrad(params, item0, item1): one struct per chunk.
 export const LIN_HIDDEN = 0; // (rows, D) float32, the chunk's first row

@@ -10,7 +10,7 @@
 // Rows are independent, so any split of rows over threads gives bitwise-identical results.
 import {
   CE_CLASS_WEIGHT, CE_CLASS_WEIGHT_SUM, CE_GRAD, CE_GRAD_SCALE, CE_LABEL_SMOOTHING, CE_LOGITS, CE_LSE, CE_PROBS, CE_ROW_LOSS,
-  CE_SOFTCAP, CE_TARGET, CE_V, CE_Z_LOSS,
+  CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS,
 } from "./abi";
 import { exp1, exp4 } from "./exp";
 import { demote2, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
@@ -123,8 +123,8 @@ function linearTerms(p: usize, n: i32, probs: usize, weight: usize, eps: f64): v
  * Rows [row0, row1) of the fused cross-entropy. `params` is the call's struct (fields in abi.ts):
  * addresses are byte offsets in this memory, 0 means absent. logits, grad, probs: (N, V) float32;
  * target: (N) int32 (−1 ignored); classWeight: (V) float64; rowLoss, lse: (N) float64 outputs;
- * gradScale is the gradient's factor (1/D for mean), classWeightSum = Σ_j w_j.
- * scratch: (V) float32 of this thread, needed with softcap.
+ * gradScale is the gradient's factor (1/D for mean, times 1/τ), classWeightSum = Σ_j w_j.
+ * scratch: (V) float32 of this thread, needed with softcap or a temperature τ != 1.
  */
 export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: usize): void {
   const logits = <usize>load<u32>(params, CE_LOGITS);
@@ -138,6 +138,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
   const eps = load<f64>(params, CE_LABEL_SMOOTHING);
   const z = load<f64>(params, CE_Z_LOSS);
   const s = load<f64>(params, CE_SOFTCAP);
+  const tau = load<f64>(params, CE_TEMPERATURE);
   const scale = load<f64>(params, CE_GRAD_SCALE);
   const wSum = load<f64>(params, CE_CLASS_WEIGHT_SUM);
   const rowBytes = <usize>v << 2;
@@ -148,11 +149,12 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     const ignored = target != 0 && load<i32>(target + (<usize>i << 2)) < 0;
     const y = target != 0 && !ignored ? load<i32>(target + (<usize>i << 2)) : -1;
 
-    // The row the softmax sees: the logits, or their soft-capped copy in scratch (V, never N×V).
+    // The row the softmax sees: the logits, or softcap(x)/τ in scratch (V, never N×V).
     let c = xRow;
-    if (s > 0) {
+    if (s > 0 || tau != 1) {
       for (let j = 0; j < v; j++) {
-        store<f32>(at(scratch, j), <f32>(s * Math.tanh(<f64>load<f32>(at(xRow, j)) / s)));
+        const x = <f64>load<f32>(at(xRow, j));
+        store<f32>(at(scratch, j), <f32>((s > 0 ? s * Math.tanh(x / s) : x) / tau));
       }
       c = scratch;
     }
@@ -226,7 +228,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
       const kb2 = f64x2.splat(kb);
       const kc2 = f64x2.splat(kc);
       const one = f64x2.splat(1);
-      const invS = f64x2.splat(s > 0 ? 1 / s : 0);
+      const invS = f64x2.splat(s > 0 ? tau / s : 0); // softcap's factor reads τc/s
       for (; j + 4 <= v; j += 4) {
         const e = v128.load(at(gRow, j));
         let g0 = f64x2.mul(k2, promoteLow(e));
@@ -268,7 +270,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
         g -= kb * w;
       }
       if (s > 0) {
-        const t = <f64>load<f32>(at(c, j)) / s;
+        const t = (<f64>load<f32>(at(c, j)) * tau) / s;
         g *= 1 - t * t;
       }
       store<f32>(at(gRow, j), <f32>g);
@@ -278,7 +280,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
       if (eps > 0) gy -= kb * wy;
       gy -= scale * (1 - eps) * wy;
       if (s > 0) {
-        const t = cy / s;
+        const t = (cy * tau) / s;
         gy *= 1 - t * t;
       }
       store<f32>(at(gRow, y), <f32>gy);
