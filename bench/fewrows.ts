@@ -12,6 +12,7 @@
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
+import { lossSpec } from "../src/backends/common.js";
 import type { CrossEntropyArgs } from "../src/backends/types.js";
 import { runJob } from "../src/backends/wasm/abi.js";
 import { rowsJob, stage, type Staged } from "../src/backends/wasm/crossEntropy.js";
@@ -53,7 +54,7 @@ for (const v of [128256, 262144]) {
     inst.f32(x, size).set(genValues(size, n + v, 8));
     const args: CrossEntropyArgs = {
       logits: inst.f32(x, size), n, v, target: genTargets(n, n, v), probs: null,
-      spec: { labelSmoothing: 0, classWeight: null, zLoss: 0, softcap: 0, temperature: 1, denominator: null, reduction: "mean" }, gradOut: null,
+      spec: lossSpec(), gradOut: null,
     };
     for (const grad of [false, true]) {
       const staged = stage(inst, args, x, grad ? g : 0, 2);

@@ -2,6 +2,7 @@
  * crossEntropy: resolve once, let the registry pick a backend, run one kernel, shape the result.
  * Semantics follow torch.nn.functional.cross_entropy; see README.
  */
+import { lmOutputs } from "../backends/common.js";
 import { backendFor } from "../backends/registry.js";
 import type { CallShape, CrossEntropyArgs, CrossEntropyResult, FloatArray } from "../backends/types.js";
 import type { CrossEntropyOptions, CrossEntropyOutput, LogitsInput, TargetInput } from "./options.js";
@@ -21,6 +22,12 @@ export function crossEntropyOutput(args: CrossEntropyArgs, result: CrossEntropyR
     lse: cast(result.lse),
   };
   if (grad !== null) out.grad = grad;
+  const extra = lmOutputs(args.target, args.spec, args.n, result);
+  const shaped = (x: number | Float64Array): number | Float32Array | Float64Array => (typeof x === "number" ? x : cast(x));
+  if (extra.accuracy !== undefined) out.accuracy = shaped(extra.accuracy);
+  if (extra.argmax !== undefined) out.argmax = extra.argmax;
+  if (extra.entropy !== undefined) out.entropy = shaped(extra.entropy);
+  if (extra.zLoss !== undefined) out.zLoss = shaped(extra.zLoss);
   return out;
 }
 

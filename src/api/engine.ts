@@ -17,11 +17,12 @@
  * for them ("auto"), with the same results as the synchronous API.
  */
 import { backendFor, createExecutor, executorNames } from "../backends/registry.js";
-import type { CrossEntropyArgs, Executor, FloatArray, MemoryStats } from "../backends/types.js";
+import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, MemoryStats } from "../backends/types.js";
 import { crossEntropyOutput, crossEntropyShape } from "./crossEntropy.js";
+import { distillationOutput, distillationShape } from "./distillation.js";
 import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
-import type { CrossEntropyOptions, CrossEntropyOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LogitsInput, MatrixInput, TargetInput } from "./options.js";
-import { describe, resolveCrossEntropy, resolveEngineOptions, resolveLinear } from "./resolve.js";
+import type { CrossEntropyOptions, CrossEntropyOutput, DistillationOptions, DistillationOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LogitsInput, MatrixInput, TargetInput } from "./options.js";
+import { describe, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveLinear } from "./resolve.js";
 
 export interface EngineOptions {
   /** "wasm" (SIMD kernels; an error where WASM SIMD is missing), "js", "reference", or "auto" (wasm where it runs). Default "auto". */
@@ -55,6 +56,11 @@ export interface Engine {
    * in place; gradWeight is then a new engine block (free it).
    */
   linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput>;
+  /**
+   * Distillation loss with the same options and results as `distillationLoss` (options.backend is
+   * ignored). The gradient of engine-owned student logits is a new engine block (free it).
+   */
+  distillationLoss(studentLogits: LogitsInput, teacherLogits: LogitsInput, options?: DistillationOptions): Promise<DistillationOutput>;
   /** Engine memory in use and its peak (the wasm backend; zeros for js). */
   memoryStats(): EngineMemoryStats;
   /** Start measuring the peak afresh from what is in use now. */
@@ -207,6 +213,48 @@ class ExecutorEngine implements Engine {
           const result = onExecutor ? await ex.linearCrossEntropy(args) : backendFor(fn, "auto", shape).linearCrossEntropy!(args);
           ok = true;
           return linearOutput(args, result, args.gradWeight, cap.bytes);
+        },
+        cleanup: () => {
+          cap.release();
+          if (!ok && keep !== null) ex.free(keep);
+        },
+      };
+    });
+  }
+
+  distillationLoss(studentLogits: LogitsInput, teacherLogits: LogitsInput, options?: DistillationOptions): Promise<DistillationOutput> {
+    const fn = "engine.distillationLoss";
+    return this.enqueue(() => {
+      const ex = this.executor;
+      const r = resolveDistillation(fn, studentLogits, teacherLogits, options);
+      this.live(fn, "studentLogits", r.student);
+      this.live(fn, "teacherLogits", r.teacher);
+      const shape = distillationShape(r);
+      const onExecutor = ex.supports(shape) === true;
+      const cap = new Captured(ex);
+      const x = r.student;
+      const owned = ex.owns(x);
+      const xs = cap.take(x, x !== studentLogits, onExecutor);
+      const teacher = cap.take(r.teacher, r.teacher !== teacherLogits, onExecutor);
+      const size = r.n * r.v;
+      // The gradient: the (captured) student logits for inplace; a new engine block for engine logits; else a plain array.
+      let gradOut: FloatArray | null = null;
+      let keep: Float32Array | null = null;
+      if (r.grad && r.inplace) gradOut = xs;
+      else if (r.grad && owned && onExecutor) gradOut = keep = ex.alloc(size);
+      else if (r.grad) gradOut = xs instanceof Float32Array ? new Float32Array(size) : new Float64Array(size);
+      const args: DistillationArgs = { student: xs, teacher, n: r.n, v: r.v, target: r.target, spec: r.spec, gradOut };
+      let ok = false;
+      return {
+        work: async () => {
+          const result = onExecutor ? await ex.distillation(args) : backendFor(fn, "auto", shape).distillation!(args);
+          let grad = gradOut;
+          if (r.inplace && xs !== x) {
+            x.set(xs); // the caller's own buffer receives the gradient
+            grad = x;
+          }
+          ok = true;
+          return distillationOutput(args, result, grad);
         },
         cleanup: () => {
           cap.release();

@@ -14,7 +14,8 @@
  */
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import type { DistillationArgs, DistillationKind, DistillationReduction, DistillationResult, DistillationSpec } from "../../src/backends/distillation.js";
+import { distillationLoss, type DistillationOptions } from "../../src/index.js";
+import type { DistillationArgs, DistillationKind, DistillationReduction, DistillationResult, DistillationSpec } from "../../src/backends/types.js";
 import { distillation as jsDistillation } from "../../src/backends/js/distillation.js";
 import { distillation as refDistillation } from "../../src/backends/reference/distillation.js";
 import type { FloatArray } from "../../src/backends/types.js";
@@ -22,6 +23,7 @@ import { distillationSync } from "../../src/backends/wasm/distillation.js";
 import { WasmInstance } from "../../src/backends/wasm/instance.js";
 import { assertClose, type Tolerance } from "../helpers/close.js";
 import { rng } from "../helpers/gen.js";
+import { label, MATRIX, runnerFor } from "../conformance/matrix.js";
 import { distillFixtures, type DistillCase } from "./fixtures.js";
 
 interface Kernel {
@@ -218,4 +220,81 @@ test("inplace: the gradient written over the student's logits equals a separate 
       assert.deepEqual(args.teacher, before.teacher, `${k.name} ${c.name}: the teacher's logits changed (inplace)`);
     }
   }
+});
+
+/** The fixture's options as distillationLoss options. */
+function publicOptions(c: DistillCase): DistillationOptions {
+  const o: DistillationOptions = { classes: c.v, kind: c.kind, temperature: c.temperature, reduction: c.reduction };
+  if (c.kind === "jsd") o.beta = c.beta;
+  if (c.target !== null) {
+    o.target = c.target;
+    o.ignoreIndex = c.ignoreIndex;
+  }
+  return o;
+}
+
+// The public API on every row of the conformance matrix (synchronous backends and engines), against PyTorch.
+for (const row of MATRIX) {
+  const run = runnerFor(row);
+  test(`${label(row)}: distillationLoss matches PyTorch`, async () => {
+    for (const c of cases) {
+      if (c.v > 1000 && row.mode === "executor") continue; // the GPT-2 sized fixtures run on the synchronous rows
+      for (const dtype of row.dtypes) {
+        const f32 = dtype === "float32";
+        const arr = (x: Float64Array): Float32Array | Float64Array => (f32 ? new Float32Array(x) : Float64Array.from(x));
+        const exp32 = f32 && row.backend === "wasm";
+        const tol = tolerances(f32, c.temperature, maxAbs(c.student, c.teacher), exp32);
+        // float32 logits give float32 per-token losses: one rounding more
+        if (f32 && c.reduction === "none") tol.value = { atol: tol.value.atol, rtol: Math.max(tol.value.rtol, 2e-7) };
+        const tag = `${label(row)} ${c.name} [${dtype}]`;
+        const student = arr(c.student);
+        const before = student.slice();
+        const out = await run.distillationLoss(student, arr(c.teacher), { ...publicOptions(c), grad: true });
+        assert.deepEqual(student, before, `${tag}: the student's logits changed`);
+        assert.equal(out.grad instanceof Float32Array, f32, `${tag}: grad dtype follows the student's logits`);
+        if (c.want.loss !== null) assertClose(out.loss as number, c.want.loss, tol.value, `${tag} loss`);
+        else assertClose(out.loss as ArrayLike<number>, c.want.rowLoss, tol.value, `${tag} per-token loss`);
+        const g = out.grad!;
+        assertClose(c.want.gradIndex === null ? g : c.want.gradIndex.map((i) => g[i]!), c.want.grad, tol.grad, `${tag} grad`, c.want.gradIndex ?? undefined);
+        const inplace = await run.distillationLoss(student, arr(c.teacher), { ...publicOptions(c), grad: true, inplace: true });
+        assert.equal(inplace.grad, student, `${tag}: inplace returns the student's buffer`);
+        assertClose(student, g, { atol: 0, rtol: 0 }, `${tag}: inplace gradient`);
+      }
+    }
+    const engine = await run.engine();
+    if (engine === null) return;
+    // Zero-copy: both logits in engine memory; the gradient is a new engine block.
+    const c = cases.find((k) => k.name.startsWith("grid/kind=jsd,beta=0.5,temperature=2.5,reduction=batchmean,target"))!;
+    const s = engine.alloc(c.n * c.v);
+    const t = engine.alloc(c.n * c.v);
+    s.set(c.student);
+    t.set(c.teacher);
+    const out = await engine.distillationLoss(s, t, { ...publicOptions(c), grad: true });
+    const tol = tolerances(true, c.temperature, maxAbs(c.student, c.teacher), row.backend === "wasm");
+    assertClose(out.loss as number, c.want.loss!, tol.value, `${label(row)} zero-copy loss`);
+    assertClose(out.grad!, c.want.grad, tol.grad, `${label(row)} zero-copy grad`);
+    engine.free(out.grad as Float32Array);
+    engine.free(s);
+    engine.free(t);
+    assert.equal(engine.memoryStats().bytesInUse, 0, `${label(row)}: every block and temporary was freed`);
+  });
+}
+
+test("distillationLoss: clear errors naming the function, the argument, the value and what was expected", () => {
+  const s = new Float32Array(6);
+  const bad: [unknown, unknown, DistillationOptions, RegExp][] = [
+    [s, new Float32Array(4), { classes: 3 }, /distillationLoss: teacherLogits has length 4, which is not a multiple of classes = 3/],
+    [s, new Float32Array(9), { classes: 3 }, /distillationLoss: teacherLogits is 3×3; expected the student's shape N×V = 2×3/],
+    [s, s, { classes: 3, kind: "js" as DistillationKind }, /options\.kind is "js"; expected "kl", "reverse-kl" or "jsd"/],
+    [s, s, { classes: 3, kind: "jsd", beta: 1.5 }, /options\.beta is 1\.5; expected a number in \[0, 1\]/],
+    [s, s, { classes: 3, beta: 0.3 }, /options\.beta is given with kind "kl"; expected kind "jsd"/],
+    [s, s, { classes: 3, temperature: 0 }, /options\.temperature is 0; expected a finite number > 0/],
+    [s, s, { classes: 3, reduction: "mean" as DistillationReduction }, /distillationLoss: options\.reduction is "mean"; expected "batchmean", "sum" or "none"/],
+    [s, s, { classes: 3, target: [1] }, /options\.target has length 1; expected N = 2/],
+    [s, s, { classes: 3, target: [1, 0.5] }, /options\.target\[1\] is 0\.5; expected an integer/],
+    [s, s, { classes: 3, ignoreIndex: 0 }, /options\.ignoreIndex is given without options\.target/],
+    [s, s, { classes: 3, inplace: true }, /options\.inplace needs options\.grad = true/],
+    [s, s, { classes: 3, ["labelSmoothing" as "beta"]: 0.1 }, /distillationLoss: unknown option "labelSmoothing"/],
+  ];
+  for (const [a, b, o, re] of bad) assert.throws(() => distillationLoss(a as Float32Array, b as Float32Array, o), re);
 });

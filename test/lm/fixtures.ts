@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { DistillationKind, DistillationReduction } from "../../src/backends/distillation.js";
+import type { DistillationKind, DistillationReduction } from "../../src/backends/types.js";
 import { genTargets, genValues } from "../helpers/gen.js";
 
 type Num = number | "NaN" | "Infinity" | "-Infinity";

@@ -9,6 +9,10 @@
  *   computes e_j = exp(c_j - max) once, stores it in the gradient buffer and sums it;
  *   a third pass turns e_j into the gradient in place: g_j = scale·(A·e_j/Σe - B_j).
  *
+ * The same sweeps give the outputs beside the loss: the argmax (the first index of the max) and
+ * Σ_j e_j·(c_j - max) (rescaled with the sum in the online pass), so that the entropy is
+ * H = lse - Σ_j p_j·c_j = log Σe - Σ_j e_j·(c_j - max)/Σe.
+ *
  * The loss is assembled from those sums, with lse = max + log Σe:
  *   index:  L = (1-ε)·w_y·(lse - c_y) + (ε/V)·(W·lse - Σ_j w_j·c_j) + z·lse²
  *   probs:  L = lse·Σ_j w_j·t'_j - Σ_j w_j·t'_j·c_j + z·lse²
@@ -21,7 +25,7 @@
  * so that tanh is computed once per element and the chain-rule factor (1/τ)·(1 - (τc/s)²)
  * needs no logits (which `inplace` has overwritten by then); the 1/τ is folded into `scale`.
  */
-import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { classWeightSum, gradScale, meanDenominator, reduceLoss, wantsArgmax } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 
 export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
@@ -33,6 +37,9 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
   const capped = s > 0 || tau !== 1 ? new Float64Array(v) : null;
   const rowLoss = new Float64Array(n);
   const lseOut = new Float64Array(n);
+  const argmax = wantsArgmax(spec) ? new Int32Array(n) : undefined;
+  const entropy = spec.entropy ? new Float64Array(n) : undefined;
+  const ent = entropy !== undefined;
 
   for (let i = 0; i < n; i++) {
     const row = i * v;
@@ -44,6 +51,8 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     let sum = 0;
     let wc = 0; // Σ_j w_j·c_j (index targets with smoothing) or Σ_j w_j·t'_j·c_j (probs)
     let wt = 0; // Σ_j w_j·t'_j (probs)
+    let am = 0; // the first index of the max
+    let ec = 0; // Σ_j e_j·(c_j - m), for the entropy log Σe - ec/Σe (terms with e_j = 0 skipped)
     const online = gradOut === null || ignored;
     for (let j = 0; j < v; j++) {
       let c = logits[row + j]!;
@@ -53,13 +62,19 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
       if (online) {
         if (c > m) {
-          sum = sum * Math.exp(m - c) + 1;
+          const r = Math.exp(m - c);
+          if (ent) ec = m === -Infinity ? 0 : (ec + sum * (m - c)) * r;
+          sum = sum * r + 1;
           m = c;
+          am = j;
         } else if (m !== -Infinity) {
-          sum += Math.exp(c - m);
+          const e = Math.exp(c - m);
+          sum += e;
+          if (ent && e > 0) ec += e * (c - m);
         }
       } else if (c > m) {
         m = c;
+        am = j;
       }
       if (probs !== null) {
         const tw = ((1 - eps) * probs[row + j]! + eps / v) * (weight === null ? 1 : weight[j]!);
@@ -82,10 +97,13 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         const e = Math.exp(c - m);
         gradOut[row + j] = e;
         sum += e;
+        if (ent && e > 0) ec += e * (c - m);
       }
     }
     const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
     lseOut[i] = lse;
+    if (argmax !== undefined) argmax[i] = am;
+    if (entropy !== undefined) entropy[i] = Math.log(sum) - ec / sum;
     if (ignored) {
       // An ignored token: lse is still reported, the loss and the gradient row are zero.
       if (gradOut !== null) gradOut.fill(0, row, row + v);
@@ -142,5 +160,5 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut };
+  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut, argmax, entropy };
 }

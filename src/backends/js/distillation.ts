@@ -20,8 +20,8 @@
  * Terms whose weight P_j or Q_j is 0 are skipped (0·log 0 = 0), so -Infinity logits give no NaN.
  * See reference/distillation.ts for the formulas in their plain form.
  */
-import { distillationCount, effectiveKind, reduceDistillation } from "../distillation.js";
-import type { DistillationArgs, DistillationResult } from "../distillation.js";
+import { distillationCount, effectiveKind, reduceDistillation } from "../common.js";
+import type { DistillationArgs, DistillationResult } from "../types.js";
 
 export function distillation(args: DistillationArgs): DistillationResult {
   const { student, teacher, n, v, target, spec, gradOut } = args;

@@ -17,8 +17,11 @@
  * the mean.
  * Terms whose coefficient is zero (ε = 0, z = 0) are skipped, as PyTorch skips them, so that
  * a -Infinity logit does not turn 0·∞ into NaN.
+ *
+ * Outputs beside the loss, per row: argmax_j c_j (the first index on ties, as torch.argmax) and
+ * the entropy H = -Σ_j p_j·log p_j = lse - Σ_j p_j·c_j (terms with p_j = 0 skipped: 0·log 0 = 0).
  */
-import { gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { gradScale, meanDenominator, reduceLoss, wantsArgmax } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 
 export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
@@ -32,6 +35,8 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
 
   const rowLoss = new Float64Array(n);
   const lseOut = new Float64Array(n);
+  const argmax = wantsArgmax(args.spec) ? new Int32Array(n) : undefined;
+  const entropy = args.spec.entropy ? new Float64Array(n) : undefined;
   const c = new Float64Array(v); // the logits the softmax sees, of one row
   const p = new Float64Array(v); // softmax of one row
   const g = new Float64Array(v); // gradient of one row w.r.t. c
@@ -51,6 +56,16 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
     lseOut[i] = lse;
     for (let j = 0; j < v; j++) p[j] = Math.exp(c[j]! - lse);
+    if (argmax !== undefined) {
+      let a = 0;
+      for (let j = 1; j < v; j++) if (c[j]! > c[a]!) a = j;
+      argmax[i] = a;
+    }
+    if (entropy !== undefined) {
+      let h = lse;
+      for (let j = 0; j < v; j++) if (p[j]! > 0) h -= p[j]! * c[j]!;
+      entropy[i] = h;
+    }
 
     // 3. the loss and its gradient w.r.t. c
     let loss = 0;
@@ -102,5 +117,5 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut };
+  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut, argmax, entropy };
 }

@@ -17,8 +17,8 @@
  * rows gives no NaN). The row's loss is L = T²·D, and d L / d s_j = T·dD/dc_j, times 1/K for
  * batchmean (K: the tokens not masked). A masked token has loss 0 and a zero gradient row.
  */
-import { distillationCount, effectiveKind, reduceDistillation } from "../distillation.js";
-import type { DistillationArgs, DistillationResult } from "../distillation.js";
+import { distillationCount, effectiveKind, reduceDistillation } from "../common.js";
+import type { DistillationArgs, DistillationResult } from "../types.js";
 
 /** log(e^a + e^b), -Infinity when both are. */
 function logAddExp(a: number, b: number): number {

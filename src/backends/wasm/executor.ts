@@ -6,9 +6,10 @@
  */
 import { MAX_BLOCK_ELEMENTS } from "../common.js";
 import { cpuCount } from "../env.js";
-import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, DistillationArgs, DistillationResult, Executor, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
 import { runJob, type Job } from "./abi.js";
 import { collect, rowsJob, stage, type Staged } from "./crossEntropy.js";
+import { collectDistillation, distillationJob, stageDistillation, type StagedDistillation } from "./distillation.js";
 import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
@@ -108,6 +109,36 @@ export class WasmExecutor implements Executor {
       await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
       const result = collect(inst, staged, args.spec.reduction);
+      staged = null;
+      return result;
+    } finally {
+      if (staged !== null) for (const p of staged.temps) inst.free(p);
+      for (const p of temps) inst.free(p);
+    }
+  }
+
+  async distillation(args: DistillationArgs): Promise<DistillationResult> {
+    this.live();
+    const { inst } = this;
+    const { n, v, student, teacher, gradOut } = args;
+    const size = n * v;
+    const temps: number[] = [];
+    let staged: StagedDistillation | null = null;
+    try {
+      const studentPtr = this.place(student, temps);
+      const teacherPtr = this.place(teacher, temps);
+      let gradPtr = 0;
+      const gradInPlace = gradOut instanceof Float32Array && inst.owns(gradOut);
+      if (gradOut === student) gradPtr = studentPtr;
+      else if (gradOut !== null && gradInPlace) gradPtr = gradOut.byteOffset;
+      else if (gradOut !== null) {
+        gradPtr = inst.alloc(size * 4);
+        temps.push(gradPtr);
+      }
+      staged = stageDistillation(inst, args, studentPtr, teacherPtr, gradPtr, this.threads);
+      await this.run(distillationJob(staged, n));
+      if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
+      const result = collectDistillation(inst, staged, args);
       staged = null;
       return result;
     } finally {

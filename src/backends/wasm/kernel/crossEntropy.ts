@@ -10,7 +10,7 @@
 // Rows are independent, so any split of rows over threads gives bitwise-identical results.
 import {
   CE_CLASS_WEIGHT, CE_CLASS_WEIGHT_SUM, CE_GRAD, CE_GRAD_SCALE, CE_LABEL_SMOOTHING, CE_LOGITS, CE_LSE, CE_PROBS, CE_ROW_LOSS,
-  CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS,
+  CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS, CE_ARGMAX, CE_ENTROPY,
 } from "./abi";
 import { exp1, exp4 } from "./exp";
 import { demote2, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
@@ -39,37 +39,71 @@ function rowMax(p: usize, n: i32): f32 {
   return m;
 }
 
-/**
- * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0. Each lane sums
- * BLOCK vectors in float32 (at most BLOCK roundings of a partial sum), then the block sums are
- * added in float64: nearly the speed of a float32 sum, nearly the accuracy of a float64 one.
- */
-function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
+/** The first j < n with p[j] == m (0 when none: a NaN max). The argmax, once the row's max is known. */
+function firstIndexOf(p: usize, n: i32, m: f32): i32 {
   const m4 = f32x4.splat(m);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    if (v128.any_true(f32x4.eq(v128.load(at(p, j)), m4))) break;
+  }
+  for (; j < n; j++) if (load<f32>(at(p, j)) == m) return j;
+  return 0;
+}
+
+// Σ_j e_j·(c_j − m) of the last expSum with `ent` (terms with e_j = 0 skipped), for the entropy.
+let gEc: f64 = 0;
+
+/**
+ * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0; with `ent`, also
+ * Σ e_j·(c_j − m) into gEc. Each lane sums BLOCK vectors in float32 (at most BLOCK roundings of
+ * a partial sum), then the block sums are added in float64: nearly the speed of a float32 sum,
+ * nearly the accuracy of a float64 one.
+ */
+function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
+  const m4 = f32x4.splat(m);
+  const zero = f32x4.splat(0);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
+  let a0 = f64x2.splat(0);
+  let a1 = f64x2.splat(0);
   let j = 0;
   while (j + 4 <= n) {
     const end = min(n & ~3, j + (BLOCK << 2));
-    let b = f32x4.splat(0);
+    let b = zero;
+    let ba = zero;
     if (dst != 0) {
       for (; j < end; j += 4) {
-        const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
+        const d = f32x4.sub(v128.load(at(p, j)), m4);
+        const e = exp4(d);
         v128.store(at(dst, j), e);
         b = f32x4.add(b, e);
+        if (ent) ba = f32x4.add(ba, v128.and(f32x4.mul(e, d), f32x4.gt(e, zero)));
       }
     } else {
-      for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+      for (; j < end; j += 4) {
+        const d = f32x4.sub(v128.load(at(p, j)), m4);
+        const e = exp4(d);
+        b = f32x4.add(b, e);
+        if (ent) ba = f32x4.add(ba, v128.and(f32x4.mul(e, d), f32x4.gt(e, zero)));
+      }
     }
     s0 = f64x2.add(s0, promoteLow(b));
     s1 = f64x2.add(s1, promoteHigh(b));
+    if (ent) {
+      a0 = f64x2.add(a0, promoteLow(ba));
+      a1 = f64x2.add(a1, promoteHigh(ba));
+    }
   }
   let s = hsum2(f64x2.add(s0, s1));
+  let a = hsum2(f64x2.add(a0, a1));
   for (; j < n; j++) {
-    const e = exp1(load<f32>(at(p, j)) - m);
+    const d = load<f32>(at(p, j)) - m;
+    const e = exp1(d);
     if (dst != 0) store<f32>(at(dst, j), e);
     s += <f64>e;
+    if (ent && e > 0) a += <f64>e * <f64>d;
   }
+  gEc = a;
   return s;
 }
 
@@ -124,6 +158,7 @@ function linearTerms(p: usize, n: i32, probs: usize, weight: usize, eps: f64): v
  * addresses are byte offsets in this memory, 0 means absent. logits, grad, probs: (N, V) float32;
  * target: (N) int32 (−1 ignored); classWeight: (V) float64; rowLoss, lse: (N) float64 outputs;
  * gradScale is the gradient's factor (1/D for mean, times 1/τ), classWeightSum = Σ_j w_j.
+ * argmax: (N) int32 output, entropy: (N) float64 output, each 0 when not asked for.
  * scratch: (V) float32 of this thread, needed with softcap or a temperature τ != 1.
  */
 export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: usize): void {
@@ -139,6 +174,9 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
   const z = load<f64>(params, CE_Z_LOSS);
   const s = load<f64>(params, CE_SOFTCAP);
   const tau = load<f64>(params, CE_TEMPERATURE);
+  const argmax = <usize>load<u32>(params, CE_ARGMAX);
+  const entropy = <usize>load<u32>(params, CE_ENTROPY);
+  const ent = entropy != 0;
   const scale = load<f64>(params, CE_GRAD_SCALE);
   const wSum = load<f64>(params, CE_CLASS_WEIGHT_SUM);
   const rowBytes = <usize>v << 2;
@@ -163,31 +201,41 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     const online = gRow == 0 || ignored;
     let m: f32 = -Infinity;
     let sum: f64 = 0;
+    let ec: f64 = 0; // Σ_j e_j·(c_j − m), for the entropy log Σe − ec/Σe
     if (online) {
       for (let j0 = 0; j0 < v; j0 += CHUNK) {
         const len = min(CHUNK, v - j0);
         const cm = rowMax(at(c, j0), len);
         if (cm > m) {
-          if (m != -Infinity) sum *= Math.exp(<f64>m - <f64>cm);
+          if (m != -Infinity) {
+            const r = Math.exp(<f64>m - <f64>cm);
+            if (ent) ec = (ec + sum * (<f64>m - <f64>cm)) * r;
+            sum *= r;
+          }
           m = cm;
         } else if (isNaN(cm)) {
           m = cm;
         }
         if (m == -Infinity) continue;
-        sum += expSum(at(c, j0), len, m, 0);
+        sum += expSum(at(c, j0), len, m, 0, ent);
+        if (ent) ec += gEc;
       }
     } else {
       m = rowMax(c, v);
     }
+    // The argmax, read before pass 2 may overwrite the logits (inplace).
+    if (argmax != 0) store<i32>(argmax + (<usize>i << 2), firstIndexOf(c, v, m));
     // c_y, read before pass 2 may overwrite the logits (inplace).
     const cy: f64 = y >= 0 ? <f64>load<f32>(at(c, y)) : 0;
     const wy: f64 = y >= 0 && weight != 0 ? load<f64>(weight + (<usize>y << 3)) : 1;
     if (!online) {
       // Pass 2: e_j = exp(c_j − m) stored where the gradient goes, and summed.
-      sum = expSum(c, v, m, gRow);
+      sum = expSum(c, v, m, gRow, ent);
+      ec = gEc;
     }
     const l: f64 = m == -Infinity ? -Infinity : <f64>m + Math.log(sum);
     store<f64>(lse + (<usize>i << 3), l);
+    if (ent) store<f64>(entropy + (<usize>i << 3), Math.log(sum) - ec / sum);
     if (ignored) {
       store<f64>(rowLoss + (<usize>i << 3), 0);
       if (gRow != 0) memory.fill(gRow, 0, rowBytes);

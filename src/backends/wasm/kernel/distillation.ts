@@ -14,7 +14,7 @@
 // of rows over threads gives bitwise-identical results.
 import {
   DI_BETA, DI_GRAD, DI_GRAD_SCALE, DI_JSD, DI_KIND, DI_KL, DI_ROW_LOSS, DI_STUDENT, DI_TARGET, DI_TEACHER, DI_TEMPERATURE, DI_V,
-} from "./distillationAbi";
+} from "./abi";
 import { exp1, exp4 } from "./exp";
 import { sliceMax } from "./rowStats";
 import { demote2, hsum2, promoteHigh, promoteLow } from "./simd";
