@@ -13,7 +13,7 @@ import {
   CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS, CE_ARGMAX, CE_ENTROPY,
 } from "./abi";
 import { exp1, exp4 } from "./exp";
-import { demote2, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
+import { demote2, hmax4, hsum2, madd, promoteHigh, promoteLow } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
@@ -62,6 +62,9 @@ let gEc: f64 = 0;
 function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
   const m4 = f32x4.splat(m);
   const zero = f32x4.splat(0);
+  // c − m clamped at −104, where exp4 clamps (e^−104 rounds to 0): the same e, and e·(c − m) = 0
+  // for a −Infinity logit instead of 0·∞
+  const lo = f32x4.splat(-104);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
   let a0 = f64x2.splat(0);
@@ -73,18 +76,18 @@ function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
     let ba = zero;
     if (dst != 0) {
       for (; j < end; j += 4) {
-        const d = f32x4.sub(v128.load(at(p, j)), m4);
+        const d = f32x4.pmax(f32x4.sub(v128.load(at(p, j)), m4), lo);
         const e = exp4(d);
         v128.store(at(dst, j), e);
         b = f32x4.add(b, e);
-        if (ent) ba = f32x4.add(ba, v128.and(f32x4.mul(e, d), f32x4.gt(e, zero)));
+        if (ent) ba = madd(e, d, ba);
       }
     } else {
       for (; j < end; j += 4) {
-        const d = f32x4.sub(v128.load(at(p, j)), m4);
+        const d = f32x4.pmax(f32x4.sub(v128.load(at(p, j)), m4), lo);
         const e = exp4(d);
         b = f32x4.add(b, e);
-        if (ent) ba = f32x4.add(ba, v128.and(f32x4.mul(e, d), f32x4.gt(e, zero)));
+        if (ent) ba = madd(e, d, ba);
       }
     }
     s0 = f64x2.add(s0, promoteLow(b));
