@@ -92,6 +92,21 @@ class Captured {
   }
 }
 
+/**
+ * Where a call's gradient goes: the (captured) logits for inplace; a new engine block (`keep`,
+ * freed if the call fails) for engine-owned logits the executor runs; else a plain array.
+ */
+function gradTarget(ex: Executor, r: { grad: boolean; inplace: boolean; n: number; v: number }, xs: FloatArray, engineBlock: boolean): { gradOut: FloatArray | null; keep: Float32Array | null } {
+  const size = r.n * r.v;
+  if (r.grad && r.inplace) return { gradOut: xs, keep: null };
+  if (r.grad && engineBlock) {
+    const keep = ex.alloc(size);
+    return { gradOut: keep, keep };
+  }
+  if (r.grad) return { gradOut: xs instanceof Float32Array ? new Float32Array(size) : new Float64Array(size), keep: null };
+  return { gradOut: null, keep: null };
+}
+
 class ExecutorEngine implements Engine {
   readonly backend: string;
   readonly threads: number;
@@ -153,13 +168,7 @@ class ExecutorEngine implements Engine {
       const probs = r.probs === null ? null : cap.take(r.probs, !callerProbs, onExecutor);
       const owned = ex.owns(x);
       const xs = cap.take(x, x !== logits, onExecutor);
-      const size = r.n * r.v;
-      // The gradient: the (captured) logits for inplace; a new engine block for engine logits; else a plain array.
-      let gradOut: FloatArray | null = null;
-      let keep: Float32Array | null = null;
-      if (r.grad && r.inplace) gradOut = xs;
-      else if (r.grad && owned && onExecutor) gradOut = keep = ex.alloc(size);
-      else if (r.grad) gradOut = xs instanceof Float32Array ? new Float32Array(size) : new Float64Array(size);
+      const { gradOut, keep } = gradTarget(ex, r, xs, owned && onExecutor);
       const args: CrossEntropyArgs = { logits: xs, n: r.n, v: r.v, target: r.target, probs, spec: r.spec, gradOut };
       let ok = false;
       return {
@@ -236,13 +245,7 @@ class ExecutorEngine implements Engine {
       const owned = ex.owns(x);
       const xs = cap.take(x, x !== studentLogits, onExecutor);
       const teacher = cap.take(r.teacher, r.teacher !== teacherLogits, onExecutor);
-      const size = r.n * r.v;
-      // The gradient: the (captured) student logits for inplace; a new engine block for engine logits; else a plain array.
-      let gradOut: FloatArray | null = null;
-      let keep: Float32Array | null = null;
-      if (r.grad && r.inplace) gradOut = xs;
-      else if (r.grad && owned && onExecutor) gradOut = keep = ex.alloc(size);
-      else if (r.grad) gradOut = xs instanceof Float32Array ? new Float32Array(size) : new Float64Array(size);
+      const { gradOut, keep } = gradTarget(ex, r, xs, owned && onExecutor);
       const args: DistillationArgs = { student: xs, teacher, n: r.n, v: r.v, target: r.target, spec: r.spec, gradOut };
       let ok = false;
       return {
