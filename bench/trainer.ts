@@ -5,9 +5,9 @@
  *   node --import tsx bench/trainer.ts [timedSteps]
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { setupTf, type TfBackend } from "../examples/tiny-gpt/backend.js";
-import { disposeParams } from "../examples/tiny-gpt/checkpoint.js";
-import { initParams, loss, SIZES, type ModelConfig } from "../examples/tiny-gpt/model.js";
+import { setupTf, type TfBackend } from "../examples/tiny-gpt/src/backend.js";
+import { disposeParams } from "../examples/tiny-gpt/src/checkpoint.js";
+import { initParams, loss, SIZES, type ModelConfig } from "../examples/tiny-gpt/src/model.js";
 
 const timed = Number(process.argv[2] ?? 6);
 const s = SIZES.small!;

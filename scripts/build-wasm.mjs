@@ -8,6 +8,7 @@
 //   relaxedShared   + relaxed SIMD, imported shared memory
 // Skips the build when the sources, this script and the compiler are unchanged (hash in the file).
 // Usage: node scripts/build-wasm.mjs [--force]
+import "./build-wgsl.mjs"; // the WebGPU kernels' WGSL, embedded the same way
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

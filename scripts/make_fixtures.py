@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Generate fixtures/torch-cross-entropy.json: PyTorch's cross-entropy, forward and gradient,
-in float64, for every option combination and the edge cases the reference must match.
+in float64, for every option combination and the edge cases the reference must match; and
+fixtures/torch-nonfinite.json: NaN and ±Infinity logits, with softmax and log_softmax too.
 
-Run:  /usr/bin/python3 scripts/make_fixtures.py      (PyTorch CPU, e.g. Debian's python3-torch)
+Run:  python3 scripts/make_fixtures.py [core] [nonfinite]   (PyTorch CPU; default: both files)
 
 Every input value is exactly representable in float32, so float32 kernels see the same numbers.
 Large inputs are not stored: they are described by a generator spec ({"gen": ...}) that
@@ -13,6 +14,11 @@ Semantics beyond F.cross_entropy (design.md §2):
   zLoss z:    each token that is not ignored adds z*lse^2, and the mean divides by the same
               D as PyTorch's mean (sum of the targets' weights, or N for probabilities).
 With z = 0 the loss is F.cross_entropy's own reduction, so PyTorch's mean (NaN when D = 0) holds.
+lse is torch.logsumexp: NaN for a row holding a NaN, +Infinity for a row holding +Infinity (whose
+loss and gradient are NaN: its log_softmax is inf - inf).
+One deliberate difference: the gradient row of an ignored token is exactly zero. PyTorch gives
+zero there too, except when that row's logits hold NaN or ±Infinity: its log_softmax backward
+then computes 0·NaN = NaN; xent keeps an ignored token's row at zero whatever its logits.
 """
 import itertools
 import json
@@ -50,7 +56,7 @@ def f32(values):
     return [float(x) for x in t.tolist()]
 
 
-def run_case(name, n, v, logits, target, opts, sample_grad=None, logits_spec=None, target_spec=None):
+def run_case(name, n, v, logits, target, opts, sample_grad=None, logits_spec=None, target_spec=None, with_softmax=False):
     """Compute PyTorch's loss, per-token loss, lse and gradient for one case."""
     x = torch.tensor(logits, dtype=torch.float64).reshape(n, v).clone().requires_grad_(True)
     s = opts.get("softcap", 0)
@@ -86,7 +92,9 @@ def run_case(name, n, v, logits, target, opts, sample_grad=None, logits_spec=Non
         loss = per.sum() / d if red == "mean" else per.sum()
         total = loss
     total.backward()
-    g = x.grad.reshape(-1).tolist()
+    grad = x.grad.clone()
+    grad[~valid] = 0  # an ignored token's gradient row is zero (see the module docstring)
+    g = grad.reshape(-1).tolist()
     case = {
         "name": name,
         "n": n,
@@ -100,6 +108,9 @@ def run_case(name, n, v, logits, target, opts, sample_grad=None, logits_spec=Non
             "lse": [float(t) for t in lse.detach().tolist()],
         },
     }
+    if with_softmax:
+        case["want"]["softmax"] = F.softmax(c, dim=1).detach().reshape(-1).tolist()
+        case["want"]["logSoftmax"] = F.log_softmax(c, dim=1).detach().reshape(-1).tolist()
     if sample_grad is None:
         case["want"]["grad"] = g
     else:
@@ -139,7 +150,73 @@ def portable(x):
     return x
 
 
+def nonfinite_cases():
+    """NaN and ±Infinity logits in every position that matters, with every option."""
+    cases = []
+    nan, inf = math.nan, math.inf
+    n, v = 10, 7
+    lg = f32(gen_values(n * v, 70, 3.0))
+    tg = [2, 3, 4, 5, 1, 6, 0, 2, 3, 4]
+    placed = {
+        0: {0: nan},               # NaN before any finite logit
+        1: {6: nan},               # NaN last
+        2: {1: inf},               # +Infinity at a class that is not the target
+        3: {5: inf},               # +Infinity at the target
+        4: {0: -inf, 3: nan},      # NaN after a -Infinity
+        6: {0: inf, 4: inf},       # two +Infinity
+        7: {2: inf, 5: nan},       # +Infinity and NaN
+        8: {j: -inf for j in range(v) if j != 3} | {3: nan},  # NaN among -Infinity only
+        9: {1: inf, 3: -inf},      # +Infinity and -Infinity
+    }                              # row 5 stays finite
+    for i, cols in placed.items():
+        for j, x in cols.items():
+            lg[i * v + j] = x
+    weight = f32([abs(x) + 0.25 for x in gen_values(v, 71, 2.0)])
+    for o in ({"reduction": "mean"}, {"reduction": "sum"}, {"reduction": "none"},
+              {"reduction": "none", "labelSmoothing": 0.1, "weight": weight, "zLoss": 1e-2},
+              {"reduction": "mean", "softcap": 3.0},
+              {"reduction": "none", "softcap": 3.0, "labelSmoothing": 0.1, "zLoss": 1e-2}):
+        tag = ",".join(f"{k}={'W' if k == 'weight' else val}" for k, val in o.items())
+        cases.append(run_case(f"nonfinite/index/{tag}", n, v, lg, tg, dict(o), with_softmax=True))
+    # ignored tokens whose logits are NaN or +Infinity: loss 0, gradient row 0, finite mean
+    tg_ign = [-100, 3, -100, 5, -100, 6, -100, -100, -100, 4]
+    for o in ({"reduction": "mean"}, {"reduction": "none", "labelSmoothing": 0.1, "zLoss": 1e-2}):
+        tag = ",".join(f"{k}={val}" for k, val in o.items())
+        cases.append(run_case(f"nonfinite/ignored/{tag}", n, v, lg, tg_ign, dict(o), with_softmax=True))
+    # ignored rows only where the row is not finite: every counted row is finite
+    tg_fin = [-100 if i in placed else tg[i] for i in range(n)]
+    cases.append(run_case("nonfinite/ignored-all-nonfinite/mean", n, v, lg, tg_fin, {"reduction": "mean"}))
+    # probability targets
+    rawp = torch.softmax(torch.tensor(gen_values(n * v, 72, 2.0)).reshape(n, v), dim=1).reshape(-1).tolist()
+    for o in ({"reduction": "mean"}, {"reduction": "none", "labelSmoothing": 0.1, "weight": weight, "zLoss": 1e-2}):
+        tag = ",".join(f"{k}={'W' if k == 'weight' else val}" for k, val in o.items())
+        cases.append(run_case(f"nonfinite/probs/{tag}", n, v, lg, {"probs": f32(rawp)}, dict(o)))
+    # the issue's own one-row examples
+    cases.append(run_case("nonfinite/row/nan-first", 1, 3, [nan, 1.0, 0.125], [2], {"reduction": "mean"}, with_softmax=True))
+    cases.append(run_case("nonfinite/row/pinf-not-target", 1, 3, [inf, 1.0, 0.125], [2], {"reduction": "mean"}, with_softmax=True))
+    return cases
+
+
+def write(name, cases):
+    out = {
+        "generator": "scripts/make_fixtures.py",
+        "torch": torch.__version__,
+        "dtype": "float64",
+        "cases": cases,
+    }
+    path = os.path.join(os.path.dirname(__file__), "..", "fixtures", name)
+    with open(path, "w") as f:
+        json.dump(portable(out), f, separators=(",", ":"), allow_nan=False)
+        f.write("\n")
+    print(f"wrote {len(cases)} cases to {os.path.normpath(path)} (torch {torch.__version__})", file=sys.stderr)
+
+
 def main():
+    which = sys.argv[1:] or ["core", "nonfinite"]
+    if "nonfinite" in which:
+        write("torch-nonfinite.json", nonfinite_cases())
+    if "core" not in which:
+        return
     cases = []
     # --- the option grid on a small odd shape (N=5, V=7), index and probability targets
     n, v = 5, 7
@@ -203,6 +280,13 @@ def main():
         cases.append(run_case(f"weight/all-zero/{red}", n, v, lg, [0, 1, 2, 3], {"reduction": red, "weight": [0.0] * v}))
         cases.append(run_case(f"ignore/valid-class/{red}", n, v, lg, [0, 1, 0, 4], {"reduction": red, "ignoreIndex": 0, "labelSmoothing": 0.1, "weight": f32([1, 2, 3, 0.5, 1])}))
     cases.append(run_case("weight/target-zero/mean", n, v, lg, [0, 1, 2, 3], {"reduction": "mean", "weight": f32([0, 1, 1, 1, 1])}))
+    # mean with D = 0 while tokens count (their targets' weights are 0, other classes' are not):
+    # without z-loss PyTorch's target term is 0/0, so the loss is NaN even with smoothing; the
+    # z-loss composite divides the whole (positive) sum by 0: +Infinity. Gradients: NaN (0·∞).
+    w0 = f32([1, 0, 2, 0.5, 1])
+    for tag, extra in (("plain", {}), ("smooth", {"labelSmoothing": 0.1}), ("z", {"zLoss": 0.1}),
+                       ("smooth-z", {"labelSmoothing": 0.1, "zLoss": 0.1})):
+        cases.append(run_case(f"weight/zero-denominator/{tag}", n, v, lg, [1, 1, -100, 1], {"reduction": "mean", "weight": w0, **extra}))
 
     # --- a GPT-2 sized vocabulary: V = 50257, inputs from the generator, gradient sampled
     n, v = 3, 50257
@@ -214,17 +298,7 @@ def main():
     for o in ({"reduction": "mean"}, {"reduction": "none", "labelSmoothing": 0.1, "zLoss": 1e-4, "softcap": 30.0}):
         cases.append(run_case(f"vocab/50257/{o['reduction']}", n, v, lg, tg, dict(o), sample_grad=sample, logits_spec=spec_l, target_spec=spec_t))
 
-    out = {
-        "generator": "scripts/make_fixtures.py",
-        "torch": torch.__version__,
-        "dtype": "float64",
-        "cases": cases,
-    }
-    path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "torch-cross-entropy.json")
-    with open(path, "w") as f:
-        json.dump(portable(out), f, separators=(",", ":"), allow_nan=False)
-        f.write("\n")
-    print(f"wrote {len(cases)} cases to {os.path.normpath(path)} (torch {torch.__version__})", file=sys.stderr)
+    write("torch-cross-entropy.json", cases)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with node's test runner (TypeScript through tsx).
-// Usage: node scripts/run-tests.mjs [substring-filter...]
+// Runs every test/**/*.test.ts, and the trainer's examples/tiny-gpt/test/**/*.test.ts, with node's
+// test runner (TypeScript through tsx).
+// Usage: node scripts/run-tests.mjs [--exclude=substring ...] [substring-filter...]
+// (--exclude leaves out the files whose path contains the substring; .ci/run uses it to run the
+// webgpu tests on one Node version only.)
 //
 // Browser tests (files that import playwright-core or scripts/screenshot.js) need a Chromium:
 // $CHROMIUM_PATH, or the first of the usual install paths. Where none is found they do not run,
@@ -53,9 +56,13 @@ const inCI = process.env.CI !== undefined && !["", "0", "false"].includes(proces
 const build = spawnSync(process.execPath, ["scripts/build-wasm.mjs"], { stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const filters = process.argv.slice(2);
-let files = walk("test")
+const args = process.argv.slice(2);
+const excludes = args.filter((a) => a.startsWith("--exclude=")).map((a) => a.slice("--exclude=".length));
+const filters = args.filter((a) => !a.startsWith("--exclude="));
+let files = ["test", "examples/tiny-gpt/test"]
+  .flatMap(walk)
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .filter((f) => !excludes.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(" ")}`);

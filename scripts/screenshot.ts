@@ -1,7 +1,7 @@
 /**
  * Open a local HTML page in headless Chromium (Debian's /usr/bin/chromium, driven by
  * playwright-core; no browser is ever downloaded) and save a PNG screenshot. Used by the
- * surprisal-page test and to make docs/img/surprisal.png:
+ * trainer's surprisal-page test and to make docs/img/surprisal.png:
  *   node --import tsx scripts/screenshot.ts runs/score/surprisal.html docs/img/surprisal.png
  */
 import { pathToFileURL } from "node:url";
@@ -9,14 +9,20 @@ import { chromium, type Browser, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-export async function withPage<T>(htmlPath: string, fn: (page: Page) => Promise<T>, width = 900): Promise<T> {
+export interface PageOptions {
+  width?: number;
+  /** Emulate a touch screen (for page.tap). */
+  hasTouch?: boolean;
+}
+
+export async function withPage<T>(htmlPath: string, fn: (page: Page) => Promise<T>, options: PageOptions = {}): Promise<T> {
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
     // running as root in CI containers needs --no-sandbox; the GPU is not needed for a static page
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
   });
   try {
-    const page = await browser.newPage({ viewport: { width, height: 600 } });
+    const page = await browser.newPage({ viewport: { width: options.width ?? 900, height: 600 }, hasTouch: options.hasTouch === true });
     await page.goto(pathToFileURL(htmlPath).href);
     return await fn(page);
   } finally {
@@ -27,7 +33,7 @@ export async function withPage<T>(htmlPath: string, fn: (page: Page) => Promise<
 export async function screenshot(htmlPath: string, pngPath: string, width = 900): Promise<void> {
   await withPage(htmlPath, async (page) => {
     await page.screenshot({ path: pngPath, fullPage: true });
-  }, width);
+  }, { width });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -19,14 +19,20 @@ export type TfCrossEntropyOptions = Omit<CrossEntropyOptions, "classes" | "grad"
 /** Class-index targets: an int32 tensor of shape (N), an Int32Array, or a number[]. */
 export type TfTarget = tf.Tensor1D | Int32Array | readonly number[];
 
-function targetArray(fn: string, target: TfTarget): Int32Array | readonly number[] {
+/** The target's class indices, after checking that there is one per row: `rows` is N, `of` names where N comes from. */
+function targetArray(fn: string, target: TfTarget, rows: number, of: string): Int32Array | readonly number[] {
   if (target instanceof tf.Tensor) {
     if (target.rank !== 1) throw new RangeError(`${fn}: target has shape [${target.shape.join(", ")}]; expected an int32 tensor of shape [N]`);
     if (target.dtype !== "int32") throw new TypeError(`${fn}: target has dtype ${target.dtype}; expected int32 class indices`);
-    return target.dataSync() as Int32Array;
   }
-  return target;
+  const len: unknown = target instanceof tf.Tensor ? target.shape[0] : target?.length;
+  if (typeof len === "number" && len !== rows) {
+    throw new RangeError(`${fn}: target has shape [${len}] and ${of}; expected target of shape [${rows}], one class index per row`);
+  }
+  return target instanceof tf.Tensor ? (target.dataSync() as Int32Array) : target;
 }
+
+const shapeOf = (x: tf.Tensor): string => `[${x.shape.join(", ")}]`;
 
 /**
  * Cross-entropy of (N, V) logits against class indices, as a tfjs op with xent's gradient.
@@ -42,7 +48,7 @@ export function crossEntropy(logits: tf.Tensor2D, target: TfTarget, options?: Tf
     if (options !== undefined && key in options) throw new TypeError(`${fn}: option "${key}" is set by the op; leave it out`);
   }
   const [n, v] = logits.shape;
-  const t = targetArray(fn, target);
+  const t = targetArray(fn, target, n, `logits ${shapeOf(logits)}`);
   const reduction = options?.reduction ?? "mean";
   // customGrad passes the inputs, then the save function: here (logits, save).
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -100,9 +106,16 @@ export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, tar
   }
   const { bias, ...rest } = options ?? {};
   if (bias !== undefined) matrix(fn, "options.bias", bias, 1);
+  // Shapes come from the tensors: hidden (N, D), weight (V, D), bias (V), target (N).
   const [n, d] = hidden.shape;
-  const [v] = weight.shape;
-  const t = targetArray(fn, target);
+  const [v, dw] = weight.shape;
+  if (dw !== d) {
+    throw new RangeError(`${fn}: hidden has shape ${shapeOf(hidden)} and weight ${shapeOf(weight)}; expected weight of shape [V, ${d}], the same D as hidden`);
+  }
+  if (bias !== undefined && bias.shape[0] !== v) {
+    throw new RangeError(`${fn}: options.bias has shape ${shapeOf(bias)} and weight ${shapeOf(weight)}; expected bias of shape [${v}], one per row of weight`);
+  }
+  const t = targetArray(fn, target, n, `hidden ${shapeOf(hidden)}`);
   const reduction = rest.reduction ?? "mean";
   const ignoreIndex = rest.ignoreIndex ?? -100;
 
@@ -113,7 +126,7 @@ export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, tar
     const w = inputs[1]!.dataSync() as Float32Array;
     const b = inputs[2]?.dataSync() as Float32Array | undefined;
     const run = (tgt: TfTarget | Int32Array) =>
-      coreLinearCrossEntropy(h, w, tgt as Int32Array, { ...rest, grad: true, ...(b !== undefined ? { bias: b } : {}) });
+      coreLinearCrossEntropy(h, w, tgt as Int32Array, { ...rest, classes: v, grad: true, ...(b !== undefined ? { bias: b } : {}) });
     const out = run(t);
     const grads: tf.Tensor[] = [tf.tensor2d(out.gradHidden!, [n, d]), tf.tensor2d(out.gradWeight!, [v, d])];
     if (b !== undefined) grads.push(tf.tensor1d(out.gradBias!));
@@ -172,7 +185,7 @@ export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, opt
     if (options !== undefined && key in options) throw new TypeError(`${fn}: option "${key}" is set by the op; leave it out`);
   }
   const [n, v] = student.shape;
-  const target = options?.target === undefined ? undefined : targetArray(fn, options.target);
+  const target = options?.target === undefined ? undefined : targetArray(fn, options.target, n, `studentLogits ${shapeOf(student)}`);
   const coreOptions: DistillationOptions = { ...options, target, classes: v, grad: true };
   if (target === undefined) delete coreOptions.target;
   const none = options?.reduction === "none";

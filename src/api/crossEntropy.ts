@@ -2,15 +2,15 @@
  * crossEntropy: resolve once, let the registry pick a backend, run one kernel, shape the result.
  * Semantics follow torch.nn.functional.cross_entropy; see README.
  */
-import { lmOutputs } from "../backends/common.js";
+import { lmOnly, lmOutputs } from "../backends/common.js";
 import { backendFor } from "../backends/registry.js";
 import type { CallShape, CrossEntropyArgs, CrossEntropyResult, FloatArray } from "../backends/types.js";
-import type { CrossEntropyOptions, CrossEntropyOutput, LogitsInput, TargetInput } from "./options.js";
+import type { CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, FloatOutput, LogitsInput, Reduction, TargetInput } from "./options.js";
 import { resolveCrossEntropy, type ResolvedCrossEntropy } from "./resolve.js";
 
 /** What the registry is asked about a crossEntropy call. */
-export function crossEntropyShape(r: Pick<ResolvedCrossEntropy, "logits" | "n" | "v" | "grad">): CallShape {
-  return { kernel: "crossEntropy", dtype: r.logits instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: 0, grad: r.grad };
+export function crossEntropyShape(r: Pick<ResolvedCrossEntropy, "logits" | "n" | "v" | "grad" | "spec">): CallShape {
+  return { kernel: "crossEntropy", dtype: r.logits instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: 0, grad: r.grad, lmOutputs: lmOnly(r.spec) };
 }
 
 /** Shape a kernel's result into the public output (float32 in, float32 out). */
@@ -45,10 +45,17 @@ export function runCrossEntropy(fn: string, r: ResolvedCrossEntropy): { args: Cr
 /**
  * Cross-entropy of logits (N, V) against class indices or probabilities, with PyTorch's
  * semantics for every option, and optionally its gradient from the same call.
+ *
+ * The result's type follows the call: `loss` is a number for "mean" and "sum" (and by default) and
+ * the per-token array for "none"; arrays are Float32Array for float32 logits, Float64Array
+ * otherwise; `grad` is present when `grad: true` is given. Options only known as a
+ * CrossEntropyOptions give the unions.
  */
-export function crossEntropy(logits: Float32Array, target: TargetInput, options?: CrossEntropyOptions): CrossEntropyOutput<Float32Array>;
-export function crossEntropy(logits: Float64Array | readonly number[] | readonly (readonly number[])[], target: TargetInput, options?: CrossEntropyOptions): CrossEntropyOutput<Float64Array>;
-export function crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): CrossEntropyOutput;
+export function crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false>(
+  logits: X,
+  target: TargetInput,
+  options?: CrossEntropyOptions & { reduction?: R; grad?: G },
+): CrossEntropyOutputOf<FloatOutput<X>, R, G>;
 export function crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): CrossEntropyOutput {
   const fn = "crossEntropy";
   const { args, result } = runCrossEntropy(fn, resolveCrossEntropy(fn, "crossEntropy", logits, target, options));

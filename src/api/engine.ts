@@ -5,7 +5,7 @@
  *   const logits = engine.alloc(n * v);          // a Float32Array in engine memory
  *   // ... write logits ...
  *   const { loss, grad } = await engine.crossEntropy(logits, target, { classes: v, grad: true });
- *   engine.free(grad!);                          // gradients of engine-owned logits live in engine memory
+ *   engine.free(grad);                           // gradients of engine-owned logits live in engine memory
  *   engine.dispose();
  *
  * The engine validates each call when it is made, then hands it to its backend's executor
@@ -17,18 +17,27 @@
  * for them ("auto"), with the same results as the synchronous API.
  */
 import { backendFor, createExecutor, executorNames } from "../backends/registry.js";
-import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, MemoryStats } from "../backends/types.js";
+import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, GpuDeviceLike, MemoryStats } from "../backends/types.js";
 import { crossEntropyOutput, crossEntropyShape } from "./crossEntropy.js";
 import { distillationOutput, distillationShape } from "./distillation.js";
 import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
-import type { CrossEntropyOptions, CrossEntropyOutput, DistillationOptions, DistillationOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LogitsInput, MatrixInput, TargetInput } from "./options.js";
+import type {
+  BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, DistillationOptions, DistillationOutput, FloatOutput, LinearCrossEntropyOptions,
+  LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
+} from "./options.js";
 import { describe, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveLinear } from "./resolve.js";
 
 export interface EngineOptions {
-  /** "wasm" (SIMD kernels; an error where WASM SIMD is missing), "js", "reference", or "auto" (wasm where it runs). Default "auto". */
-  backend?: "auto" | "wasm" | "js" | "reference";
+  /**
+   * "wasm" (SIMD kernels; an error where WASM SIMD is missing), "js", "reference", "webgpu" (the
+   * GPU through WebGPU; only by name, see docs/webgpu.md), "auto" (wasm where it runs, else js),
+   * or a registered backend's name. Default "auto".
+   */
+  backend?: BackendName;
   /** Worker threads for the wasm backend (1 runs on the calling thread). Default: the CPU count, at most 8. */
   threads?: number;
+  /** With backend "webgpu": a GPUDevice of your own (e.g. TensorFlow.js's), shared, not destroyed by dispose(). Default: a new device. */
+  device?: GpuDeviceLike;
 }
 
 /** Bytes of engine memory allocated now, and the most at once since creation or the last reset. */
@@ -48,14 +57,23 @@ export interface Engine {
   alloc(n: number): Float32Array;
   /** Free a block from `alloc`, or a gradient the engine returned for engine-owned logits. */
   free(buffer: Float32Array): void;
-  /** Cross-entropy with the same options and results as `crossEntropy` (options.backend is ignored). */
-  crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput>;
+  /** Cross-entropy with the same options and results (and result types) as `crossEntropy` (options.backend is ignored). */
+  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false>(
+    logits: X,
+    target: TargetInput,
+    options?: CrossEntropyOptions & { reduction?: R; grad?: G },
+  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G>>;
   /**
    * Fused LM head + cross-entropy with the same options and results as `linearCrossEntropy`
    * (options.backend is ignored), on the engine's threads. hidden and weight from `alloc` are used
    * in place; gradWeight is then a new engine block (free it).
    */
-  linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput>;
+  linearCrossEntropy<X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined>(
+    hidden: X,
+    weight: MatrixInput,
+    target: TargetInput,
+    options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
+  ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>>;
   /**
    * Distillation loss with the same options and results as `distillationLoss` (options.backend is
    * ignored). The gradient of engine-owned student logits is a new engine block (free it).
@@ -153,6 +171,11 @@ class ExecutorEngine implements Engine {
     return p;
   }
 
+  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false>(
+    logits: X,
+    target: TargetInput,
+    options?: CrossEntropyOptions & { reduction?: R; grad?: G },
+  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G>>;
   crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
     const fn = "engine.crossEntropy";
     return this.enqueue(() => {
@@ -190,6 +213,12 @@ class ExecutorEngine implements Engine {
     });
   }
 
+  linearCrossEntropy<X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined>(
+    hidden: X,
+    weight: MatrixInput,
+    target: TargetInput,
+    options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
+  ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>>;
   linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput> {
     const fn = "engine.linearCrossEntropy";
     return this.enqueue(() => {
@@ -239,7 +268,9 @@ class ExecutorEngine implements Engine {
       this.live(fn, "studentLogits", r.student);
       this.live(fn, "teacherLogits", r.teacher);
       const shape = distillationShape(r);
-      const onExecutor = ex.supports(shape) === true;
+      // An executor without a distillation kernel (webgpu) leaves the call to a CPU backend.
+      const kernel = ex.distillation?.bind(ex);
+      const onExecutor = kernel !== undefined && ex.supports(shape) === true;
       const cap = new Captured(ex);
       const x = r.student;
       const owned = ex.owns(x);
@@ -250,7 +281,7 @@ class ExecutorEngine implements Engine {
       let ok = false;
       return {
         work: async () => {
-          const result = onExecutor ? await ex.distillation(args) : backendFor(fn, "auto", shape).distillation!(args);
+          const result = onExecutor && kernel !== undefined ? await kernel(args) : backendFor(fn, "auto", shape).distillation!(args);
           let grad = gradOut;
           if (r.inplace && xs !== x) {
             x.set(xs); // the caller's own buffer receives the gradient
@@ -282,12 +313,12 @@ class ExecutorEngine implements Engine {
 
 /**
  * Create an engine. "auto" picks wasm where WebAssembly SIMD runs and js elsewhere; "wasm" throws
- * where it cannot run. Threads above 1 need shared memory (Node; browsers with cross-origin
+ * where it cannot run; "webgpu" (never picked by "auto") throws where no WebGPU adapter exists. Threads above 1 need shared memory (Node; browsers with cross-origin
  * isolation); elsewhere the engine runs on 1 thread and says so in `engine.threads`.
  */
 export async function createEngine(options?: EngineOptions): Promise<Engine> {
   const o = resolveEngineOptions(options, executorNames());
-  return new ExecutorEngine(await createExecutor("createEngine", o.backend, { threads: o.threads }));
+  return new ExecutorEngine(await createExecutor("createEngine", o.backend, { threads: o.threads, device: o.device }));
 }
 
 /** Test hook (not exported from the package): the executor behind an engine. */

@@ -5,7 +5,7 @@
  */
 import { backendFor } from "../backends/registry.js";
 import type { CallShape, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../backends/types.js";
-import type { LinearCrossEntropyOptions, LinearCrossEntropyOutput, MatrixInput, TargetInput } from "./options.js";
+import type { BiasInput, FloatOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, MatrixInput, Reduction, TargetInput } from "./options.js";
 import { resolveLinear, type ResolvedLinear } from "./resolve.js";
 
 /** What the registry is asked about a linearCrossEntropy call. */
@@ -52,10 +52,16 @@ function runLinear(fn: string, r: ResolvedLinear): LinearCrossEntropyOutput {
  * `linearCrossEntropy(hidden, weight, target, options)` returns what
  * `crossEntropy(hidden·weightᵀ + bias, target, options)` would, and with `grad` the gradients
  * w.r.t. hidden (N, D), weight (V, D) and bias (V) instead of the logits' gradient.
+ *
+ * The result's type follows the call as crossEntropy's does (the element type is hidden's), with
+ * gradHidden and gradWeight present when `grad: true` is given, and gradBias too with a bias.
  */
-export function linearCrossEntropy(hidden: Float32Array, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): LinearCrossEntropyOutput<Float32Array>;
-export function linearCrossEntropy(hidden: Float64Array | readonly number[] | readonly (readonly number[])[], weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): LinearCrossEntropyOutput<Float64Array>;
-export function linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): LinearCrossEntropyOutput;
+export function linearCrossEntropy<X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined>(
+  hidden: X,
+  weight: MatrixInput,
+  target: TargetInput,
+  options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
+): LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>;
 export function linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): LinearCrossEntropyOutput {
   const fn = "linearCrossEntropy";
   return runLinear(fn, resolveLinear(fn, hidden, weight, target, options));

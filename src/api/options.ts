@@ -4,9 +4,18 @@
  * option, the value and what was expected). src/api/resolve.ts applies this table for every
  * entry point: crossEntropy, linearCrossEntropy, softmax/logSoftmax/perplexity and the engine.
  */
-import type { DistillationKind, DistillationReduction, Reduction } from "../backends/types.js";
+import type { DistillationKind, DistillationReduction, FloatArray, Reduction } from "../backends/types.js";
 
 export type { DistillationKind, DistillationReduction, Reduction };
+
+/**
+ * A backend's name: one that xent ships ("wasm" once `init()` has run; "webgpu" for the engine only), or one added with
+ * registerBackend. The `string & {}` keeps editors suggesting the known names.
+ */
+export type BackendName = "auto" | "js" | "reference" | "wasm" | "webgpu" | (string & {});
+
+/** The element type of a result for input of type `X`: Float32Array for float32, Float64Array for float64 or numbers. */
+export type FloatOutput<X> = [X] extends [Float32Array] ? Float32Array : [X] extends [Float64Array | readonly number[] | readonly (readonly number[])[]] ? Float64Array : FloatArray;
 
 /** Logits: N×V row-major floats, or N rows of V numbers. */
 export type LogitsInput = Float32Array | Float64Array | readonly number[] | readonly (readonly number[])[];
@@ -50,14 +59,17 @@ export interface CrossEntropyOptions {
   grad?: boolean;
   /** Write the gradient into the logits buffer instead of a new array. Needs grad and float logits. */
   inplace?: boolean;
-  /** Backend name ("auto", "js", "reference", or a registered one). Default "auto". */
-  backend?: string;
+  /** Backend name ("auto", "js", "reference", "wasm", or a registered one). Default "auto". */
+  backend?: BackendName;
 }
 
-/** The result of crossEntropy; `F` is Float32Array for float32 logits, Float64Array otherwise. */
-export interface CrossEntropyOutput<F extends Float32Array | Float64Array = Float32Array | Float64Array> {
+/**
+ * The result of crossEntropy; `F` is Float32Array for float32 logits, Float64Array otherwise, and
+ * `R` the reduction.
+ */
+export interface CrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> {
   /** A number for "mean" and "sum"; the N per-token losses for "none". */
-  loss: number | F;
+  loss: R extends "none" ? F : number;
   /** (N) log-sum-exp of the (capped) logits of each row. */
   lse: F;
   /** (N, V) d loss / d logits when `grad` is set (for "none": of the sum of the per-token losses). */
@@ -72,6 +84,47 @@ export interface CrossEntropyOutput<F extends Float32Array | Float64Array = Floa
   zLoss?: number | F;
 }
 
+/**
+ * Options of sliceStats, mergeSliceStats and sliceGrad: one object can serve all three (each
+ * reads what it needs). The loss options are those of crossEntropy, over the full vocabulary.
+ */
+export interface SliceOptions extends Pick<CrossEntropyOptions, "reduction" | "ignoreIndex" | "labelSmoothing" | "weight" | "zLoss" | "softcap"> {
+  /** V, the full vocabulary (`weight` has length V). Required. */
+  classes: number;
+  /** The shard's first class (sliceStats, sliceGrad). */
+  v0?: number;
+  /** The end of the shard's classes, exclusive (sliceStats, sliceGrad). */
+  v1?: number;
+}
+
+/** Per-row statistics of one vocabulary shard (sliceStats), each (N) float64; docs/slices.md defines them. */
+export interface SliceStatistics {
+  /** The shard's classes [v0, v1). */
+  readonly v0: number;
+  readonly v1: number;
+  readonly max: Float64Array;
+  readonly sumExp: Float64Array;
+  readonly targetLogit: Float64Array;
+  readonly weightedSum: Float64Array;
+  readonly targetWeight: Float64Array;
+}
+
+/** The merge of every shard's statistics (mergeSliceStats): the loss of the full logits, and what sliceGrad needs. */
+export interface MergedSliceStats {
+  /** A number for "mean" and "sum"; the N per-token losses for "none". */
+  readonly loss: number | Float64Array;
+  /** (N) log-sum-exp of the full (capped) rows. */
+  readonly lse: Float64Array;
+  /** (N) the full row's max M. */
+  readonly max: Float64Array;
+  /** (N) S = Σ_j exp(c_j − M) over the full row. */
+  readonly sumExp: Float64Array;
+  /** (N) the coefficient of p_j in the gradient. */
+  readonly coef: Float64Array;
+  /** The gradient's factor: 1/D for mean, else 1. */
+  readonly scale: number;
+}
+
 /** Hidden states (N, D) or the LM head's weight (V, D): row-major floats, or rows of numbers. */
 export type MatrixInput = Float32Array | Float64Array | readonly number[] | readonly (readonly number[])[];
 
@@ -80,7 +133,7 @@ export interface LinearCrossEntropyOptions {
   /** V; needed only with flat probability targets (otherwise V = weight.length / D). Checked when given. */
   classes?: number;
   /** The LM head's bias, length V. Default none. */
-  bias?: Float32Array | Float64Array | readonly number[];
+  bias?: BiasInput;
   reduction?: Reduction;
   ignoreIndex?: number;
   labelSmoothing?: number;
@@ -101,13 +154,13 @@ export interface LinearCrossEntropyOptions {
    */
   gradFilter?: boolean | number;
   /** Backend name. Default "auto". */
-  backend?: string;
+  backend?: BackendName;
 }
 
-/** The result of linearCrossEntropy; `F` is the element type of `hidden`. */
-export interface LinearCrossEntropyOutput<F extends Float32Array | Float64Array = Float32Array | Float64Array> {
+/** The result of linearCrossEntropy; `F` is the element type of `hidden`, `R` the reduction. */
+export interface LinearCrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> {
   /** A number for "mean" and "sum"; the N per-token losses for "none". */
-  loss: number | F;
+  loss: R extends "none" ? F : number;
   /** (N) log-sum-exp of the (capped) logits of each row. */
   lse: F;
   /** (N, D) d loss / d hidden, when `grad` is set. */
@@ -161,6 +214,26 @@ export function distillationReduction(fn: string, x: unknown): DistillationReduc
   return x;
 }
 
+/**
+ * What a crossEntropy call returns, from what its arguments say about it: `F` the element type,
+ * `R` the reduction, `G` the grad option. `grad` is present when G is `true`, optional when the
+ * call may or may not ask for it (G is `boolean`).
+ */
+export type CrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean> = [G] extends [true]
+  ? CrossEntropyOutput<F, R> & { grad: F }
+  : CrossEntropyOutput<F, R>;
+
+/**
+ * What a linearCrossEntropy call returns: as CrossEntropyOutputOf, with gradHidden and gradWeight
+ * present when G is `true`, and gradBias too when a bias `B` was given.
+ */
+export type LinearCrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean, B extends BiasInput | undefined> = [G] extends [true]
+  ? LinearCrossEntropyOutput<F, R> & ([B] extends [BiasInput] ? { gradHidden: F; gradWeight: F; gradBias: F } : { gradHidden: F; gradWeight: F })
+  : LinearCrossEntropyOutput<F, R>;
+
+/** The LM head's bias (length V). */
+export type BiasInput = Float32Array | Float64Array | readonly number[];
+
 /** A short description of a value for error messages. */
 export function describe(x: unknown): string {
   if (x === null) return "null";
@@ -174,9 +247,9 @@ export function describe(x: unknown): string {
 }
 
 /** The calls that take options. */
-export type OptionCall = "crossEntropy" | "linearCrossEntropy" | "softmax" | "perplexity" | "distillationLoss";
+export type OptionCall = "crossEntropy" | "linearCrossEntropy" | "softmax" | "perplexity" | "slices" | "distillationLoss";
 
-const CE: readonly OptionCall[] = ["crossEntropy", "linearCrossEntropy", "perplexity"];
+const CE: readonly OptionCall[] = ["crossEntropy", "linearCrossEntropy", "perplexity", "slices"];
 
 /** A number option: a TypeError when it is not a number (or NaN), a RangeError outside `ok`. */
 function numberIn(ok: (x: number) => boolean, expected: string) {
@@ -192,6 +265,11 @@ function boolean(fn: string, name: string, x: unknown): boolean {
   return x;
 }
 
+function nonNegativeInteger(fn: string, name: string, x: unknown): number {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 0) throw new RangeError(`${fn}: options.${name} is ${describe(x)}; expected an integer >= 0`);
+  return x;
+}
+
 /**
  * The option table. Each row: the calls that take the option, its default (undefined: absent
  * unless given), and its check, which returns the validated value or throws. Options whose check
@@ -200,7 +278,7 @@ function boolean(fn: string, name: string, x: unknown): boolean {
  */
 export const OPTIONS = {
   classes: {
-    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity", "distillationLoss"],
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity", "slices", "distillationLoss"],
     default: undefined,
     check: (fn: string, name: string, x: unknown): number => {
       if (typeof x !== "number" || !Number.isInteger(x) || x < 1) throw new RangeError(`${fn}: options.${name} is ${describe(x)}; expected a positive integer`);
@@ -209,7 +287,7 @@ export const OPTIONS = {
   },
   /** distillationLoss takes it too, with its own values (distillationReduction). */
   reduction: {
-    calls: ["crossEntropy", "linearCrossEntropy", "distillationLoss"],
+    calls: ["crossEntropy", "linearCrossEntropy", "slices", "distillationLoss"],
     default: "mean",
     check: (fn: string, name: string, x: unknown): Reduction => {
       if (x !== "mean" && x !== "sum" && x !== "none") {
@@ -227,11 +305,11 @@ export const OPTIONS = {
     },
   },
   labelSmoothing: { calls: CE, default: 0, check: numberIn((x) => x >= 0 && x <= 1, "a number in [0, 1]") },
-  weight: { calls: ["crossEntropy", "perplexity"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
+  weight: { calls: ["crossEntropy", "perplexity", "slices"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
   classWeight: { calls: ["linearCrossEntropy"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
   zLoss: { calls: CE, default: 0, check: numberIn((x) => x >= 0 && Number.isFinite(x), "a finite number >= 0") },
   softcap: {
-    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity"],
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity", "slices"],
     default: undefined,
     check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0 (leave it out for no cap)"),
   },
@@ -241,6 +319,9 @@ export const OPTIONS = {
   argmax: { calls: ["crossEntropy"], default: false, check: boolean },
   entropy: { calls: ["crossEntropy"], default: false, check: boolean },
   grad: { calls: ["crossEntropy", "linearCrossEntropy", "distillationLoss"], default: false, check: boolean },
+  /** A vocabulary shard's classes [v0, v1) (sliceStats, sliceGrad; checked against classes by resolve.ts). */
+  v0: { calls: ["slices"], default: undefined, check: nonNegativeInteger },
+  v1: { calls: ["slices"], default: undefined, check: nonNegativeInteger },
   inplace: { calls: ["crossEntropy", "distillationLoss"], default: false, check: boolean },
   kind: {
     calls: ["distillationLoss"],

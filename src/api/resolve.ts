@@ -6,7 +6,7 @@
  * options' own keys are read (inherited ones are ignored, on every path). Nothing here modifies
  * the caller's arrays.
  */
-import type { DistillationSpec, FloatArray, LossSpec } from "../backends/types.js";
+import type { CrossEntropyArgs, DistillationSpec, FloatArray, GpuDeviceLike, LossSpec, MergedStats, SliceStats, VocabSlice } from "../backends/types.js";
 import {
   describe,
   distillationReduction,
@@ -356,14 +356,109 @@ export function resolveLinear(fn: string, hiddenIn: MatrixInput, weightIn: Matri
   return { hidden: h.data, weight, bias, n, d, v, ...t, spec, chunkRows, gradFilter: o.get("gradFilter"), grad: o.get("grad"), backend: o.get("backend") };
 }
 
+/** options.classes of a slice call: required (the full vocabulary V). */
+function sliceClasses(o: Options): number {
+  const v = o.get("classes");
+  if (v === undefined) throw new TypeError(`${o.fn}: options.classes is required; expected the full vocabulary size V`);
+  return v;
+}
+
+/**
+ * Validate a vocabulary shard's call (sliceStats, sliceGrad): logits (N, v1 − v0) holding the
+ * classes [v0, v1) of V, index targets over the full V or { probs } of the shard's columns, and
+ * the loss options over the full V. Returns the kernel's arguments and slice.
+ */
+export function resolveSlice(fn: string, logits: LogitsInput, target: TargetInput, options: unknown): { args: CrossEntropyArgs; slice: VocabSlice } {
+  const o = new Options(fn, "slices", options);
+  const v = sliceClasses(o);
+  const v0 = o.get("v0");
+  const v1 = o.get("v1");
+  if (v0 === undefined || v1 === undefined) throw new TypeError(`${fn}: options.${v0 === undefined ? "v0" : "v1"} is required; expected the shard's classes [v0, v1) of V = ${v}`);
+  if (!(v0 < v1 && v1 <= v)) throw new RangeError(`${fn}: options.v0 = ${v0}, options.v1 = ${v1}; expected 0 <= v0 < v1 <= classes = ${v}`);
+  const width = v1 - v0;
+  const flat = flattenFloats(fn, "logits", logits, isRows(logits) ? undefined : width);
+  if (flat.v !== width) throw new RangeError(`${fn}: logits rows have length ${flat.v}; expected v1 − v0 = ${width} (the shard's classes)`);
+  if (flat.data.length === 0 || flat.data.length % width !== 0) {
+    throw new RangeError(`${fn}: logits has length ${flat.data.length}; expected N×(v1 − v0) with N >= 1 and v1 − v0 = ${width}`);
+  }
+  const n = flat.data.length / width;
+  const spec = resolveSpec(o, v, "weight");
+  const isProbs = target !== null && typeof target === "object" && !Array.isArray(target) && !ArrayBuffer.isView(target);
+  // Class indices index the full vocabulary; probabilities are the shard's columns, as the logits.
+  const t = resolveTarget(fn, target, n, isProbs ? width : v, o.get("ignoreIndex"));
+  return { args: { logits: flat.data, n, v, ...t, spec, gradOut: null }, slice: { v0, v1, col0: v0, stride: width } };
+}
+
+/** A float64 field of N values (statistics): a Float64Array or number[], checked, as a Float64Array. */
+function rowField(fn: string, name: string, x: unknown, n: number): Float64Array {
+  if (!(x instanceof Float64Array) && !Array.isArray(x)) throw new TypeError(`${fn}: ${name} is ${describe(x)}; expected a Float64Array or number[] of length N = ${n}`);
+  if (x.length !== n) throw new RangeError(`${fn}: ${name} has length ${x.length}; expected N = ${n}`);
+  if (x instanceof Float64Array) return x;
+  const out = new Float64Array(n);
+  checkNumberArray(fn, name, x, out);
+  return out;
+}
+
+const STAT_FIELDS = ["max", "sumExp", "targetLogit", "weightedSum", "targetWeight"] as const;
+
+/**
+ * Validate mergeSliceStats: `parts` are sliceStats results whose classes tile [0, V) in order;
+ * `target` the class indices (over the full V), or null for probability targets.
+ */
+export function resolveMerge(fn: string, parts: unknown, target: TargetInput | null, options: unknown): { args: CrossEntropyArgs; parts: SliceStats[] } {
+  const o = new Options(fn, "slices", options);
+  const v = sliceClasses(o);
+  if (!Array.isArray(parts) || parts.length === 0) throw new TypeError(`${fn}: parts is ${describe(parts)}; expected a non-empty array of sliceStats results`);
+  if (target !== null && !(target instanceof Int32Array) && !(target instanceof Uint32Array) && !Array.isArray(target)) {
+    throw new TypeError(`${fn}: target is ${describe(target)}; expected the class indices (an Int32Array, Uint32Array or number[] of length N), or null for probability targets`);
+  }
+  const first: unknown = parts[0];
+  const firstMax: unknown = typeof first === "object" && first !== null ? Reflect.get(first, "max") : undefined;
+  const n = target !== null ? target.length : firstMax instanceof Float64Array || Array.isArray(firstMax) ? firstMax.length : 0;
+  if (n < 1) throw new RangeError(`${fn}: ${target !== null ? "target" : "parts[0].max"} is empty or missing; expected N >= 1 rows`);
+  const out: SliceStats[] = [];
+  let end = 0;
+  parts.forEach((p: unknown, k: number) => {
+    if (typeof p !== "object" || p === null) throw new TypeError(`${fn}: parts[${k}] is ${describe(p)}; expected a sliceStats result`);
+    const v0: unknown = Reflect.get(p, "v0");
+    const v1: unknown = Reflect.get(p, "v1");
+    if (typeof v0 !== "number" || typeof v1 !== "number" || !Number.isInteger(v0) || !Number.isInteger(v1)) {
+      throw new TypeError(`${fn}: parts[${k}].v0/v1 are ${describe(v0)}, ${describe(v1)}; expected the integer classes [v0, v1) of the shard`);
+    }
+    if (v0 !== end || v1 <= v0 || v1 > v) {
+      throw new RangeError(`${fn}: parts[${k}] covers classes [${v0}, ${v1}); expected [${end}, v1) with ${end} < v1 <= ${v}: parts must tile [0, classes) in order`);
+    }
+    end = v1;
+    const f = STAT_FIELDS.map((name) => rowField(fn, `parts[${k}].${name}`, Reflect.get(p, name), n));
+    out.push({ max: f[0]!, sumExp: f[1]!, targetLogit: f[2]!, weightedSum: f[3]!, targetWeight: f[4]! });
+  });
+  if (end !== v) throw new RangeError(`${fn}: parts end at class ${end}; expected them to cover [0, classes = ${v})`);
+  const spec = resolveSpec(o, v, "weight");
+  const t = target === null ? null : resolveTarget(fn, target, n, v, o.get("ignoreIndex")).target;
+  return { args: { logits: new Float64Array(0), n, v, target: t, probs: null, spec, gradOut: null }, parts: out };
+}
+
+/** Validate sliceGrad's `merged` (a mergeSliceStats result) for N rows. */
+export function resolveMerged(fn: string, merged: unknown, n: number): MergedStats {
+  if (typeof merged !== "object" || merged === null) throw new TypeError(`${fn}: merged is ${describe(merged)}; expected the result of mergeSliceStats`);
+  const field = (name: string): Float64Array => rowField(fn, `merged.${name}`, Reflect.get(merged, name), n);
+  const scale: unknown = Reflect.get(merged, "scale");
+  if (typeof scale !== "number" || Number.isNaN(scale)) throw new TypeError(`${fn}: merged.scale is ${describe(scale)}; expected a number (the gradient's factor)`);
+  const max = field("max");
+  const sumExp = field("sumExp");
+  const coef = field("coef");
+  const lse = field("lse");
+  return { loss: Number.NaN, rowLoss: new Float64Array(n), lse, max, sumExp, coef, wSum: Number.NaN, scale };
+}
+
 /** Validate createEngine's options. `threads` stays undefined when not given (the executor picks). */
-export function resolveEngineOptions(options: unknown, names: readonly string[]): { backend: string; threads: number | undefined } {
+export function resolveEngineOptions(options: unknown, names: readonly string[]): { backend: string; threads: number | undefined; device: GpuDeviceLike | undefined } {
   const fn = "createEngine";
-  if (options === undefined) return { backend: "auto", threads: undefined };
+  if (options === undefined) return { backend: "auto", threads: undefined, device: undefined };
   if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError(`${fn}: options is ${describe(options)}; expected an object`);
   const own = new Map<string, unknown>();
   for (const key of Object.keys(options)) {
-    if (key !== "backend" && key !== "threads") throw new TypeError(`${fn}: unknown option "${key}"; expected backend, threads`);
+    if (key !== "backend" && key !== "threads" && key !== "device") throw new TypeError(`${fn}: unknown option "${key}"; expected backend, threads, device`);
     own.set(key, Reflect.get(options, key));
   }
   const backend = own.get("backend") ?? "auto";
@@ -374,7 +469,21 @@ export function resolveEngineOptions(options: unknown, names: readonly string[])
   if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > 64)) {
     throw new RangeError(`${fn}: options.threads is ${describe(threads)}; expected an integer from 1 to 64`);
   }
-  return { backend, threads };
+  const device = own.get("device");
+  if (device !== undefined && backend !== "webgpu") {
+    throw new TypeError(`${fn}: options.device is given with backend ${JSON.stringify(backend)}; expected backend "webgpu" (only it runs on a GPUDevice)`);
+  }
+  if (device !== undefined && !isDeviceLike(device)) {
+    throw new TypeError(`${fn}: options.device is ${describe(device)} without a GPUDevice's members; expected a GPUDevice (from adapter.requestDevice()), with queue, createBuffer and createComputePipelineAsync`);
+  }
+  return { backend, threads, device };
+}
+
+function isDeviceLike(d: unknown): d is GpuDeviceLike {
+  return (
+    typeof d === "object" && d !== null && "queue" in d && typeof d.queue === "object" && "createBuffer" in d && typeof d.createBuffer === "function" &&
+    "createComputePipelineAsync" in d && typeof d.createComputePipelineAsync === "function"
+  );
 }
 
 /** A resolved distillationLoss call. `target` is the mask (0: counts, -1: masked), or null. */

@@ -4,7 +4,7 @@
  */
 import type { FloatArray } from "../backends/types.js";
 import { runCrossEntropy } from "./crossEntropy.js";
-import type { CrossEntropyOptions, LogitsInput, TargetInput } from "./options.js";
+import type { BackendName, CrossEntropyOptions, FloatOutput, LogitsInput, TargetInput } from "./options.js";
 import { resolveCrossEntropy } from "./resolve.js";
 
 export interface SoftmaxOptions {
@@ -13,7 +13,7 @@ export interface SoftmaxOptions {
   /** s > 0: softmax of s·tanh(x/s). */
   softcap?: number;
   /** Backend name. Default "auto". */
-  backend?: string;
+  backend?: BackendName;
 }
 
 function softmaxImpl(fn: string, logits: LogitsInput, options: SoftmaxOptions | undefined, log: boolean): FloatArray {
@@ -25,7 +25,8 @@ function softmaxImpl(fn: string, logits: LogitsInput, options: SoftmaxOptions | 
   const out = x instanceof Float32Array ? new Float32Array(x.length) : new Float64Array(x.length);
   const s = r.spec.softcap;
   for (let i = 0; i < r.n; i++) {
-    const l = lse[i]!;
+    // A row holding +Infinity has lse +Infinity and softmax inf − inf: all NaN, as in PyTorch.
+    const l = lse[i] === Infinity ? NaN : lse[i]!;
     for (let j = i * r.v; j < (i + 1) * r.v; j++) {
       const c = s > 0 ? s * Math.tanh(x[j]! / s) : x[j]!;
       out[j] = log ? c - l : Math.exp(c - l);
@@ -34,12 +35,14 @@ function softmaxImpl(fn: string, logits: LogitsInput, options: SoftmaxOptions | 
   return out;
 }
 
-/** Row-wise softmax of (N, V) logits (of the capped logits under softcap). */
+/** Row-wise softmax of (N, V) logits (of the capped logits under softcap): a Float32Array for float32 logits, else a Float64Array. */
+export function softmax<X extends LogitsInput>(logits: X, options?: SoftmaxOptions): FloatOutput<X>;
 export function softmax(logits: LogitsInput, options?: SoftmaxOptions): FloatArray {
   return softmaxImpl("softmax", logits, options, false);
 }
 
-/** Row-wise log-softmax of (N, V) logits: x - logsumexp(x), computed stably. */
+/** Row-wise log-softmax of (N, V) logits: x - logsumexp(x), computed stably (the element type as softmax's). */
+export function logSoftmax<X extends LogitsInput>(logits: X, options?: SoftmaxOptions): FloatOutput<X>;
 export function logSoftmax(logits: LogitsInput, options?: SoftmaxOptions): FloatArray {
   return softmaxImpl("logSoftmax", logits, options, true);
 }

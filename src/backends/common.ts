@@ -67,9 +67,22 @@ export function classWeightSum(spec: LossSpec, v: number): number {
   return s;
 }
 
-/** The factor the gradient rows carry: 1/D for mean (Infinity when D = 0, as in PyTorch), else 1. */
+/**
+ * The factor the gradient rows carry: 1/D for mean, else 1. D = 0 with a token that counts means
+ * that token's class weight is 0: PyTorch's backward then multiplies w_y·(1/D) = 0·∞ at its target,
+ * so every counted row's gradient is NaN. The factor is NaN there (ignored rows stay zero).
+ */
 export function gradScale(reduction: Reduction, d: number): number {
-  return reduction === "mean" ? 1 / d : 1;
+  if (reduction !== "mean") return 1;
+  return d === 0 ? Number.NaN : 1 / d;
+}
+
+/**
+ * True when a crossEntropy spec asks for what only the fused row kernels compute: temperature ≠ 1,
+ * argmax, accuracy or entropy (the vocabulary-slice kernels and the webgpu kernel do not).
+ */
+export function lmOnly(spec: LossSpec): boolean {
+  return spec.temperature !== 1 || wantsArgmax(spec) || spec.entropy;
 }
 
 /** True when the kernels must report each row's argmax (for argmax itself, or for accuracy). */
@@ -126,9 +139,16 @@ export function lmOutputs(target: Int32Array | null, spec: LossSpec, n: number, 
   return out;
 }
 
-/** Reduce per-row losses in a fixed order, in float64. */
-export function reduceLoss(rowLoss: Float64Array, reduction: Reduction, d: number): number {
+/**
+ * Reduce per-row losses in a fixed order, in float64. The mean with D = 0 follows PyTorch:
+ * without z-loss, F.cross_entropy divides the target term Σ w_y·(lse − c_y) = 0 by D (0/0), so the
+ * loss is NaN whatever the smoothing term; with z-loss, the whole sum is divided by D (+Infinity
+ * for a positive sum, NaN for 0 or no counted token).
+ */
+export function reduceLoss(rowLoss: Float64Array, spec: Pick<LossSpec, "reduction" | "zLoss">, d: number): number {
+  const { reduction, zLoss } = spec;
   if (reduction === "none") return Number.NaN; // unused: the api returns rowLoss itself
+  if (reduction === "mean" && d === 0 && !(zLoss > 0)) return Number.NaN;
   let s = 0;
   for (let i = 0; i < rowLoss.length; i++) s += rowLoss[i]!;
   return reduction === "mean" ? s / d : s;
@@ -197,7 +217,7 @@ export function allocSliceStats(n: number): SliceStats {
  */
 export function mergeStats(args: CrossEntropyArgs, slices: readonly SliceStats[], k: SliceConstants = sliceConstants(args)): MergedStats {
   const { n, v, target } = args;
-  const { labelSmoothing: eps, classWeight: weight, zLoss: z, reduction } = args.spec;
+  const { labelSmoothing: eps, classWeight: weight, zLoss: z } = args.spec;
   const { wSum, d, scale } = k;
   const rowLoss = new Float64Array(n);
   const lse = new Float64Array(n);
@@ -218,10 +238,11 @@ export function mergeStats(args: CrossEntropyArgs, slices: readonly SliceStats[]
       wc += sl.weightedSum[i]!;
       wt += sl.targetWeight[i]!;
     }
-    const l = m === -Infinity ? -Infinity : m + Math.log(sum);
+    // +Infinity: lse is +Infinity, but the softmax is inf − inf, so the loss and gradient are NaN.
+    const l = m === -Infinity ? -Infinity : m === Infinity ? NaN : m + Math.log(sum);
     max[i] = m;
     sumExp[i] = sum;
-    lse[i] = l;
+    lse[i] = m === Infinity ? Infinity : l;
     let loss: number;
     let a: number;
     if (target !== null) {
@@ -245,7 +266,7 @@ export function mergeStats(args: CrossEntropyArgs, slices: readonly SliceStats[]
     rowLoss[i] = loss;
     coef[i] = a;
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse, max, sumExp, coef, wSum, scale };
+  return { loss: reduceLoss(rowLoss, args.spec, d), rowLoss, lse, max, sumExp, coef, wSum, scale };
 }
 
 /** Elements one executor block may hold: 2^28 float32, 1 GiB (wasm32 memory is 4 GiB in all). */

@@ -9,9 +9,12 @@ import { jsBackend } from "./js/index.js";
 import { referenceBackend } from "./reference/index.js";
 import type { Backend, CallShape, Executor, ExecutorOptions } from "./types.js";
 import { wasmBackend } from "./wasm/index.js";
+import { webgpuBackend } from "./webgpu/index.js";
 
 /** Backends that are always available, and wasm, which init() registers and engines may use without it. */
 const builtIn: readonly Backend[] = [jsBackend, referenceBackend];
+/** Backends with an executor only (no synchronous kernels), created by name: never "auto" (see webgpu/index.ts). */
+const engineOnly: readonly Backend[] = [webgpuBackend];
 /** Priority of a registered backend that does not state one: above every built-in. */
 const DEFAULT_PRIORITY = 100;
 
@@ -25,7 +28,7 @@ export function registerBackend(backend: Backend): void {
   if (typeof backend !== "object" || backend === null || typeof backend.name !== "string") {
     throw new TypeError("registerBackend: backend is not an object with a name; expected { name, crossEntropy, ... }");
   }
-  if (extra.has(backend.name) || builtIn.some((b) => b.name === backend.name)) {
+  if (extra.has(backend.name) || builtIn.some((b) => b.name === backend.name) || engineOnly.some((b) => b.name === backend.name)) {
     throw new Error(`registerBackend: a backend named "${backend.name}" is already registered`);
   }
   extra.set(backend.name, backend);
@@ -73,7 +76,10 @@ function verdict(b: Backend, call: CallShape): true | string {
  */
 export function backendFor(fn: string, name: string, call: CallShape): Backend {
   const list = ranked();
-  const candidates = name === "auto" ? list : [byName(fn, name, list)];
+  if (name !== "auto" && !list.some((b) => b.name === name) && engineOnly.some((b) => b.name === name)) {
+    throw new TypeError(`${fn}: backend "${name}" runs only in an engine (await createEngine({ backend: "${name}" })); expected "auto" or one of ${names(list)}`);
+  }
+  const candidates = name === "auto" ? list.filter((b) => b.auto !== false) : [byName(fn, name, list)];
   const reasons: string[] = [];
   for (const b of candidates) {
     const ok = verdict(b, call);
@@ -91,7 +97,7 @@ export function backendFor(fn: string, name: string, call: CallShape): Backend {
 /** Backends that can make executors (engines): the registered ones and wasm, fastest first. */
 function executorBackends(): Backend[] {
   const list = ranked().filter((b) => b.createExecutor !== undefined && b.name !== wasmBackend.name);
-  list.push(wasmBackend);
+  list.push(wasmBackend, ...engineOnly);
   return list.sort((x, y) => (y.priority ?? DEFAULT_PRIORITY) - (x.priority ?? DEFAULT_PRIORITY));
 }
 
@@ -102,12 +108,13 @@ export function executorNames(): string[] {
 
 /**
  * A new executor: the named backend's, or for "auto" the fastest that runs float32 cross-entropy
- * here. Throws when the named backend cannot run in this runtime, saying why.
+ * here, among those "auto" may pick. Throws when the named backend cannot run in this runtime,
+ * saying why.
  */
 export async function createExecutor(fn: string, name: string, options: ExecutorOptions): Promise<Executor> {
   const probe: CallShape = { kernel: "crossEntropy", dtype: "float32", n: 1, v: 1, d: 0, grad: false };
   const list = executorBackends();
-  const candidates = name === "auto" ? list : [byName(fn, name, list)];
+  const candidates = name === "auto" ? list.filter((b) => b.auto !== false) : [byName(fn, name, list)];
   for (const b of candidates) {
     const ok = b.supports === undefined ? true : b.supports(probe);
     if (ok === true) return b.createExecutor!(options);

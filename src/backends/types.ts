@@ -73,7 +73,7 @@ export interface CrossEntropyArgs {
 
 /** What a kernel returns. Per-row values are float64; the api casts them to the input's type. */
 export interface CrossEntropyResult {
-  /** The reduced loss: mean or sum of `rowLoss` (mean divides by the weight sum D). NaN for mean with D = 0. */
+  /** The reduced loss: mean or sum of `rowLoss` (mean divides by the weight sum D). For mean with D = 0: reduceLoss in common.ts. */
   readonly loss: number;
   /** (N) per-token losses L_i (0 for ignored tokens). */
   readonly rowLoss: Float64Array;
@@ -193,6 +193,11 @@ export interface CallShape {
   /** The hidden size D of linearCrossEntropy; 0 for crossEntropy and distillation. */
   readonly d: number;
   readonly grad: boolean;
+  /**
+   * crossEntropy only: true when the call asks for what only the fused row kernels compute
+   * (temperature ≠ 1, argmax, accuracy, entropy; see lmOnly in common.ts). Absent means false.
+   */
+  readonly lmOutputs?: boolean;
 }
 
 /**
@@ -236,17 +241,31 @@ export interface Executor {
   supports(call: CallShape): true | string;
   crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult>;
   linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult>;
-  distillation(args: DistillationArgs): Promise<DistillationResult>;
+  /** Absent where the executor has no distillation kernel (the engine then runs it on a CPU backend). */
+  distillation?(args: DistillationArgs): Promise<DistillationResult>;
   memoryStats(): MemoryStats;
   resetPeakMemory(): void;
   /** Stop the threads and release the memory; a call in flight fails. */
   dispose(): void;
 }
 
+/**
+ * A WebGPU `GPUDevice`, as far as the public types need one: a real GPUDevice (from
+ * `@webgpu/types`, or TensorFlow.js's webgpu backend) is assignable to it, and users without
+ * WebGPU types need none. The webgpu backend checks it at run time.
+ */
+export interface GpuDeviceLike {
+  readonly queue: object;
+  createBuffer(...args: never[]): unknown;
+  createComputePipelineAsync(...args: never[]): unknown;
+}
+
 /** Options an executor is created with (validated by createEngine). */
 export interface ExecutorOptions {
   /** Worker threads wanted (the executor may run fewer, e.g. 1 without shared memory). */
   readonly threads: number | undefined;
+  /** A caller's GPU device (the webgpu backend; others never get one). */
+  readonly device?: GpuDeviceLike | undefined;
 }
 
 /**
@@ -260,6 +279,8 @@ export interface Backend {
   readonly name: string;
   /** "auto" picks the highest-priority backend whose `supports` accepts the call. */
   readonly priority?: number;
+  /** False: "auto" never picks it, only its name does (webgpu: slower than wasm without a real GPU). Default true. */
+  readonly auto?: boolean;
   /** True when this backend runs the call; otherwise a short reason, for error messages. */
   supports?(call: CallShape): true | string;
   /** The synchronous cross-entropy kernel (for the synchronous API). */

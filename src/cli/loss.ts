@@ -18,12 +18,15 @@ interface LossFlags {
   softcap?: string;
 }
 
+/** How far from 1 the sum of --probs may be (typed, rounded probabilities); closer sums are renormalised. */
+export const PROB_SUM_TOLERANCE = 1e-3;
+
 export function registerLoss(program: Command): void {
   program
     .command("loss")
     .description("cross-entropy of one distribution (probabilities or logits) against a target class")
-    .option("--probs <list>", "comma-separated probabilities (normalised if they do not sum to 1)")
-    .option("--logits <list>", "comma-separated logits (use -inf for a masked class)")
+    .option("--probs <list>", `comma-separated probabilities that sum to 1 (within ${PROB_SUM_TOLERANCE})`)
+    .option("--logits <list>", "comma-separated logits (-inf masks a class; +inf needs --softcap)")
     .requiredOption("--target <index>", "the correct class, 0-based")
     .option("--bits", "print the loss in bits instead of nats")
     .option("--json", "print loss, probabilities and gradient as JSON")
@@ -47,7 +50,9 @@ export function runLoss(flags: LossFlags): string {
       if (!(x >= 0) || !Number.isFinite(x)) throw new UsageError(`--probs: item ${i} is ${x}; expected a probability >= 0`);
     });
     const total = p.reduce((a, b) => a + b, 0);
-    if (!(total > 0)) throw new UsageError("--probs: the probabilities sum to 0; expected a positive sum");
+    if (!(Math.abs(total - 1) <= PROB_SUM_TOLERANCE)) {
+      throw new UsageError(`--probs sum to ${Number(total.toPrecision(6))}; expected probabilities that sum to 1 (within ${PROB_SUM_TOLERANCE}); give unnormalised scores as --logits`);
+    }
     logits = p.map((x) => Math.log(x / total));
   } else {
     logits = parseNumberList("--logits", flags.logits!);
@@ -61,8 +66,14 @@ export function runLoss(flags: LossFlags): string {
     ...(flags.zLoss !== undefined ? { zLoss: parseNumberFlag("--z-loss", flags.zLoss, 0) } : {}),
     ...(flags.softcap !== undefined ? { softcap: parseNumberFlag("--softcap", flags.softcap, Number.MIN_VALUE) } : {}),
   };
+  if (logits.every((x) => x === -Infinity)) throw new UsageError(`--logits: every logit is -inf; expected at least one above -inf`);
+  const plusInf = logits.indexOf(Infinity);
+  if (plusInf >= 0 && options.softcap === undefined) {
+    throw new UsageError(`--logits: item ${plusInf} is +inf; without --softcap a +inf logit makes the loss NaN (as in PyTorch); expected finite logits, -inf masks, or --softcap`);
+  }
   const out = crossEntropy(logits, [target], options);
   const nats = out.loss as number;
+  if (Number.isNaN(nats)) throw new UsageError(`the loss of these ${flags.probs !== undefined ? "probabilities" : "logits"} is NaN; expected inputs with a defined softmax`);
   const value = flags.bits ? nats / Math.LN2 : nats;
   const unit = flags.bits ? "bits" : "nats";
   if (flags.json) {

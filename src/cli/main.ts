@@ -2,13 +2,11 @@
 /**
  * The `xent` command line: argument parsing and printing only; every number comes from the
  * public API. Subcommands live one per file beside this one.
- * Exit codes: 0 success, 2 bad arguments or input (one-line error on stderr), 130 `xent train`
- * stopped by Ctrl-C (its checkpoint and loss log are kept).
+ * Exit codes: 0 success, 2 bad arguments or input (one line on stderr, `xent: …`), 1 anything
+ * unexpected. (The tiny-GPT trainer has its own command, `tiny-gpt`, in examples/tiny-gpt.)
  */
 import { Command, CommanderError } from "commander";
 import { registerLoss } from "./loss.js";
-import { registerScore } from "./score.js";
-import { registerTrain } from "./train.js";
 import { UsageError } from "./util.js";
 
 export function buildProgram(): Command {
@@ -18,12 +16,11 @@ export function buildProgram(): Command {
     .description("Exact, fast cross-entropy for language models")
     .version("0.1.0")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    // commander's own errors ("error: unknown option ...") in the same style as ours
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(s.replace(/^error: /, "xent: ")) })
     .showHelpAfterError(false)
     .showSuggestionAfterError(false);
   registerLoss(program);
-  registerTrain(program);
-  registerScore(program);
   return program;
 }
 
@@ -31,7 +28,6 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
-    // a subcommand may end with its own code (xent train: 130 when interrupted by Ctrl-C)
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {

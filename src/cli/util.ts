@@ -5,12 +5,15 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Parse a comma-separated list of finite numbers for the flag `flag`. */
+/** Spellings of ±∞ accepted in number lists: inf, +inf, -inf, Infinity, +Infinity, -Infinity. */
+const INFINITIES: Record<string, number> = { inf: Infinity, "+inf": Infinity, "-inf": -Infinity, infinity: Infinity, "+infinity": Infinity, "-infinity": -Infinity };
+
+/** Parse a comma-separated list of numbers (±inf included, NaN refused) for the flag `flag`. */
 export function parseNumberList(flag: string, text: string): number[] {
   const parts = text.split(",").map((s) => s.trim());
   return parts.map((p, i) => {
-    const x = p === "-inf" || p === "-Infinity" ? -Infinity : Number(p);
-    if (p === "" || Number.isNaN(x)) throw new UsageError(`${flag}: item ${i} is "${p}"; expected a number`);
+    const x = INFINITIES[p.toLowerCase()] ?? Number(p);
+    if (p === "" || Number.isNaN(x)) throw new UsageError(`${flag}: item ${i} is "${p}"; expected a number (or inf, -inf)`);
     return x;
   });
 }

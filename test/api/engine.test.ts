@@ -94,6 +94,17 @@ test("engine: calls queue in order; validation errors reject and name the argume
   await assert.rejects(createEngine({ backend: "gpu" as "js" }), /createEngine: options\.backend is "gpu"/);
 });
 
+test('engine options: "device" only with backend "webgpu", and a GPUDevice; "auto" never picks webgpu; webgpu is engine-only', async () => {
+  const fake = { queue: {}, createBuffer: () => null, createComputePipelineAsync: () => null };
+  await assert.rejects(createEngine({ backend: "js", device: fake }), /createEngine: options\.device is given with backend "js"; expected backend "webgpu"/);
+  await assert.rejects(createEngine({ backend: "webgpu", device: {} as never }), /createEngine: options\.device is object without a GPUDevice.s members; expected a GPUDevice/);
+  await assert.rejects(createEngine({ backend: "webgpu", device: fake }), /createEngine: options\.device is not a GPUDevice \(no limits or lost\)/);
+  const auto = await createEngine();
+  assert.notEqual(auto.backend, "webgpu", "auto picks a CPU backend");
+  auto.dispose();
+  assert.throws(() => crossEntropy([1, 2], [0], { classes: 2, backend: "webgpu" }), /crossEntropy: backend "webgpu" runs only in an engine \(await createEngine\(\{ backend: "webgpu" \}\)\)/);
+});
+
 test("engine: float64 logits run the js kernel; the js engine gives the same results", async () => {
   const x = Float64Array.from({ length: 20 }, (_, i) => Math.cos(i * 1.3) * 3);
   const t = [0, 3, 1, 4];

@@ -17,7 +17,8 @@ export interface ConformanceCase {
 /** Extra cases beyond the PyTorch fixtures: bigger shapes, every option at once. */
 function extraCases(): ConformanceCase[] {
   const out: ConformanceCase[] = [];
-  const shapes: [number, number][] = [[64, 1000], [17, 1031], [5, 4099], [33, 256], [5, 4], [6, 8], [7, 64], [3, 2049]];
+  const shapes: [number, number][] = [[64, 1000], [17, 1031], [5, 4099], [33, 256], [5, 4], [6, 8], [7, 64], [3, 2049], [3, 33999]];
+  // [3, 33999]: few rows of a large vocabulary, which the wasm engine splits by vocabulary (src/backends/wasm/vocabSplit.ts).
   for (const [n, v] of shapes) {
     const logits = genValues(n * v, n + v, 6);
     const target = genTargets(n, n * v, v);

@@ -22,7 +22,8 @@ import {
   type MatrixInput,
   type TargetInput,
 } from "../../src/index.js";
-import type { Tolerance } from "../helpers/close.js";
+import assert from "node:assert/strict";
+import { assertClose, type Tolerance } from "../helpers/close.js";
 
 export type Dtype = "float32" | "float64";
 
@@ -61,6 +62,16 @@ export function crossEntropyTolerance(dtype: Dtype, logits: ArrayLike<number>): 
   return dtype === "float32"
     ? { value: { atol: 2e-6 * maxAbs, rtol: 2e-6 }, grad: { atol: 1e-6, rtol: 1e-4 } }
     : { value: { atol: 1e-12 * maxAbs, rtol: 1e-10 }, grad: { atol: 1e-12, rtol: 1e-9 } };
+}
+
+/** Compare one crossEntropy output with the reference's (`want`), for case `name` on logits `logits`. */
+export function compareCrossEntropy(name: string, logits: ArrayLike<number>, got: CrossEntropyOutput, want: CrossEntropyOutput, dtype: Dtype): void {
+  const tol = crossEntropyTolerance(dtype, logits);
+  if (typeof want.loss === "number") assertClose(got.loss as number, want.loss, tol.value, `${name} loss`);
+  else assertClose(got.loss as ArrayLike<number>, want.loss, tol.value, `${name} per-token loss`);
+  assertClose(got.lse, want.lse, tol.value, `${name} lse`);
+  assert.equal(got.grad === undefined, want.grad === undefined, `${name}: grad presence`);
+  if (want.grad !== undefined) assertClose(got.grad!, want.grad, tol.grad, `${name} grad`);
 }
 
 /** The linear head's tolerance by dtype, scaled by the largest finite |value| of the quantity (float32 dot products). */

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import ts from "typescript";
+import { program } from "../helpers/tsc.js";
 import { codeBlocks, markdownFiles, read, root } from "./markdown.js";
 
 interface Snippet {
@@ -31,13 +32,6 @@ function snippets(): Snippet[] {
   return out;
 }
 
-function compilerOptions(): ts.CompilerOptions {
-  const cfg = ts.readConfigFile(join(root, "tsconfig.json"), (p) => ts.sys.readFile(p));
-  if (cfg.error !== undefined) throw new Error(ts.flattenDiagnosticMessageText(cfg.error.messageText, "\n"));
-  const parsed = ts.parseJsonConfigFileContent(cfg.config, ts.sys, root);
-  return { ...parsed.options, noEmit: true, declaration: false, sourceMap: false, moduleDetection: ts.ModuleDetectionKind.Force };
-}
-
 test("every TypeScript block of README.md and docs/*.md type-checks under strict tsc", () => {
   const all = snippets();
   const perFile = new Map<string, number>();
@@ -45,18 +39,9 @@ test("every TypeScript block of README.md and docs/*.md type-checks under strict
   assert.ok((perFile.get("README.md") ?? 0) >= 3, `README.md has ${perFile.get("README.md") ?? 0} TypeScript blocks; expected its 3 snippets at least`);
 
   const byPath = new Map(all.map((s) => [s.path, s]));
-  const options = compilerOptions();
-  const host = ts.createCompilerHost(options);
-  const { fileExists, readFile, getSourceFile } = host;
-  host.fileExists = (p) => byPath.has(p) || fileExists.call(host, p);
-  host.readFile = (p) => byPath.get(p)?.code ?? readFile.call(host, p);
-  host.getSourceFile = (p, lang, onError, create) => {
-    const s = byPath.get(p);
-    return s !== undefined ? ts.createSourceFile(p, s.code, lang) : getSourceFile.call(host, p, lang, onError, create);
-  };
-  const program = ts.createProgram([...byPath.keys()], options, host);
+  const checked = program([...byPath.keys()], new Map(all.map((s) => [s.path, s.code])));
   const errors: string[] = [];
-  for (const d of ts.getPreEmitDiagnostics(program)) {
+  for (const d of ts.getPreEmitDiagnostics(checked)) {
     const msg = ts.flattenDiagnosticMessageText(d.messageText, "\n  ");
     const s = d.file === undefined ? undefined : byPath.get(d.file.fileName);
     if (d.file !== undefined && d.start !== undefined && s !== undefined) {

@@ -1,4 +1,4 @@
-/** Loads fixtures/torch-cross-entropy.json (made by scripts/make_fixtures.py). */
+/** Loads fixtures/torch-*.json (made by scripts/make_fixtures.py). */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { CrossEntropyOptions } from "../../src/index.js";
@@ -14,7 +14,7 @@ interface RawCase {
   logits: Num[] | Spec;
   target: number[] | { probs: Num[] } | Spec;
   options: Record<string, unknown>;
-  want: { loss: Num | null; rowLoss: Num[]; lse: Num[]; grad: Num[]; gradIndex?: number[] };
+  want: { loss: Num | null; rowLoss: Num[]; lse: Num[]; grad: Num[]; gradIndex?: number[]; softmax?: Num[]; logSoftmax?: Num[] };
 }
 
 export interface FixtureCase {
@@ -33,19 +33,24 @@ export interface FixtureCase {
     /** The whole gradient, or the entries at gradIndex. */
     grad: Float64Array;
     gradIndex: number[] | null;
+    /** PyTorch's softmax and log_softmax of the (capped) logits, (N, V), where the case has them. */
+    softmax: Float64Array | null;
+    logSoftmax: Float64Array | null;
   };
 }
 
 const num = (x: Num): number => (typeof x === "number" ? x : Number(x));
 const nums = (xs: Num[]): Float64Array => Float64Array.from(xs, num);
 
-let cache: FixtureCase[] | null = null;
+const cache = new Map<string, FixtureCase[]>();
 
-export function torchFixtures(): FixtureCase[] {
-  if (cache !== null) return cache;
-  const path = fileURLToPath(new URL("../../fixtures/torch-cross-entropy.json", import.meta.url));
+/** The cases of fixtures/`file`: torch-cross-entropy.json (default) or torch-nonfinite.json. */
+export function torchFixtures(file = "torch-cross-entropy.json"): FixtureCase[] {
+  const hit = cache.get(file);
+  if (hit !== undefined) return hit;
+  const path = fileURLToPath(new URL(`../../fixtures/${file}`, import.meta.url));
   const raw = JSON.parse(readFileSync(path, "utf8")) as { cases: RawCase[] };
-  cache = raw.cases.map((c) => {
+  const cases = raw.cases.map((c): FixtureCase => {
     const logits = Array.isArray(c.logits) ? nums(c.logits) : genValues(c.logits.count, c.logits.seed, (c.logits as { scale: number }).scale);
     let target: FixtureCase["target"];
     if (Array.isArray(c.target)) target = Int32Array.from(c.target);
@@ -64,8 +69,11 @@ export function torchFixtures(): FixtureCase[] {
         lse: nums(c.want.lse),
         grad: nums(c.want.grad),
         gradIndex: c.want.gradIndex ?? null,
+        softmax: c.want.softmax === undefined ? null : nums(c.want.softmax),
+        logSoftmax: c.want.logSoftmax === undefined ? null : nums(c.want.logSoftmax),
       },
     };
   });
-  return cache;
+  cache.set(file, cases);
+  return cases;
 }

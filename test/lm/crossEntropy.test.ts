@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { crossEntropy, type CrossEntropyOptions, type CrossEntropyOutput, type TargetInput } from "../../src/index.js";
+import { createEngine, crossEntropy, type CrossEntropyOptions, type CrossEntropyOutput, type TargetInput } from "../../src/index.js";
 import { assertClose, type Tolerance } from "../helpers/close.js";
 import { crossEntropyTolerance, label, MATRIX, runnerFor, type Dtype } from "../conformance/matrix.js";
 import { lmCeFixtures, type LmCeCase, type ReducedOut } from "./fixtures.js";
@@ -171,4 +171,40 @@ test("the new options: clear errors naming the function, the option, the value a
     /crossEntropy: options\.accuracy needs class-index targets; got probability targets/,
   );
   assert.throws(() => crossEntropy(x, y, { classes: 3, ["temprature" as "temperature"]: 2 }), /unknown option "temprature"/);
+});
+
+test("few rows of a large vocabulary on the wasm engine (where threads split the vocabulary): temperature, argmax, accuracy and entropy follow the reference", async () => {
+  // N = 3 <= 8 rows and V >= 4 slices of 8192: the engine's vocabulary split, whose slice kernels
+  // have none of these options; the call must run the fused row kernel instead.
+  const n = 3;
+  const v = 4 * 8192 + 3;
+  const logits = new Float32Array(n * v);
+  let s = 12345;
+  for (let k = 0; k < logits.length; k++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    logits[k] = (s / 2 ** 32) * 16 - 8;
+  }
+  logits[v + 7] = -Infinity;
+  const argmaxOf = (i: number): number => {
+    let a = 0;
+    for (let j = 1; j < v; j++) if (logits[i * v + j]! > logits[i * v + a]!) a = j;
+    return a;
+  };
+  const target = [argmaxOf(0), 5, -100];
+  const options: CrossEntropyOptions = { classes: v, temperature: 1.7, accuracy: true, argmax: true, entropy: true, zLoss: 1e-3, softcap: 12 };
+  const want = crossEntropy(Float64Array.from(logits), target, { ...options, grad: true, backend: "reference" });
+  const tol = crossEntropyTolerance("float32", logits);
+  const engine = await createEngine({ backend: "wasm", threads: 2 });
+  try {
+    for (const grad of [true, false]) {
+      const got = await engine.crossEntropy(logits, target, { ...options, grad });
+      const tag = `wasm engine N=${n} V=${v} grad ${grad}`;
+      for (const key of ["loss", "accuracy", "entropy", "zLoss"] as const) assertClose(got[key] as number, want[key] as number, tol.value, `${tag} ${key}`);
+      assertClose(got.lse, want.lse, tol.value, `${tag} lse`);
+      assert.deepEqual([...got.argmax!], [...want.argmax!], `${tag} argmax`);
+      if (grad) assertClose(got.grad!, want.grad!, tol.grad, `${tag} gradient`);
+    }
+  } finally {
+    engine.dispose();
+  }
 });

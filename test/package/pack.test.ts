@@ -48,6 +48,7 @@ test("the packed tarball installs and imports as `xent` from ESM, with strict ty
     assert.ok(installed.some((f) => f.endsWith("index.js")) && installed.some((f) => f.endsWith("index.d.ts")));
     const mapped = installed.filter((f) => f.endsWith(".js") && readFileSync(f, "utf8").includes("sourceMappingURL"));
     assert.deepEqual(mapped, [], "shipped .js files refer to source maps");
+    assert.ok(!readdirSync(join(pkgDir, "dist")).includes("examples"), "the trainer is its own package, not shipped in xent's dist");
 
     writeFileSync(
       join(app, "main.mjs"),
@@ -63,11 +64,26 @@ console.log(JSON.stringify({ loss: out.loss, grad: Array.from(out.grad), ppl: pe
     // a strict TypeScript user of the installed package: its declarations resolve and check
     writeFileSync(
       join(app, "use.ts"),
-      `import { createEngine, crossEntropy, type CrossEntropyOptions } from "xent";
-const options: CrossEntropyOptions = { classes: 3, grad: true, labelSmoothing: 0.1 };
-const out = crossEntropy(new Float32Array([2, 1, 0.1]), [0], options);
-const loss: number = typeof out.loss === "number" ? out.loss : NaN;
-export const result = { loss, grad: out.grad?.length ?? 0, engine: createEngine };
+      `import { createEngine, crossEntropy, linearCrossEntropy, type CrossEntropyOptions } from "xent";
+const out = crossEntropy(new Float32Array([2, 1, 0.1]), [0], { classes: 3, grad: true, labelSmoothing: 0.1 });
+const loss: number = out.loss;
+const grad: Float32Array = out.grad;
+const perToken: Float64Array = crossEntropy([[2, 1, 0.1]], [0], { reduction: "none" }).loss;
+// @ts-expect-error TS2339: "none" gives the per-token array, not a number
+perToken.toFixed(2);
+const options: CrossEntropyOptions = { classes: 3, backend: "js" };
+const wide = crossEntropy(new Float32Array([2, 1, 0.1]), [0], options);
+const either: number | Float32Array = wide.loss;
+const head = linearCrossEntropy(new Float32Array(2), new Float32Array(6), [0], { grad: true, bias: [0, 0, 0] });
+const gradBias: Float32Array = head.gradBias;
+export async function engineStep(): Promise<number> {
+  const engine = await createEngine({ backend: "auto" });
+  const r = await engine.crossEntropy(engine.alloc(3), [0], { classes: 3, grad: true });
+  engine.free(r.grad);
+  engine.dispose();
+  return r.loss;
+}
+export const result = { loss, grad: grad.length, perToken, either, gradBias };
 `,
     );
     writeFileSync(
@@ -83,12 +99,25 @@ export const result = { loss, grad: out.grad?.length ?? 0, engine: createEngine 
 
     const bin = execFileSync(join(app, "node_modules", ".bin", "xent"), ["loss", "--probs", "0.7,0.2,0.1", "--target", "0"], { encoding: "utf8" });
     assert.equal(bin, "0.356675 nats\n");
-    // the trainer's packages are optional peers: installing xent does not pull tfjs, and
-    // `xent train` then says in one line what to install
-    assert.ok(!readdirSync(join(app, "node_modules")).includes("@tensorflow"), "tfjs was installed with xent");
+    // the library and `xent loss` only: commander is its one dependency, tfjs-core an optional
+    // peer for xent/tfjs, webgpu one for the WebGPU backend in Node, and nothing of the trainer's
+    // comes along
+    const manifest = JSON.parse(readFileSync(join(app, "node_modules", "xent", "package.json"), "utf8")) as { dependencies?: object; peerDependencies?: object; workspaces?: unknown };
+    assert.deepEqual(Object.keys(manifest.dependencies ?? {}), ["commander"]);
+    assert.deepEqual(Object.keys(manifest.peerDependencies ?? {}), ["@tensorflow/tfjs-core", "webgpu"]);
+    assert.deepEqual(readdirSync(join(app, "node_modules")).filter((d) => !d.startsWith(".")).sort(), ["commander", "xent"]);
     const train = spawnSync(join(app, "node_modules", ".bin", "xent"), ["train", "--steps", "1"], { cwd: app, encoding: "utf8" });
     assert.equal(train.status, 2, train.stderr);
-    assert.match(train.stderr, /^xent: xent train needs the trainer's packages \(.+ is missing\); install them with: npm install @tensorflow\/tfjs /);
+    assert.equal(train.stderr, "xent: unknown command 'train'\n");
+    // the WebGPU kernels' WGSL is embedded in the JavaScript (no asset beside it); without the
+    // optional `webgpu` package, createEngine({ backend: "webgpu" }) in Node names it in one line
+    assert.ok(installed.some((f) => f.endsWith("wgsl.gen.js") && readFileSync(f, "utf8").includes("@compute")), "the WGSL is not embedded in dist");
+    writeFileSync(
+      join(app, "gpu.mjs"),
+      `import { createEngine } from "xent";
+try { await createEngine({ backend: "webgpu" }); console.log("created"); } catch (e) { console.log(e.message); }`,
+    );
+    assert.match(execFileSync("node", ["gpu.mjs"], { cwd: app, encoding: "utf8" }), /^webgpu backend: in Node it needs the "webgpu" npm package \(Dawn\); install it with `npm install webgpu`\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,6 +10,8 @@ import * as refCe from "../../src/backends/reference/crossEntropy.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../../src/backends/types.js";
 import { collect, stage } from "../../src/backends/wasm/crossEntropy.js";
 import { WasmInstance } from "../../src/backends/wasm/instance.js";
+import { createEngine, type Engine } from "../../src/index.js";
+import { runJob } from "../../src/backends/wasm/abi.js";
 import { ThreadPool } from "../../src/backends/wasm/pool.js";
 import { useVocabSplit, VOCAB_SLICE, vocabSplit } from "../../src/backends/wasm/vocabSplit.js";
 import { assertClose } from "../helpers/close.js";
@@ -58,9 +60,9 @@ async function runSplit(c: SliceCase, pool: ThreadPool | null, inplace: boolean)
   try {
     shared.f32(x, size).set(args.logits);
     const staged = stage(shared, args, x, g, pool?.threads ?? 1);
-    await vocabSplit(shared, pool, args, staged);
+    await vocabSplit(shared, async (job) => (pool === null ? runJob(shared, job, 0, job.items) : pool.run(job)), args, staged);
     const grad = shared.f32(g, size).slice();
-    return { result: collect(shared, staged, args.spec.reduction), grad };
+    return { result: collect(shared, staged, args.spec), grad };
   } finally {
     shared.free(x);
     if (!inplace) shared.free(g);
@@ -101,5 +103,36 @@ test("vocabSplit: identical bits for any thread count, equal to the slice path a
     assertClose(first.result.loss, want.loss, { atol: 2e-6 * m, rtol: 2e-6 }, `${c.name} loss`);
     assertClose(first.result.lse, want.lse, { atol: 2e-6 * m, rtol: 2e-6 }, `${c.name} lse`);
     assertClose(first.grad, refArgs.gradOut!, { atol: 1e-6, rtol: 1e-4 }, `${c.name} grad`);
+  }
+});
+
+test("the engine splits few rows by vocabulary: identical bits at threads 1, 2 and 3, close to the reference", async () => {
+  const engines: Engine[] = [];
+  try {
+    for (const threads of [1, 2, 3]) engines.push(await createEngine({ backend: "wasm", threads }));
+    for (const c of fewRowCases()) {
+      const x = new Float32Array(c.logits);
+      const target = c.target ?? { probs: new Float32Array(c.probs!) };
+      const options = { classes: c.v, ignoreIndex: -1, reduction: c.reduction, labelSmoothing: c.labelSmoothing, zLoss: c.zLoss, grad: true, ...(c.weight ? { weight: c.weight } : {}), ...(c.softcap > 0 ? { softcap: c.softcap } : {}) };
+      const outs = [];
+      for (const e of engines) outs.push(await e.crossEntropy(x, target, options));
+      for (let k = 1; k < outs.length; k++) {
+        const label = `${c.name}, threads ${k + 1} vs 1`;
+        if (typeof outs[0]!.loss === "number") assert.ok(Object.is(outs[k]!.loss, outs[0]!.loss), `${label}: loss ${String(outs[k]!.loss)} vs ${outs[0]!.loss}`);
+        else assert.deepEqual(outs[k]!.loss, outs[0]!.loss, `${label}: per-token loss bits`);
+        assert.deepEqual(outs[k]!.lse, outs[0]!.lse, `${label}: lse bits`);
+        assert.deepEqual(outs[k]!.grad, outs[0]!.grad, `${label}: gradient bits`);
+      }
+      const refArgs: CrossEntropyArgs = argsOf(c, false, true);
+      const want = refCe.crossEntropy(refArgs);
+      const m = maxAbs(c.logits);
+      const got = outs[0]!;
+      if (typeof got.loss === "number") assertClose(got.loss, want.loss, { atol: 2e-6 * m, rtol: 2e-6 }, `${c.name} engine loss`);
+      else assertClose(got.loss, want.rowLoss, { atol: 2e-6 * m, rtol: 2e-6 }, `${c.name} engine per-token loss`);
+      assertClose(got.lse, want.lse, { atol: 2e-6 * m, rtol: 2e-6 }, `${c.name} engine lse`);
+      assertClose(got.grad!, refArgs.gradOut!, { atol: 1e-6, rtol: 1e-4 }, `${c.name} engine grad`);
+    }
+  } finally {
+    for (const e of engines) e.dispose();
   }
 });

@@ -71,6 +71,8 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
           const e = Math.exp(c - m);
           sum += e;
           if (ent && e > 0) ec += e * (c - m);
+        } else if (c !== c) {
+          m = NaN; // a NaN before any finite logit: the row is NaN (c > NaN is never true)
         }
       } else if (c > m) {
         m = c;
@@ -84,6 +86,9 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         wc += (weight === null ? 1 : weight[j]!) * c;
       }
     }
+
+    // A max of ±Infinity may hide a NaN the comparisons skipped (rare: checked only then).
+    if ((m === Infinity || m === -Infinity) && holdsNaN(capped ?? logits, capped !== null ? 0 : row, v)) m = NaN;
 
     // c_y, read before pass 2 may overwrite the logits (inplace).
     const cy = y >= 0 ? (capped !== null ? capped[y]! : logits[row + y]!) : 0;
@@ -100,8 +105,10 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         if (ent && e > 0) ec += e * (c - m);
       }
     }
-    const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
-    lseOut[i] = lse;
+    // NaN anywhere: lse, loss and gradient are NaN. +Infinity: lse is +Infinity, but the softmax
+    // is inf − inf, so the loss and gradient are NaN (as in PyTorch).
+    const lse = m === -Infinity ? -Infinity : m === Infinity ? NaN : m + Math.log(sum);
+    lseOut[i] = m === Infinity ? Infinity : lse;
     if (argmax !== undefined) argmax[i] = am;
     if (entropy !== undefined) entropy[i] = Math.log(sum) - ec / sum;
     if (ignored) {
@@ -160,5 +167,11 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut, argmax, entropy };
+  return { loss: reduceLoss(rowLoss, spec, d), rowLoss, lse: lseOut, argmax, entropy };
+}
+
+/** True when x[from, from + len) holds a NaN. */
+function holdsNaN(x: ArrayLike<number>, from: number, len: number): boolean {
+  for (let j = from; j < from + len; j++) if (Number.isNaN(x[j])) return true;
+  return false;
 }

@@ -108,7 +108,7 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
     gradHidden.set(dH!.subarray(0, rows * d), r0 * d);
   }
   if (dB !== null) gradBias!.set(dB);
-  return { loss: reduceLoss(rowLoss, reduction, denom), rowLoss, lse, scratchBytes };
+  return { loss: reduceLoss(rowLoss, spec, denom), rowLoss, lse, scratchBytes };
 }
 
 /** True when every |dL| of the tile (rows, nb) at column j0 is below the threshold (NaN never is). */

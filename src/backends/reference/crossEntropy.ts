@@ -53,8 +53,10 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     for (let j = 0; j < v; j++) m = Math.max(m, c[j]!);
     let sum = 0;
     for (let j = 0; j < v; j++) sum += m === -Infinity ? 0 : Math.exp(c[j]! - m);
+    // (NaN anywhere makes m, lse, p and so the loss and gradient NaN. +Infinity makes the sum
+    // inf − inf = NaN, so the loss and gradient are NaN, while the reported lse is +Infinity.)
     const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
-    lseOut[i] = lse;
+    lseOut[i] = m === Infinity ? Infinity : lse;
     for (let j = 0; j < v; j++) p[j] = Math.exp(c[j]! - lse);
     if (argmax !== undefined) {
       let a = 0;
@@ -117,5 +119,5 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, reduction, d), rowLoss, lse: lseOut, argmax, entropy };
+  return { loss: reduceLoss(rowLoss, args.spec, d), rowLoss, lse: lseOut, argmax, entropy };
 }

@@ -59,5 +59,5 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
       if (gradBias !== null) gradBias[j] = gradBias[j]! + g[j]!;
     }
   }
-  return { loss: reduceLoss(rowLoss, spec.reduction, denom), rowLoss, lse, scratchBytes: 2 * 8 * v + 3 * 8 * v + 16 };
+  return { loss: reduceLoss(rowLoss, spec, denom), rowLoss, lse, scratchBytes: 2 * 8 * v + 3 * 8 * v + 16 };
 }

@@ -26,7 +26,7 @@ export function sliceBackward(args: CrossEntropyArgs, slice: VocabSlice, merged:
       gradOut.fill(0, row + v0, row + v1); // ignored token
       continue;
     }
-    const l = lse[i]!;
+    const l = lse[i] === Infinity ? NaN : lse[i]!; // a +Infinity row's softmax is inf − inf: NaN
     const a = coef[i]!;
     for (let j = v0; j < v1; j++) {
       const x = logits[row + j]!;

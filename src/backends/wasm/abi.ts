@@ -47,6 +47,36 @@ export interface LinearParams {
   v: number;
 }
 
+/**
+ * rowStats' and sliceBackward's struct: the loss spec's scalars, where the arrays lie, and the
+ * slices: item k is the classes [v0 + k·width, min(v1, v0 + (k+1)·width)).
+ */
+export interface SliceParams {
+  labelSmoothing: number;
+  softcap: number;
+  /** sliceBackward's factor: 1/D for mean, else 1. */
+  gradScale: number;
+  /** Rows of `ld` float32, element 0 of each row being class `col0` (logits, grad, probs). */
+  logits: number;
+  grad: number;
+  probs: number;
+  target: number;
+  classWeight: number;
+  /** (items, 5, N) float64 statistics, item k's at stats + 40·N·k. */
+  stats: number;
+  /** (3, N) float64: merged max, sum of exps, coefficient (sliceBackward). */
+  merged: number;
+  ld: number;
+  col0: number;
+  n: number;
+  v: number;
+  v0: number;
+  v1: number;
+  width: number;
+  /** Without softcap: rowStats leaves exp(c − m_k) in grad and sliceBackward rescales them. */
+  reuseExps: boolean;
+}
+
 /** Write crossEntropyRows' struct at `ptr` (a block of abi.CE_PARAMS_BYTES). */
 export function writeCrossEntropyParams(inst: WasmInstance, ptr: number, p: CrossEntropyParams): void {
   const m = new DataView(inst.buffer(), ptr, abi.CE_PARAMS_BYTES);
@@ -66,6 +96,29 @@ export function writeCrossEntropyParams(inst: WasmInstance, ptr: number, p: Cros
   m.setFloat64(abi.CE_TEMPERATURE, p.temperature, true);
   m.setUint32(abi.CE_ARGMAX, p.argmax, true);
   m.setUint32(abi.CE_ENTROPY, p.entropy, true);
+}
+
+/** Write the slice kernels' struct at `ptr` (a block of abi.SL_PARAMS_BYTES). */
+export function writeSliceParams(inst: WasmInstance, ptr: number, p: SliceParams): void {
+  const m = new DataView(inst.buffer(), ptr, abi.SL_PARAMS_BYTES);
+  m.setFloat64(abi.SL_LABEL_SMOOTHING, p.labelSmoothing, true);
+  m.setFloat64(abi.SL_SOFTCAP, p.softcap, true);
+  m.setFloat64(abi.SL_GRAD_SCALE, p.gradScale, true);
+  m.setUint32(abi.SL_LOGITS, p.logits, true);
+  m.setUint32(abi.SL_GRAD, p.grad, true);
+  m.setUint32(abi.SL_PROBS, p.probs, true);
+  m.setUint32(abi.SL_TARGET, p.target, true);
+  m.setUint32(abi.SL_CLASS_WEIGHT, p.classWeight, true);
+  m.setUint32(abi.SL_STATS, p.stats, true);
+  m.setUint32(abi.SL_MERGED, p.merged, true);
+  m.setInt32(abi.SL_LD, p.ld, true);
+  m.setInt32(abi.SL_COL0, p.col0, true);
+  m.setInt32(abi.SL_N, p.n, true);
+  m.setInt32(abi.SL_V, p.v, true);
+  m.setInt32(abi.SL_V0, p.v0, true);
+  m.setInt32(abi.SL_V1, p.v1, true);
+  m.setInt32(abi.SL_WIDTH, p.width, true);
+  m.setInt32(abi.SL_REUSE_EXPS, p.reuseExps ? 1 : 0, true);
 }
 
 /** Write the linear kernels' struct at `ptr` (a block of abi.LIN_PARAMS_BYTES). */
@@ -117,14 +170,16 @@ export function writeDistillationParams(inst: WasmInstance, ptr: number, p: Dist
 export const CE_PARAMS_BYTES = abi.CE_PARAMS_BYTES;
 export const DI_PARAMS_BYTES = abi.DI_PARAMS_BYTES;
 export const LIN_PARAMS_BYTES = abi.LIN_PARAMS_BYTES;
+export const SL_PARAMS_BYTES = abi.SL_PARAMS_BYTES;
 
 /**
  * One parallel step: a kernel over items [0, items) whose struct lies at `params`. Rows for
- * crossEntropyRows and distillationRows (each thread with its own scratch row at scratch + thread·scratchStride),
- * vocabulary blocks and column groups for the linear kernels.
+ * crossEntropyRows and distillationRows, vocabulary slices for rowStats and sliceBackward (each
+ * thread of these four with its own scratch row at scratch + thread·scratchStride), vocabulary
+ * blocks and column groups for the linear kernels.
  */
 export interface Job {
-  kernel: "crossEntropyRows" | "linearLogits" | "linearGrad" | "distillationRows";
+  kernel: "crossEntropyRows" | "rowStats" | "sliceBackward" | "linearLogits" | "linearGrad" | "distillationRows";
   params: number;
   items: number;
   scratch: number;
@@ -134,8 +189,11 @@ export interface Job {
 /** Run items [i0, i1) of a job on this thread (as thread `thread` of the job). */
 export function runJob(inst: WasmInstance, job: Job, i0: number, i1: number, thread = 0): void {
   const ex = inst.exports;
-  if (job.kernel === "crossEntropyRows") ex.crossEntropyRows(job.params, i0, i1, job.scratch === 0 ? 0 : job.scratch + thread * job.scratchStride);
-  else if (job.kernel === "distillationRows") ex.distillationRows(job.params, i0, i1, job.scratch + thread * job.scratchStride);
+  const scratch = job.scratch === 0 ? 0 : job.scratch + thread * job.scratchStride;
+  if (job.kernel === "crossEntropyRows") ex.crossEntropyRows(job.params, i0, i1, scratch);
+  else if (job.kernel === "distillationRows") ex.distillationRows(job.params, i0, i1, scratch);
+  else if (job.kernel === "rowStats") ex.rowStats(job.params, i0, i1, scratch);
+  else if (job.kernel === "sliceBackward") ex.sliceBackward(job.params, i0, i1, scratch);
   else if (job.kernel === "linearLogits") ex.linearLogits(job.params, i0, i1);
   else ex.linearGrad(job.params, i0, i1);
 }

@@ -7,7 +7,7 @@
  * small staging buffer.
  */
 import { classWeightSum, gradScale, meanDenominator, reduceLoss, wantsArgmax } from "../common.js";
-import type { CrossEntropyArgs, CrossEntropyResult, Reduction } from "../types.js";
+import type { CrossEntropyArgs, CrossEntropyResult, LossSpec } from "../types.js";
 import { CE_PARAMS_BYTES, runJob, writeCrossEntropyParams, type CrossEntropyParams, type Job } from "./abi.js";
 import type { WasmInstance } from "./instance.js";
 
@@ -107,14 +107,14 @@ export function rowsJob(s: Staged, rows: number): Job {
 }
 
 /** Read the per-row results, reduce them in row order, and free the temporaries. */
-export function collect(inst: WasmInstance, s: Staged, reduction: Reduction): CrossEntropyResult {
+export function collect(inst: WasmInstance, s: Staged, spec: LossSpec): CrossEntropyResult {
   const { params: p, n } = s;
   const rowLoss = inst.f64(p.rowLoss, n).slice();
   const lse = inst.f64(p.lse, n).slice();
   const argmax = p.argmax === 0 ? undefined : inst.i32(p.argmax, n).slice();
   const entropy = p.entropy === 0 ? undefined : inst.f64(p.entropy, n).slice();
   for (const t of s.temps) inst.free(t);
-  return { loss: reduceLoss(rowLoss, reduction, s.d), rowLoss, lse, argmax, entropy };
+  return { loss: reduceLoss(rowLoss, spec, s.d), rowLoss, lse, argmax, entropy };
 }
 
 /** Elements of logits staged at once by the synchronous backend (16 MiB of float32). */
@@ -145,7 +145,7 @@ export function crossEntropySync(inst: WasmInstance, args: CrossEntropyArgs): Cr
       runJob(inst, rowsJob(staged, r1 - r0), 0, r1 - r0);
       if (gradOut !== null) gradOut.set(inst.f32(block, len), r0 * v);
     }
-    const result = collect(inst, staged, args.spec.reduction);
+    const result = collect(inst, staged, args.spec);
     staged = null;
     return result;
   } finally {

@@ -4,7 +4,7 @@
  * blocks of this memory are used where they lie (zero-copy); others are copied in for the call.
  * Gradient outputs that are live blocks are written in place; others are filled at the end.
  */
-import { MAX_BLOCK_ELEMENTS } from "../common.js";
+import { lmOnly, MAX_BLOCK_ELEMENTS } from "../common.js";
 import { cpuCount } from "../env.js";
 import type { CallShape, CrossEntropyArgs, CrossEntropyResult, DistillationArgs, DistillationResult, Executor, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
 import { runJob, type Job } from "./abi.js";
@@ -14,6 +14,7 @@ import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
 import { ThreadPool, type WorkerFault } from "./pool.js";
+import { useVocabSplit, vocabSplit } from "./vocabSplit.js";
 
 /** Threads when none are asked for: the CPU count, at most 8. */
 const DEFAULT_MAX_THREADS = 8;
@@ -67,7 +68,11 @@ export class WasmExecutor implements Executor {
     return this.inst.isMemory(x) && !this.inst.owns(x);
   }
 
-  private async run(job: Job): Promise<void> {
+  /**
+   * Run a job over all its items: on this thread without a pool; else on the pool's workers, and
+   * with `local` on this thread too (as thread `threads`, the last scratch row of the call).
+   */
+  private async run(job: Job, local = false): Promise<void> {
     this.live();
     if (this.pool === null) {
       runJob(this.inst, job, 0, job.items);
@@ -75,7 +80,7 @@ export class WasmExecutor implements Executor {
     }
     const fault = this.fault;
     this.fault = undefined;
-    await this.pool.run(job, fault);
+    await this.pool.run(job, fault, local ? (i0, i1) => runJob(this.inst, job, i0, i1, this.threads) : undefined);
   }
 
   /** Where a float32 operand lies: its own address when it is a live block, else a copy's (freed by the caller). */
@@ -105,10 +110,15 @@ export class WasmExecutor implements Executor {
         temps.push(gradPtr);
       }
       const probsPtr = probs instanceof Float32Array && inst.owns(probs) ? probs.byteOffset : 0;
-      staged = stage(inst, args, logitsPtr, gradPtr, this.threads, probsPtr);
-      await this.run(rowsJob(staged, n));
+      // One scratch row per worker, and one for this thread (which takes vocabulary slices too).
+      staged = stage(inst, args, logitsPtr, gradPtr, this.pool === null ? 1 : this.threads + 1, probsPtr);
+      // Few rows of a large vocabulary: the threads split the vocabulary instead of the rows.
+      // This thread takes slices as well: at N = 1 the workers' wake-up costs as much as the work.
+      // (Not with temperature ≠ 1, argmax or entropy: the slice kernels do not compute them.)
+      if (useVocabSplit(n, v) && !lmOnly(args.spec)) await vocabSplit(inst, (job) => this.run(job, true), args, staged);
+      else await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
-      const result = collect(inst, staged, args.spec.reduction);
+      const result = collect(inst, staged, args.spec);
       staged = null;
       return result;
     } finally {

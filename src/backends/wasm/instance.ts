@@ -20,14 +20,9 @@ export interface KernelExports {
   matmulAB(m: number, n: number, k: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean): void;
   linearLogits(params: number, item0: number, item1: number): void;
   linearGrad(params: number, item0: number, item1: number): void;
-  rowStats(
-    logits: number, probs: number, ld: number, col0: number, target: number, weight: number, scratch: number, stats: number,
-    n: number, v: number, v0: number, v1: number, eps: number, s: number, exps: number,
-  ): void;
-  sliceBackward(
-    logits: number, grad: number, probs: number, ld: number, col0: number, target: number, weight: number, scratch: number, merged: number,
-    n: number, v: number, v0: number, v1: number, eps: number, s: number, scale: number, stats: number,
-  ): void;
+  /** Vocabulary slices [item0, item1) of the call whose struct (abi.ts: SL_*) lies at `params`. */
+  rowStats(params: number, item0: number, item1: number, scratch: number): void;
+  sliceBackward(params: number, item0: number, item1: number, scratch: number): void;
   distillationRows(params: number, row0: number, row1: number, scratch: number): void;
 }
 

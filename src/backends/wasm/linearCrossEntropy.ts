@@ -94,7 +94,7 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
     if (dB !== null) gradBias!.set(dB);
     const rowLoss = inst.f64(staged.params.rowLoss, n).slice();
     const lse = inst.f64(staged.params.lse, n).slice();
-    return { loss: reduceLoss(rowLoss, args.spec.reduction, staged.d), rowLoss, lse, scratchBytes };
+    return { loss: reduceLoss(rowLoss, args.spec, staged.d), rowLoss, lse, scratchBytes };
   } finally {
     for (const p of temps) inst.free(p);
   }

@@ -11,7 +11,6 @@
  */
 import type { Job } from "./abi.js";
 import { isNode } from "../env.js";
-import type { SliceJob } from "./vocabSplit.js";
 import { workerSource } from "./workerSource.js";
 
 /** Test-only failure injection for one worker of one job. */
@@ -163,21 +162,22 @@ export class ThreadPool {
   }
 
   /**
-   * Run a kernel call over all its rows on every worker. `fault` (tests only) makes worker 0 fail.
-   * Jobs must not overlap (the engine serialises calls).
+   * Run a kernel call over all its items on every worker. `fault` (tests only) makes worker 0 fail.
+   * With `local`, the calling thread claims chunks too, from the same counter, once the workers
+   * have been posted the job: `local(i0, i1)` runs items [i0, i1) here (the caller gives it its
+   * own scratch). Jobs must not overlap (the engine serialises calls).
    */
-  async run(call: Job | SliceJob, fault?: WorkerFault): Promise<void> {
+  async run(call: Job, fault?: WorkerFault, local?: (i0: number, i1: number) => void): Promise<void> {
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     if (this.running !== null) throw new Error("xent engine: internal error, overlapping pool jobs");
     await this.revive();
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     // Linear jobs' items are coarse and unequal (one is 1/64 of gradHidden), slice jobs' items
     // are vocabulary slices: one item per claim.
-    const rows = "kernel" in call && call.kernel === "crossEntropyRows";
-    const items = "kernel" in call ? call.items : call.n;
-    const chunk = rows ? Math.max(1, Math.ceil(items / (this.threads * 8))) : 1;
-    const job = { ...call, chunk, chunks: Math.ceil(items / chunk) };
-    Atomics.store(new Int32Array(this.control), 0, 0);
+    const chunk = call.kernel === "crossEntropyRows" ? Math.max(1, Math.ceil(call.items / (this.threads * 8))) : 1;
+    const job = { ...call, chunk, chunks: Math.ceil(call.items / chunk) };
+    const counter = new Int32Array(this.control);
+    Atomics.store(counter, 0, 0);
     const id = this.nextId++;
     await new Promise<void>((resolve, reject) => {
       this.running = {
@@ -189,13 +189,25 @@ export class ThreadPool {
           this.running = null;
           for (const s of this.slots) s.handle?.hold(false);
           if (errors.length === 0) resolve();
-          else reject(new Error(`xent engine: ${"kernel" in call && call.kernel.startsWith("linear") ? "linearCrossEntropy" : "crossEntropy"} failed in the thread pool: ${errors.join("; ")}`));
+          else reject(new Error(`xent engine: ${call.kernel.startsWith("linear") ? "linearCrossEntropy" : "crossEntropy"} failed in the thread pool: ${errors.join("; ")}`));
         },
       };
       for (let w = 0; w < this.threads; w++) {
         const h = this.slots[w]!.handle!;
         h.hold(true);
         h.post({ type: "run", id, worker: w, job, fault: w === 0 ? fault : undefined });
+      }
+      // The workers' replies are events, handled only after this loop returns: the job cannot
+      // settle while the calling thread still writes memory.
+      if (local === undefined) return;
+      try {
+        for (;;) {
+          const c = Atomics.add(counter, 0, 1);
+          if (c >= job.chunks) break;
+          local(c * chunk, Math.min(call.items, (c + 1) * chunk));
+        }
+      } catch (e) {
+        this.running!.errors.push(`the calling thread failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     });
   }

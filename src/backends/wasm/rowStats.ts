@@ -4,16 +4,15 @@
  */
 import type { CrossEntropyArgs, SliceStats, VocabSlice } from "../types.js";
 import type { WasmInstance } from "./instance.js";
-import { stageSlice } from "./sliceStage.js";
+import { runStaged, stageSlice } from "./sliceStage.js";
 
 export function rowStats(inst: WasmInstance, args: CrossEntropyArgs, slice: VocabSlice, out: SliceStats): void {
-  const { n, v } = args;
-  const { labelSmoothing: eps, softcap: s } = args.spec;
+  const { n } = args;
   const st = stageSlice(inst, "wasm rowStats", args, slice);
   try {
     const stats = inst.alloc(5 * n * 8);
     try {
-      inst.exports.rowStats(st.x, st.probs, st.width, slice.v0, st.target, st.weight, st.scratch, stats, n, v, slice.v0, slice.v1, eps, s, 0);
+      runStaged(inst, "rowStats", args, slice, st, { stats, merged: 0, gradScale: 1 });
       readStats(inst, stats, n, out);
     } finally {
       inst.free(stats);

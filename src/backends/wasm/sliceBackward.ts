@@ -5,19 +5,18 @@
  */
 import type { CrossEntropyArgs, MergedStats, VocabSlice } from "../types.js";
 import type { WasmInstance } from "./instance.js";
-import { stageSlice } from "./sliceStage.js";
+import { runStaged, stageSlice } from "./sliceStage.js";
 
 export function sliceBackward(inst: WasmInstance, args: CrossEntropyArgs, slice: VocabSlice, merged: MergedStats): void {
-  const { n, v, gradOut } = args;
-  const { labelSmoothing: eps, softcap: s } = args.spec;
+  const { n, gradOut } = args;
   if (gradOut === null) return;
-  const { v0, v1, col0, stride } = slice;
+  const { v0, col0, stride } = slice;
   const st = stageSlice(inst, "wasm sliceBackward", args, slice);
   try {
     const m = inst.alloc(3 * n * 8);
     try {
       writeMerged(inst, m, merged);
-      inst.exports.sliceBackward(st.x, st.x, st.probs, st.width, v0, st.target, st.weight, st.scratch, m, n, v, v0, v1, eps, s, merged.scale, 0);
+      runStaged(inst, "sliceBackward", args, slice, st, { stats: 0, merged: m, gradScale: merged.scale });
       const g = inst.f32(st.x, n * st.width);
       for (let i = 0; i < n; i++) gradOut.set(g.subarray(i * st.width, (i + 1) * st.width), i * stride + v0 - col0);
     } finally {

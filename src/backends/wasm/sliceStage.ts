@@ -5,6 +5,7 @@
  * threaded path (vocabSplit.ts) needs none of this: its data already lives in wasm memory.
  */
 import type { CrossEntropyArgs, VocabSlice } from "../types.js";
+import { runJob, SL_PARAMS_BYTES, writeSliceParams } from "./abi.js";
 import type { WasmInstance } from "./instance.js";
 
 export interface StagedSlice {
@@ -60,5 +61,31 @@ export function stageSlice(inst: WasmInstance, fn: string, args: CrossEntropyArg
   } catch (e) {
     release();
     throw e;
+  }
+}
+
+/**
+ * Run `kernel` once over a staged slice (one item: the whole slice), its struct written for the
+ * call: statistics at `stats`, merged rows at `merged`, gradient in place over the staged logits.
+ */
+export function runStaged(
+  inst: WasmInstance,
+  kernel: "rowStats" | "sliceBackward",
+  args: CrossEntropyArgs,
+  slice: VocabSlice,
+  st: StagedSlice,
+  at: { stats: number; merged: number; gradScale: number },
+): void {
+  const params = inst.alloc(SL_PARAMS_BYTES);
+  try {
+    const { labelSmoothing, softcap } = args.spec;
+    writeSliceParams(inst, params, {
+      labelSmoothing, softcap, gradScale: at.gradScale,
+      logits: st.x, grad: st.x, probs: st.probs, target: st.target, classWeight: st.weight, stats: at.stats, merged: at.merged,
+      ld: st.width, col0: slice.v0, n: args.n, v: args.v, v0: slice.v0, v1: slice.v1, width: st.width, reuseExps: false,
+    });
+    runJob(inst, { kernel, params, items: 1, scratch: st.scratch, scratchStride: 0 }, 0, 1);
+  } finally {
+    inst.free(params);
   }
 }

@@ -17,9 +17,9 @@
  */
 import { mergeStats } from "../common.js";
 import type { CrossEntropyArgs, SliceStats } from "../types.js";
+import { SL_PARAMS_BYTES, writeSliceParams, type Job } from "./abi.js";
 import type { Staged } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
-import type { ThreadPool } from "./pool.js";
 import { writeMerged } from "./sliceBackward.js";
 
 /** Classes per slice (32 KiB of float32 per row): slice k is [k·VOCAB_SLICE, min(V, (k+1)·VOCAB_SLICE)). */
@@ -32,72 +32,33 @@ export function useVocabSplit(n: number, v: number): boolean {
   return n <= VOCAB_SPLIT_MAX_ROWS && v >= 4 * VOCAB_SLICE;
 }
 
-/** One pool job over the slices (items) of a call; addresses in the shared memory, 0 for absent. */
-export interface SliceJob {
-  kind: "rowStats" | "sliceBackward";
-  /** Items: the number of slices. */
-  n: number;
-  /** Rows N of the call. */
-  rows: number;
-  v: number;
-  /** Classes per slice (the last may be narrower). */
-  width: number;
-  logits: number;
-  grad: number;
-  probs: number;
-  target: number;
-  weight: number;
-  /** Softcap scratch: V float32 per worker, or 0. */
-  scratch: number;
-  /** Bytes between two workers' scratch rows (V float32). */
-  scratchStride: number;
-  /** (K, 5, N) float64: slice k's statistics at stats + 40·N·k. */
-  stats: number;
-  /** (3, N) float64: the merged max, sum of exps and coefficient. */
-  merged: number;
-  eps: number;
-  s: number;
-  scale: number;
-  /** Without softcap and with a gradient, rowStats stores exp(c − m_k) in grad and sliceBackward reuses it. */
-  exps: boolean;
-}
-
-/** Run a slice job's items on this thread, in order: what each worker does for the items it claims. */
-function runHere(inst: WasmInstance, j: SliceJob): void {
-  for (let k = 0; k < j.n; k++) {
-    const v0 = k * j.width;
-    const v1 = Math.min(j.v, v0 + j.width);
-    if (j.kind === "rowStats") {
-      inst.exports.rowStats(j.logits, j.probs, j.v, 0, j.target, j.weight, j.scratch, j.stats + 40 * j.rows * k, j.rows, j.v, v0, v1, j.eps, j.s, j.exps ? j.grad : 0);
-    } else {
-      inst.exports.sliceBackward(j.logits, j.grad, j.probs, j.v, 0, j.target, j.weight, j.scratch, j.merged, j.rows, j.v, v0, v1, j.eps, j.s, j.scale, j.exps ? j.stats + 40 * j.rows * k : 0);
-    }
-  }
-}
-
 /**
- * A staged cross-entropy call, slice by slice, on the pool (or on this thread when pool is null):
- * fills the staged call's per-row loss and lse and, when it has one, its gradient.
+ * A staged cross-entropy call, slice by slice: `run` runs a job over all its items (on the pool,
+ * or on this thread); fills the staged call's per-row loss and lse and, when it has one, its
+ * gradient. The staged softcap scratch (one row of V float32 per thread) serves as each thread's
+ * slice row.
  */
-export async function vocabSplit(inst: WasmInstance, pool: ThreadPool | null, args: CrossEntropyArgs, staged: Staged): Promise<void> {
+export async function vocabSplit(inst: WasmInstance, run: (job: Job) => Promise<void>, args: CrossEntropyArgs, staged: Staged): Promise<void> {
   const p = staged.params;
-  const c = {
-    logits: p.logits, grad: p.grad, probs: p.probs, target: p.target, weight: p.classWeight, scratch: staged.scratch,
-    rowLoss: p.rowLoss, lse: p.lse, eps: p.labelSmoothing, s: p.softcap, scale: p.gradScale, wSum: p.classWeightSum,
-  };
   const n = staged.n;
   const v = p.v;
   const slices = Math.ceil(v / VOCAB_SLICE);
-  const stats = inst.alloc(slices * 40 * n);
-  let merged = 0;
+  const temps: number[] = [];
+  const take = (bytes: number): number => {
+    const ptr = inst.alloc(bytes);
+    temps.push(ptr);
+    return ptr;
+  };
   try {
-    if (c.grad !== 0) merged = inst.alloc(24 * n);
-    const job: SliceJob = {
-      kind: "rowStats", n: slices, rows: n, v, width: VOCAB_SLICE,
-      logits: c.logits, grad: c.grad, probs: c.probs, target: c.target, weight: c.weight, scratch: c.scratch, scratchStride: v * 4,
-      stats, merged, eps: c.eps, s: c.s, scale: c.scale, exps: c.grad !== 0 && c.s === 0,
-    };
-    const run = (j: SliceJob): Promise<void> => (pool === null ? Promise.resolve(runHere(inst, j)) : pool.run(j));
+    const params = take(SL_PARAMS_BYTES);
+    const stats = take(slices * 40 * n);
+    const merged = p.grad !== 0 ? take(24 * n) : 0;
+    writeSliceParams(inst, params, {
+      labelSmoothing: p.labelSmoothing, softcap: p.softcap, gradScale: p.gradScale,
+      logits: p.logits, grad: p.grad, probs: p.probs, target: p.target, classWeight: p.classWeight, stats, merged,
+      ld: v, col0: 0, n, v, v0: 0, v1: v, width: VOCAB_SLICE, reuseExps: p.grad !== 0 && p.softcap === 0,
+    });
+    const job: Job = { kernel: "rowStats", params, items: slices, scratch: staged.scratch, scratchStride: v * 4 };
     await run(job);
     const all = inst.f64(stats, slices * 5 * n);
     const parts: SliceStats[] = [];
@@ -105,15 +66,14 @@ export async function vocabSplit(inst: WasmInstance, pool: ThreadPool | null, ar
       const at = (f: number): Float64Array => all.subarray((5 * k + f) * n, (5 * k + f + 1) * n);
       parts.push({ max: at(0), sumExp: at(1), targetLogit: at(2), weightedSum: at(3), targetWeight: at(4) });
     }
-    const m = mergeStats(args, parts, { wSum: c.wSum, d: staged.d, scale: c.scale });
-    inst.f64(c.rowLoss, n).set(m.rowLoss);
-    inst.f64(c.lse, n).set(m.lse);
-    if (c.grad !== 0) {
+    const m = mergeStats(args, parts, { wSum: p.classWeightSum, d: staged.d, scale: p.gradScale });
+    inst.f64(p.rowLoss, n).set(m.rowLoss);
+    inst.f64(p.lse, n).set(m.lse);
+    if (merged !== 0) {
       writeMerged(inst, merged, m);
-      await run({ ...job, kind: "sliceBackward" });
+      await run({ ...job, kernel: "sliceBackward" });
     }
   } finally {
-    inst.free(stats);
-    if (merged !== 0) inst.free(merged);
+    for (const ptr of temps) inst.free(ptr);
   }
 }

@@ -38,17 +38,10 @@ function handle(msg) {
       const c = Atomics.add(counter, 0, 1);
       if (c >= j.chunks) break;
       const r0 = c * j.chunk;
-      const r1 = Math.min(j.kernel === undefined ? j.n : j.items, r0 + j.chunk);
-      // Vocabulary slices (src/backends/wasm/vocabSplit.ts): item r0 is the classes [r0·width, min(v, (r0+1)·width)).
-      if (j.kind === "rowStats" || j.kind === "sliceBackward") {
-        const v0 = r0 * j.width;
-        const v1 = Math.min(j.v, v0 + j.width);
-        const stats = j.stats + 40 * j.rows * r0;
-        if (j.kind === "rowStats") ex.rowStats(j.logits, j.probs, j.v, 0, j.target, j.weight, scratch, stats, j.rows, j.v, v0, v1, j.eps, j.s, j.exps ? j.grad : 0);
-        else ex.sliceBackward(j.logits, j.grad, j.probs, j.v, 0, j.target, j.weight, scratch, j.merged, j.rows, j.v, v0, v1, j.eps, j.s, j.scale, j.exps ? stats : 0);
-        continue;
-      }
+      const r1 = Math.min(j.items, r0 + j.chunk);
       if (j.kernel === "crossEntropyRows") ex.crossEntropyRows(j.params, r0, r1, scratch);
+      else if (j.kernel === "rowStats") ex.rowStats(j.params, r0, r1, scratch);
+      else if (j.kernel === "sliceBackward") ex.sliceBackward(j.params, r0, r1, scratch);
       else if (j.kernel === "distillationRows") ex.distillationRows(j.params, r0, r1, scratch);
       else if (j.kernel === "linearLogits") ex.linearLogits(j.params, r0, r1);
       else ex.linearGrad(j.params, r0, r1);

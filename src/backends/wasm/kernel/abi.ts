@@ -59,3 +59,26 @@ export const DI_PARAMS_BYTES = 56;
 export const DI_KL = 0;
 export const DI_REVERSE_KL = 1;
 export const DI_JSD = 2;
+// rowStats(params, item0, item1, scratch) and sliceBackward(params, item0, item1, scratch): one
+// struct per call; item k is the vocabulary slice [v0 + k·width, min(v1, v0 + (k+1)·width)).
+// float64 fields
+export const SL_LABEL_SMOOTHING = 0; // ε
+export const SL_SOFTCAP = 8; // s, 0 for off
+export const SL_GRAD_SCALE = 16; // sliceBackward's factor: 1/D for mean, else 1
+// addresses (0 for absent) and sizes, 32-bit
+export const SL_LOGITS = 24; // rows of `ld` float32, element 0 of each row being class `col0`
+export const SL_GRAD = 28; // same layout, may equal SL_LOGITS; rowStats' exps when SL_REUSE_EXPS
+export const SL_PROBS = 32; // same layout, or 0
+export const SL_TARGET = 36; // (N) int32, -1 ignored, or 0 for probability targets
+export const SL_CLASS_WEIGHT = 40; // (V) float64 over the full vocabulary, or 0
+export const SL_STATS = 44; // (items, 5, N) float64: item k's statistics at stats + 40·N·k
+export const SL_MERGED = 48; // (3, N) float64: the merged max, sum of exps and coefficient
+export const SL_LD = 52; // elements per row of logits, grad and probs
+export const SL_COL0 = 56; // the class of element 0 of each row
+export const SL_N = 60; // rows
+export const SL_V = 64; // the full vocabulary V
+export const SL_V0 = 68; // first class of item 0
+export const SL_V1 = 72; // end of the classes covered
+export const SL_WIDTH = 76; // classes per item
+export const SL_REUSE_EXPS = 80; // 1: rowStats stores exp(c − m_k) in grad, sliceBackward rescales them (no softcap)
+export const SL_PARAMS_BYTES = 88;

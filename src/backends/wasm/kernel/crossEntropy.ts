@@ -4,7 +4,8 @@
 // - without a gradient: one read of the row in chunks of CHUNK: chunk max, rescale the running
 //   sum if the max grew, then Σ exp(c − m) of the chunk (exp once per element);
 // - with a gradient: pass 1 max; pass 2 e = exp(c − m) stored into the gradient row and summed;
-//   pass 3 turns e into the gradient in place (inplace works: each element is read before written).
+//   pass 3 turns e into the gradient in place (inplace works: each element is read before written);
+//   under softcap e goes to the scratch row and the gradient row holds 1 − tanh²(x/s) until pass 3.
 // Row sums and the linear terms are accumulated in float64; per-row loss and lse are float64.
 // Each loop is a float32x4 main loop over 4-aligned counts plus a scalar tail.
 // Rows are independent, so any split of rows over threads gives bitwise-identical results.
@@ -12,13 +13,17 @@ import {
   CE_CLASS_WEIGHT, CE_CLASS_WEIGHT_SUM, CE_GRAD, CE_GRAD_SCALE, CE_LABEL_SMOOTHING, CE_LOGITS, CE_LSE, CE_PROBS, CE_ROW_LOSS,
   CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS, CE_ARGMAX, CE_ENTROPY,
 } from "./abi";
-import { exp1, exp4 } from "./exp";
-import { demote2, hmax4, hsum2, madd, promoteHigh, promoteLow } from "./simd";
+import { exp1, exp4, expFast4, expTooSmall4 } from "./exp";
+import { demote2, hasNaN, hmax4, hsum2, madd, promoteHigh, promoteLow, select } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
+
+// Two float64 ones, read with v128.load rather than written as a literal v128 constant (see exp.ts:
+// V8's Turboshaft rebuilds literal v128 constants at each use inside loops).
+const ONES: usize = memory.data<f64>([1, 1], 16);
 
 // Linear terms of the current row, set by linearTerms().
 let gWc: f64 = 0; // Σ_j w_j·c_j (index, smoothing) or Σ_j w_j·t'_j·c_j (probs)
@@ -29,7 +34,7 @@ let gWt: f64 = 0; // Σ_j w_j·t'_j (probs)
   return p + (<usize>j << 2);
 }
 
-/** Max of n float32 at p (−Infinity for none). pmax skips NaN here, but a NaN then makes the sum NaN. */
+/** Max of n float32 at p (−Infinity for none). pmax skips NaN here: a NaN then makes the sum NaN, or hasNaN finds it. */
 function rowMax(p: usize, n: i32): f32 {
   let m4 = f32x4.splat(-Infinity);
   let j = 0;
@@ -54,41 +59,51 @@ function firstIndexOf(p: usize, n: i32, m: f32): i32 {
 let gEc: f64 = 0;
 
 /**
- * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0; with `ent`, also
- * Σ e_j·(c_j − m) into gEc. Each lane sums BLOCK vectors in float32 (at most BLOCK roundings of
- * a partial sum), then the block sums are added in float64: nearly the speed of a float32 sum,
- * nearly the accuracy of a float64 one.
+ * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0 (dst may be p). Each
+ * lane sums BLOCK vectors in float32 (at most BLOCK roundings of a partial sum), then the block
+ * sums are added in float64: nearly the speed of a float32 sum, nearly the accuracy of a float64
+ * one. The inner loops run exp's fast path only (no branch, few live registers) and note whether
+ * any lane fell below its range (e^x < 2^−126, −Infinity masks); such a block is redone by exp4.
+ * For the redo, the stored value of such a lane is x itself (negative, so told apart from every
+ * e^x >= 0 or NaN), as dst may have overwritten the logits. With `ent`, also Σ e_j·(c_j − m) into
+ * gEc (float32 lanes, then float64 per block); lanes below exp's fast range are left out of it
+ * (e_j < 2^−126 there, so each term is below 2^−119), which also keeps −Infinity's 0·∞ out.
  */
 function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
   const m4 = f32x4.splat(m);
   const zero = f32x4.splat(0);
-  // c − m clamped at −104, where exp4 clamps (e^−104 rounds to 0): the same e, and e·(c − m) = 0
-  // for a −Infinity logit instead of 0·∞
-  const lo = f32x4.splat(-104);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
   let a0 = f64x2.splat(0);
   let a1 = f64x2.splat(0);
   let j = 0;
   while (j + 4 <= n) {
+    const j0 = j;
     const end = min(n & ~3, j + (BLOCK << 2));
-    let b = zero;
+    let b = f32x4.splat(0);
+    let low = f32x4.splat(0);
     let ba = zero;
     if (dst != 0) {
       for (; j < end; j += 4) {
-        const d = f32x4.pmax(f32x4.sub(v128.load(at(p, j)), m4), lo);
-        const e = exp4(d);
-        v128.store(at(dst, j), e);
+        const x = f32x4.sub(v128.load(at(p, j)), m4);
+        const e = expFast4(x);
+        const small = expTooSmall4(x);
+        low = v128.or(low, small);
+        v128.store(at(dst, j), select(x, e, small));
         b = f32x4.add(b, e);
-        if (ent) ba = madd(e, d, ba);
+        if (ent) ba = madd(select(zero, e, small), select(zero, x, small), ba);
       }
+      if (v128.any_true(low)) b = redoStored(dst, j0, end);
     } else {
       for (; j < end; j += 4) {
-        const d = f32x4.pmax(f32x4.sub(v128.load(at(p, j)), m4), lo);
-        const e = exp4(d);
+        const x = f32x4.sub(v128.load(at(p, j)), m4);
+        const small = expTooSmall4(x);
+        const e = expFast4(x);
+        low = v128.or(low, small);
         b = f32x4.add(b, e);
-        if (ent) ba = madd(e, d, ba);
+        if (ent) ba = madd(select(zero, e, small), select(zero, x, small), ba);
       }
+      if (v128.any_true(low)) b = redo(p, j0, end, m4);
     }
     s0 = f64x2.add(s0, promoteLow(b));
     s1 = f64x2.add(s1, promoteHigh(b));
@@ -98,16 +113,59 @@ function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
     }
   }
   let s = hsum2(f64x2.add(s0, s1));
-  let a = hsum2(f64x2.add(a0, a1));
+  let ec = hsum2(f64x2.add(a0, a1));
   for (; j < n; j++) {
-    const d = load<f32>(at(p, j)) - m;
-    const e = exp1(d);
+    const x = load<f32>(at(p, j)) - m;
+    const e = exp1(x);
     if (dst != 0) store<f32>(at(dst, j), e);
     s += <f64>e;
-    if (ent && e > 0) a += <f64>e * <f64>d;
+    if (ent && e > 0) ec += <f64>e * <f64>x;
   }
-  gEc = a;
+  gEc = ec;
   return s;
+}
+
+/** The sum of one block of expSum (no stores) by the full exp4. */
+// @ts-ignore: decorator
+@inline function redo(p: usize, j0: i32, end: i32, m4: v128): v128 {
+  let b = f32x4.splat(0);
+  for (let j = j0; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+  return b;
+}
+
+/** One stored block of expSum: lanes holding x < 0 become e^x by exp4; returns the block's sum. */
+// @ts-ignore: decorator
+@inline function redoStored(dst: usize, j0: i32, end: i32): v128 {
+  let b = f32x4.splat(0);
+  for (let j = j0; j < end; j += 4) {
+    const y = v128.load(at(dst, j));
+    const e = select(exp4(f32x4.pmin(y, f32x4.splat(0))), y, f32x4.lt(y, f32x4.splat(0)));
+    v128.store(at(dst, j), e);
+    b = f32x4.add(b, e);
+  }
+  return b;
+}
+
+/**
+ * c_j = s·tanh(x_j/s)/τ (x_j/τ without softcap, s = 0) into cap; with softcap and d != 0 also the
+ * chain-rule factor 1 − tanh²(x_j/s) into d (d may be x: each x_j is read before d_j is written;
+ * the 1/τ of dc_j/dx_j is in the gradient's factor). The factor is computed as
+ * 1/cosh²(u) = 4e^(−2|u|)/(1 + e^(−2|u|))², which keeps its relative accuracy where tanh(u)
+ * rounds to ±1 (1 − tanh² would give 0 from |u| ≈ 9 in float32, 19 in float64).
+ */
+function softcapRow(x: usize, cap: usize, d: usize, v: i32, s: f64, tau: f64): void {
+  if (s == 0) {
+    for (let j = 0; j < v; j++) store<f32>(at(cap, j), <f32>(<f64>load<f32>(at(x, j)) / tau));
+    return;
+  }
+  for (let j = 0; j < v; j++) {
+    const u = <f64>load<f32>(at(x, j)) / s;
+    store<f32>(at(cap, j), <f32>((s * Math.tanh(u)) / tau));
+    if (d != 0) {
+      const e = Math.exp(-2 * Math.abs(u));
+      store<f32>(at(d, j), <f32>((4 * e) / ((1 + e) * (1 + e))));
+    }
+  }
 }
 
 /**
@@ -126,8 +184,8 @@ function linearTerms(p: usize, n: i32, probs: usize, weight: usize, eps: f64): v
     const c = v128.load(at(p, j));
     const c0 = promoteLow(c);
     const c1 = promoteHigh(c);
-    let w0 = f64x2.splat(1);
-    let w1 = f64x2.splat(1);
+    let w0 = v128.load(ONES);
+    let w1 = w0;
     if (weight != 0) {
       w0 = v128.load(weight + (<usize>j << 3));
       w1 = v128.load(weight + (<usize>j << 3) + 16);
@@ -160,9 +218,9 @@ function linearTerms(p: usize, n: i32, probs: usize, weight: usize, eps: f64): v
  * Rows [row0, row1) of the fused cross-entropy. `params` is the call's struct (fields in abi.ts):
  * addresses are byte offsets in this memory, 0 means absent. logits, grad, probs: (N, V) float32;
  * target: (N) int32 (−1 ignored); classWeight: (V) float64; rowLoss, lse: (N) float64 outputs;
- * gradScale is the gradient's factor (1/D for mean, times 1/τ), classWeightSum = Σ_j w_j.
- * argmax: (N) int32 output, entropy: (N) float64 output, each 0 when not asked for.
- * scratch: (V) float32 of this thread, needed with softcap or a temperature τ != 1.
+ * gradScale is the gradient's factor (1/D for mean, times 1/τ), classWeightSum = Σ_j w_j;
+ * temperature τ: the softmax sees softcap(x)/τ; argmax: (N) int32 output, entropy: (N) float64
+ * output, or 0. scratch: (V) float32 of this thread, needed with softcap or τ ≠ 1.
  */
 export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: usize): void {
   const logits = <usize>load<u32>(params, CE_LOGITS);
@@ -191,17 +249,17 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     const y = target != 0 && !ignored ? load<i32>(target + (<usize>i << 2)) : -1;
 
     // The row the softmax sees: the logits, or softcap(x)/τ in scratch (V, never N×V).
+    // With a gradient, softcap's chain-rule factor 1 − tanh²(x/s) is stored where the gradient
+    // goes (the logits are not needed again; inplace reads each before writing it), and pass 2
+    // then writes the exps over the capped row in scratch.
+    const online = gRow == 0 || ignored;
     let c = xRow;
     if (s > 0 || tau != 1) {
-      for (let j = 0; j < v; j++) {
-        const x = <f64>load<f32>(at(xRow, j));
-        store<f32>(at(scratch, j), <f32>((s > 0 ? s * Math.tanh(x / s) : x) / tau));
-      }
+      softcapRow(xRow, scratch, online ? 0 : gRow, v, s, tau);
       c = scratch;
     }
     if (probs != 0 || (eps > 0 && !ignored)) linearTerms(c, v, tRow, weight, eps);
 
-    const online = gRow == 0 || ignored;
     let m: f32 = -Infinity;
     let sum: f64 = 0;
     let ec: f64 = 0; // Σ_j e_j·(c_j − m), for the entropy log Σe − ec/Σe
@@ -226,18 +284,23 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     } else {
       m = rowMax(c, v);
     }
-    // The argmax, read before pass 2 may overwrite the logits (inplace).
+    // A max of ±Infinity may hide a NaN that pmax skipped (rare: scanned only then).
+    if ((m == Infinity || m == -Infinity) && hasNaN(c, v)) m = NaN;
+    // The argmax, read before pass 2 may overwrite the row (inplace, or the scratch row).
     if (argmax != 0) store<i32>(argmax + (<usize>i << 2), firstIndexOf(c, v, m));
     // c_y, read before pass 2 may overwrite the logits (inplace).
     const cy: f64 = y >= 0 ? <f64>load<f32>(at(c, y)) : 0;
     const wy: f64 = y >= 0 && weight != 0 ? load<f64>(weight + (<usize>y << 3)) : 1;
+    // Where pass 2 stores e_j: the gradient row, or under softcap the scratch row (over c).
+    const eRow = s > 0 ? scratch : gRow;
     if (!online) {
-      // Pass 2: e_j = exp(c_j − m) stored where the gradient goes, and summed.
-      sum = expSum(c, v, m, gRow, ent);
+      // Pass 2: e_j = exp(c_j − m) stored, and summed.
+      sum = expSum(c, v, m, eRow, ent);
       ec = gEc;
     }
-    const l: f64 = m == -Infinity ? -Infinity : <f64>m + Math.log(sum);
-    store<f64>(lse + (<usize>i << 3), l);
+    // +Infinity: lse is +Infinity, but the softmax is inf − inf, so the loss and gradient are NaN.
+    const l: f64 = m == -Infinity ? -Infinity : m == Infinity ? NaN : <f64>m + Math.log(sum);
+    store<f64>(lse + (<usize>i << 3), m == Infinity ? Infinity : l);
     if (ent) store<f64>(entropy + (<usize>i << 3), Math.log(sum) - ec / sum);
     if (ignored) {
       store<f64>(rowLoss + (<usize>i << 3), 0);
@@ -265,7 +328,9 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     store<f64>(rowLoss + (<usize>i << 3), loss);
     if (gRow == 0) continue;
 
-    // Pass 3: g_j = scale·(A·e_j/Σe − B_j)·(1 − (c_j/s)²), in place.
+    // The softcap factor of the target's class, before pass 3 overwrites it.
+    const dy: f64 = s > 0 && y >= 0 ? <f64>load<f32>(at(gRow, y)) : 1;
+    // Pass 3: g_j = scale·(A·e_j/Σe − B_j)·(1 − tanh²(x_j/s)), into the gradient row.
     const k = (scale * a) / sum;
     const kb: f64 = probs == 0 ? (scale * eps) / <f64>v : scale * (1 - eps);
     const kc: f64 = probs == 0 ? 0 : (scale * eps) / <f64>v;
@@ -278,10 +343,9 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
       const k2 = f64x2.splat(k);
       const kb2 = f64x2.splat(kb);
       const kc2 = f64x2.splat(kc);
-      const one = f64x2.splat(1);
-      const invS = f64x2.splat(s > 0 ? tau / s : 0); // softcap's factor reads τc/s
+      const one = v128.load(ONES);
       for (; j + 4 <= v; j += 4) {
-        const e = v128.load(at(gRow, j));
+        const e = v128.load(at(eRow, j));
         let g0 = f64x2.mul(k2, promoteLow(e));
         let g1 = f64x2.mul(k2, promoteHigh(e));
         if (hasB) {
@@ -303,38 +367,29 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
           g1 = f64x2.sub(g1, w1);
         }
         if (s > 0) {
-          const cc = v128.load(at(c, j));
-          const t0 = f64x2.mul(promoteLow(cc), invS);
-          const t1 = f64x2.mul(promoteHigh(cc), invS);
-          g0 = f64x2.mul(g0, f64x2.sub(one, f64x2.mul(t0, t0)));
-          g1 = f64x2.mul(g1, f64x2.sub(one, f64x2.mul(t1, t1)));
+          const d = v128.load(at(gRow, j));
+          g0 = f64x2.mul(g0, promoteLow(d));
+          g1 = f64x2.mul(g1, promoteHigh(d));
         }
         v128.store(at(gRow, j), demote2(g0, g1));
       }
     }
     for (; j < v; j++) {
-      let g = k * <f64>load<f32>(at(gRow, j));
+      let g = k * <f64>load<f32>(at(eRow, j));
       const w: f64 = weight != 0 ? load<f64>(weight + (<usize>j << 3)) : 1;
       if (probs != 0) {
         g -= (kb * <f64>load<f32>(at(tRow, j)) + kc) * w;
       } else if (eps > 0) {
         g -= kb * w;
       }
-      if (s > 0) {
-        const t = (<f64>load<f32>(at(c, j)) * tau) / s;
-        g *= 1 - t * t;
-      }
+      if (s > 0) g *= <f64>load<f32>(at(gRow, j));
       store<f32>(at(gRow, j), <f32>g);
     }
     if (probs == 0) {
       let gy = k * Math.exp(cy - <f64>m);
       if (eps > 0) gy -= kb * wy;
       gy -= scale * (1 - eps) * wy;
-      if (s > 0) {
-        const t = (cy * tau) / s;
-        gy *= 1 - t * t;
-      }
-      store<f32>(at(gRow, y), <f32>gy);
+      store<f32>(at(gRow, y), <f32>(gy * dy));
     }
   }
 }

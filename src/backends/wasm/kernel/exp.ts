@@ -1,55 +1,136 @@
-// Vectorised float32 exp (AssemblyScript, SIMD128).
+// Vectorised float32 exp for x <= 0 (AssemblyScript, SIMD128): the softmax's e^(c − max).
 //
-// exp(x) = 2^n · e^r with n = round(x·log2 e) and r = x − n·ln 2 in [−ln2/2, ln2/2] (Cody–Waite
-// split of ln 2, so n·C1 is exact); e^r = 1 + r·P(r) with a degree-5 minimax P, by Horner.
-// 2^n is added to the exponent field, or where the result would be subnormal applied as two exact
-// power-of-two factors 2^(n>>1) · 2^(n − n>>1), so results down to the subnormal range are
-// rounded once. Inputs are clamped to [−104, 88.7]: below −104 the result
-// rounds to 0 (also for −Infinity); NaN stays NaN. Accurate to ≤ 2 ulp over x ≤ 0 (tested by a
-// dense sweep against float64 Math.exp in test/backends/wasm/exp.test.ts).
+// exp(x) = 2^n · e^t with n = round(x·log2 e) and t = x − n·ln 2 in [−ln2/2, ln2/2] (two-constant
+// Cody–Waite split of ln 2, so n·LN2_HI is exact); e^t = 1 + t·P(t), P of degree 5 (minimax).
+// n is rounded by adding a "magic bias" 1.5·2^23 + 127: the sum's low mantissa bits hold n + 127,
+// so shifting its bits left by 23 gives the float 2^n directly, and
+//   e^x = s + (t·s)·P(t),  s = 2^n
+// costs 12 vector operations (with fused multiply-add; 20 without). The formulation is that of
+// XNNPACK's wasmsimd "rr2_p5" softmax exp with one more polynomial term (its degree-4 P gives up
+// to 2.2 ulp without fused multiply-add). Since the softmax only needs x = c − max <= 0, there is no
+// overflow check; below x = −87.34 (results under 2^−126), including −Infinity, a slower exact
+// path applies 2^n as two factors, so subnormal results are rounded once and −Infinity gives 0.
+// NaN stays NaN. Accurate to <= 2 ulp over x <= 0, subnormal results included (a dense sweep
+// against float64 Math.exp in test/backends/wasm/exp.test.ts). Positive x is outside the domain.
 import { madd } from "./simd";
 
+// The vector constants live in a 16-byte-aligned table in linear memory and are read with
+// v128.load, never written as literal v128 constants (f32x4.splat of a constant). V8's Turboshaft
+// pipeline (Node 24 and later) does not keep literal v128 constants in registers across a loop: it
+// rebuilds each one at every use inside the loop (three instructions each; about 45 extra
+// instructions per 4 elements in the exp-and-sum loop, which made the kernel 1.5–1.9× slower on
+// Node 24/26 than on Node 22, whose TurboFan built them once before the loop). A load cannot be
+// turned back into a constant: it costs one load per use at most, on every engine.
+// Offsets (bytes) into K, each entry four equal float32 lanes:
 // @ts-ignore: decorator
-@inline const LOG2E: f32 = 1.44269504088896341;
+@inline const LOG2E: i32 = 0;
 // @ts-ignore: decorator
-@inline const SHIFTER: f32 = 12582912.0; // 1.5·2^23
+@inline const MAGIC: i32 = 16; // 1.5·2^23 + 127
 // @ts-ignore: decorator
-@inline const SHIFTER_BITS: i32 = 0x4b400000; // its bit pattern
+@inline const MLN2_HI: i32 = 32; // −ln 2, high part (14 bits: n·LN2_HI is exact for |n| < 2^10)
 // @ts-ignore: decorator
-@inline const C1: f32 = 0.693359375; // ln 2, high part (9 bits: n·C1 is exact for |n| < 2^15)
+@inline const MLN2_LO: i32 = 48; // −(ln 2 − LN2_HI)
 // @ts-ignore: decorator
-@inline const C2: f32 = -2.12194440e-4; // ln 2 − C1
+@inline const C6: i32 = 64; // P, minimax for the relative error of 1 + t·P(t) (2e-8)
+// @ts-ignore: decorator
+@inline const C5: i32 = 80;
+// @ts-ignore: decorator
+@inline const C4: i32 = 96;
+// @ts-ignore: decorator
+@inline const C3: i32 = 112;
+// @ts-ignore: decorator
+@inline const C2: i32 = 128;
+// @ts-ignore: decorator
+@inline const ONE: i32 = 144; // also P's constant term
+// @ts-ignore: decorator
+@inline const CUTOFF: i32 = 160; // −87.33654: below it e^x < 2^−126
+// @ts-ignore: decorator
+@inline const FLOOR: i32 = 176; // −104: below it e^x rounds to 0
+// @ts-ignore: decorator
+@inline const MAGIC_BITS: i32 = 192; // int32 lanes: the bit pattern of MAGIC
+// @ts-ignore: decorator
+@inline const BIAS: i32 = 208; // int32 lanes: 127
+const K: usize = memory.data<u32>([
+  0x3fb8aa3b, 0x3fb8aa3b, 0x3fb8aa3b, 0x3fb8aa3b, // log2 e = 0x1.715476p+0
+  0x4b40007f, 0x4b40007f, 0x4b40007f, 0x4b40007f, // 0x1.8000FEp23
+  0xbf317200, 0xbf317200, 0xbf317200, 0xbf317200, // −0x1.62E400p−1
+  0xb5bfbe8e, 0xb5bfbe8e, 0xb5bfbe8e, 0xb5bfbe8e, // −0x1.7F7D1Cp−20
+  0x3ab57fd6, 0x3ab57fd6, 0x3ab57fd6, 0x3ab57fd6, // c6 = 1.3847302e-3
+  0x3c093782, 0x3c093782, 0x3c093782, 0x3c093782, // c5 = 8.3750505e-3
+  0x3d2aac0c, 0x3d2aac0c, 0x3d2aac0c, 0x3d2aac0c, // c4 = 4.1667983e-2
+  0x3e2aaa05, 0x3e2aaa05, 0x3e2aaa05, 0x3e2aaa05, // c3 = 1.6666420e-1
+  0x3efffffe, 0x3efffffe, 0x3efffffe, 0x3efffffe, // c2 = 4.9999994e-1
+  0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000, // 1
+  0xc2aeac4f, 0xc2aeac4f, 0xc2aeac4f, 0xc2aeac4f, // −0x1.5D589Ep6
+  0xc2d00000, 0xc2d00000, 0xc2d00000, 0xc2d00000, // −104
+  0x4b40007f, 0x4b40007f, 0x4b40007f, 0x4b40007f, // MAGIC's bits as int32
+  127, 127, 127, 127,
+], 16);
 
-/** e^x on four float32 lanes. */
+/** One 16-byte entry of the constant table. */
 // @ts-ignore: decorator
-@inline export function exp4(x0: v128): v128 {
-  // Clamp with pmax/pmin (one instruction each on x64); NaN passes through both.
-  let x = f32x4.pmax(x0, f32x4.splat(-104.0));
-  x = f32x4.pmin(x, f32x4.splat(88.7));
-  // n = round(x·log2 e) by the 1.5·2^23 shifter: n sits in the low mantissa bits of t.
-  const t = madd(x, f32x4.splat(LOG2E), f32x4.splat(SHIFTER));
-  const fx = f32x4.sub(t, f32x4.splat(SHIFTER));
-  const n = i32x4.sub(t, i32x4.splat(SHIFTER_BITS));
-  let r = madd(fx, f32x4.splat(-C1), x);
-  r = madd(fx, f32x4.splat(-C2), r);
-  // e^r = 1 + r·P(r), P of degree 5 (minimax for relative error on [−ln2/2, ln2/2], 2e-8).
-  let p = f32x4.splat(1.3847302179783583e-3);
-  p = madd(p, r, f32x4.splat(8.375050500035286e-3));
-  p = madd(p, r, f32x4.splat(4.166798293590546e-2));
-  p = madd(p, r, f32x4.splat(1.6666419804096222e-1));
-  p = madd(p, r, f32x4.splat(4.999999403953552e-1));
-  p = madd(p, r, f32x4.splat(1.0));
-  p = madd(p, r, f32x4.splat(1.0));
-  // Times 2^n: add n to the exponent field while the result stays normal (−125 <= n <= 128, as
-  // p is in [0.7, 1.42]). Otherwise (x < −86.6, rare; or NaN, whose n is garbage) apply 2^n as
-  // two exact factors, so that subnormal results are rounded once and NaN stays NaN.
-  const outside = i32x4.gt_u(i32x4.add(n, i32x4.splat(125)), i32x4.splat(253));
-  if (!v128.any_true(outside)) return i32x4.add(p, i32x4.shl(n, 23));
+@inline function k(offset: i32): v128 {
+  return v128.load(K + <usize>offset);
+}
+
+/** t = x − n·ln 2 for n (as a float) in `fn`. */
+// @ts-ignore: decorator
+@inline function reduce(x: v128, fn: v128): v128 {
+  let t = madd(fn, k(MLN2_HI), x);
+  return madd(fn, k(MLN2_LO), t);
+}
+
+// @ts-ignore: decorator
+@inline function poly(t: v128): v128 { // P(t), e^t ≈ 1 + t·P(t)
+  let p = madd(k(C6), t, k(C5));
+  p = madd(p, t, k(C4));
+  p = madd(p, t, k(C3));
+  p = madd(p, t, k(C2));
+  return madd(p, t, k(ONE));
+}
+
+/**
+ * e^x on four float32 lanes where every lane is >= −87.34 (or NaN): the fast path, for loops that
+ * check `expTooSmall4` over a block and redo the block with exp4 when any lane was below.
+ */
+// @ts-ignore: decorator
+@inline export function expFast4(x: v128): v128 {
+  let vn = madd(x, k(LOG2E), k(MAGIC));
+  const s = i32x4.shl(vn, 23); // 2^n for n >= −126
+  vn = f32x4.sub(vn, k(MAGIC));
+  const t = reduce(x, vn);
+  return madd(f32x4.mul(t, s), poly(t), s);
+}
+
+/** The lanes (all ones) where expFast4 is not valid: x < −87.34, −Infinity included. */
+// @ts-ignore: decorator
+@inline export function expTooSmall4(x: v128): v128 {
+  return f32x4.lt(x, k(CUTOFF));
+}
+
+/** e^x on four float32 lanes, x <= 0 (or NaN). */
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
+  if (!v128.any_true(expTooSmall4(x))) return expFast4(x);
+  return expTiny4(x);
+}
+
+/**
+ * e^x where some lane is below −87.34 (subnormal results, 0, −Infinity): x is clamped at −104
+ * (NaN passes pmax), and 2^n is applied as two exact normal factors 2^(n>>1)·2^(n − n>>1).
+ */
+// @ts-ignore: decorator
+@inline function expTiny4(x0: v128): v128 {
+  const x = f32x4.pmax(x0, k(FLOOR));
+  let vn = madd(x, k(LOG2E), k(MAGIC));
+  const n = i32x4.sub(vn, k(MAGIC_BITS));
+  vn = f32x4.sub(vn, k(MAGIC));
+  const t = reduce(x, vn);
+  const q = madd(f32x4.mul(t, poly(t)), k(ONE), k(ONE)); // e^t
   const n1 = i32x4.shr_s(n, 1);
-  const n2 = i32x4.sub(n, n1);
-  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
-  return f32x4.mul(f32x4.mul(p, s1), s2);
+  const s1 = i32x4.shl(i32x4.add(n1, k(BIAS)), 23);
+  const s2 = i32x4.shl(i32x4.add(i32x4.sub(n, n1), k(BIAS)), 23);
+  return f32x4.mul(f32x4.mul(q, s1), s2);
 }
 
 /** e^x of one float32, by the same arithmetic (for scalar tails, so tails match the main loop). */

@@ -6,8 +6,9 @@
 // Layout: element (i, j) of logits and probs at base + 4·(i·ld + j − col0); weight (V) float64 and
 // target (N) int32 index the full vocabulary; stats is (5, N) float64 in SliceStats' field order
 // (max, sumExp, targetLogit, weightedSum, targetWeight); scratch holds v1 − v0 float32 (softcap).
+import { SL_CLASS_WEIGHT, SL_COL0, SL_GRAD, SL_LABEL_SMOOTHING, SL_LD, SL_LOGITS, SL_N, SL_PROBS, SL_REUSE_EXPS, SL_SOFTCAP, SL_STATS, SL_TARGET, SL_V, SL_V0, SL_V1, SL_WIDTH } from "./abi";
 import { exp1, exp4 } from "./exp";
-import { hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
+import { hasNaN, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
@@ -36,12 +37,6 @@ export function cappedRow(x: usize, n: i32, s: f64, scratch: usize): usize {
   if (s <= 0) return x;
   for (let j = 0; j < n; j++) store<f32>(at(scratch, j), <f32>(s * Math.tanh(<f64>load<f32>(at(x, j)) / s)));
   return scratch;
-}
-
-/** True when one of n float32 at p is NaN (only asked of slices whose max is −Infinity). */
-function hasNaN(p: usize, n: i32): bool {
-  for (let j = 0; j < n; j++) if (isNaN(load<f32>(at(p, j)))) return true;
-  return false;
 }
 
 /**
@@ -122,11 +117,35 @@ function sliceLinear(p: usize, n: i32, probs: usize, weight: usize, eps: f64, v:
 }
 
 /**
+ * Statistics of the vocabulary slices [item0, item1) of the call whose struct (abi.ts: SL_*) lies
+ * at `params`: item k is [v0 + k·width, min(v1, v0 + (k+1)·width)), its (5, N) statistics at
+ * stats + 40·N·k. `scratch`: the thread's softcap row (one slice's width of float32), or 0.
+ */
+export function rowStats(params: usize, item0: i32, item1: i32, scratch: usize): void {
+  const n = load<i32>(params, SL_N);
+  const base = load<i32>(params, SL_V0);
+  const end = load<i32>(params, SL_V1);
+  const width = load<i32>(params, SL_WIDTH);
+  const s = load<f64>(params, SL_SOFTCAP);
+  const exps = load<i32>(params, SL_REUSE_EXPS) != 0 ? <usize>load<u32>(params, SL_GRAD) : 0;
+  const stats = <usize>load<u32>(params, SL_STATS);
+  for (let k = item0; k < item1; k++) {
+    const v0 = base + k * width;
+    const v1 = min(end, v0 + width);
+    sliceStats(
+      <usize>load<u32>(params, SL_LOGITS), <usize>load<u32>(params, SL_PROBS), load<i32>(params, SL_LD), load<i32>(params, SL_COL0),
+      <usize>load<u32>(params, SL_TARGET), <usize>load<u32>(params, SL_CLASS_WEIGHT), scratch, stats + <usize>(40 * n * k),
+      n, load<i32>(params, SL_V), v0, v1, load<f64>(params, SL_LABEL_SMOOTHING), s, exps,
+    );
+  }
+}
+
+/**
  * Statistics of rows [0, n) over the classes [v0, v1); addresses 0 mean absent. Without softcap,
  * `exps` (same layout as logits, may be the logits themselves) receives e_j = exp(c_j − max) of
  * the slice for sliceBackward to reuse.
  */
-export function rowStats(
+function sliceStats(
   logits: usize,
   probs: usize,
   ld: i32,
@@ -162,6 +181,7 @@ export function rowStats(
     // The slice's max, then Σ exp(c − max) (stored into exps when asked): the same sums, so the
     // same bits, with or without the stores.
     let m = sliceMax(c, width);
+    if (m == Infinity && hasNaN(c, width)) m = NaN; // a NaN pmax skipped (the −Infinity case is below)
     let sum: f64 = 0;
     if (m == -Infinity) {
       if (hasNaN(c, width)) {

@@ -11,6 +11,7 @@
 // e_j = exp(c_j − m_k): with `stats` (this slice's (5, N) statistics from rowStats, no softcap),
 // grad already holds those e_j, stored by rowStats, and no exp is recomputed (the logits are not
 // read: rowStats may have overwritten them); without, they are computed here. Same bits either way.
+import { SL_CLASS_WEIGHT, SL_COL0, SL_GRAD, SL_GRAD_SCALE, SL_LABEL_SMOOTHING, SL_LD, SL_LOGITS, SL_MERGED, SL_N, SL_PROBS, SL_REUSE_EXPS, SL_SOFTCAP, SL_STATS, SL_TARGET, SL_V, SL_V0, SL_V1, SL_WIDTH } from "./abi";
 import { exp1, exp4 } from "./exp";
 import { cappedRow, sliceMax } from "./rowStats";
 import { demote2, promoteHigh, promoteLow } from "./simd";
@@ -20,7 +21,31 @@ import { demote2, promoteHigh, promoteLow } from "./simd";
   return p + (<usize>j << 2);
 }
 
-export function sliceBackward(
+/**
+ * The gradient of the vocabulary slices [item0, item1) of the call whose struct (abi.ts: SL_*)
+ * lies at `params` (items as in rowStats). With SL_REUSE_EXPS, item k's statistics at
+ * stats + 40·N·k say which exps rowStats left in grad. `scratch`: the thread's softcap row, or 0.
+ */
+export function sliceBackward(params: usize, item0: i32, item1: i32, scratch: usize): void {
+  const n = load<i32>(params, SL_N);
+  const base = load<i32>(params, SL_V0);
+  const end = load<i32>(params, SL_V1);
+  const width = load<i32>(params, SL_WIDTH);
+  const reuse = load<i32>(params, SL_REUSE_EXPS) != 0;
+  const stats = <usize>load<u32>(params, SL_STATS);
+  for (let k = item0; k < item1; k++) {
+    const v0 = base + k * width;
+    const v1 = min(end, v0 + width);
+    sliceGrad(
+      <usize>load<u32>(params, SL_LOGITS), <usize>load<u32>(params, SL_GRAD), <usize>load<u32>(params, SL_PROBS), load<i32>(params, SL_LD),
+      load<i32>(params, SL_COL0), <usize>load<u32>(params, SL_TARGET), <usize>load<u32>(params, SL_CLASS_WEIGHT), scratch,
+      <usize>load<u32>(params, SL_MERGED), n, load<i32>(params, SL_V), v0, v1, load<f64>(params, SL_LABEL_SMOOTHING),
+      load<f64>(params, SL_SOFTCAP), load<f64>(params, SL_GRAD_SCALE), reuse ? stats + <usize>(40 * n * k) : 0,
+    );
+  }
+}
+
+function sliceGrad(
   logits: usize,
   grad: usize,
   probs: usize,

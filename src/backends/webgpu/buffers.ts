@@ -1,0 +1,33 @@
+/// <reference types="@webgpu/types" />
+/**
+ * GPU buffers reused across calls: one buffer per role (logits block, readback, ...), grown when
+ * a call needs more and kept otherwise, so a training loop allocates nothing after its first step.
+ */
+export class BufferPool {
+  private readonly buffers = new Map<string, GPUBuffer>();
+
+  constructor(private readonly device: GPUDevice) {}
+
+  /** A buffer for `role` of at least `bytes` bytes (rounded up to 16) with exactly `usage`. */
+  get(role: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const have = this.buffers.get(role);
+    if (have !== undefined && have.size >= size && have.usage === usage) return have;
+    have?.destroy();
+    const buf = this.device.createBuffer({ label: `xent ${role}`, size, usage });
+    this.buffers.set(role, buf);
+    return buf;
+  }
+
+  /** Bytes held by the pool now. */
+  get bytes(): number {
+    let b = 0;
+    for (const buf of this.buffers.values()) b += buf.size;
+    return b;
+  }
+
+  destroy(): void {
+    for (const buf of this.buffers.values()) buf.destroy();
+    this.buffers.clear();
+  }
+}

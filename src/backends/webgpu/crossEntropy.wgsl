@@ -1,0 +1,368 @@
+// Fused cross-entropy, forward and backward, one workgroup per row of a block of rows (rows, V).
+//
+// Pass 1 reads the row once: an online max and rescaled sum of exps (per thread, then a
+// workgroup-memory tree in a fixed order, so two runs give identical bits), and for probability
+// targets Σ_j w_j·t'_j. Pass 2 (when a gradient, label smoothing or probability targets need
+// it) reads the row again with the row's lse known: it writes the gradient and sums the loss
+// terms that are Σ over the row. Shapes and option values are uniforms; what changes the code
+// (vec4 or scalar elements, where the gradient goes) is chosen by the host with the //#if lines.
+//
+// NaN semantics follow PyTorch (and the reference backend): a NaN logit, or +Infinity without a
+// softcap, makes the row's lse, loss and gradient NaN; a row whose every capped logit is
+// -Infinity has lse -Infinity and a NaN loss and gradient; an ignored row has loss 0 and a zero
+// gradient whatever its logits. Special values are detected on the bits, not by float compares.
+
+//#if VEC4
+alias T = vec4<f32>;
+alias I = vec4<i32>;
+alias U = vec4<u32>;
+const LANES: u32 = 4u;
+const LANE_OFFSET: U = U(0u, 1u, 2u, 3u);
+fn hmax(a: T) -> f32 { return max(max(a.x, a.y), max(a.z, a.w)); }
+fn hsum(a: T) -> f32 { return (a.x + a.y) + (a.z + a.w); }
+fn anyTrue(b: vec4<bool>) -> bool { return any(b); }
+//#else
+alias T = f32;
+alias I = i32;
+alias U = u32;
+const LANES: u32 = 1u;
+const LANE_OFFSET: U = 0u;
+fn hmax(a: T) -> f32 { return a; }
+fn hsum(a: T) -> f32 { return a; }
+fn anyTrue(b: bool) -> bool { return b; }
+//#endif
+
+struct Params {
+  v: u32,         // real V, the classes of a row
+  rowBase: u32,   // global index of the block's first row (targets and per-row outputs)
+  flags: u32,     // 1: probability targets; 2: write the gradient; 4: class weights
+  zero: u32,      // 0: makes the special values below runtime values (WGSL constants cannot be ±Infinity or NaN)
+  eps: f32,       // label smoothing ε
+  epsOverV: f32,  // ε / V
+  z: f32,         // z-loss coefficient
+  softcap: f32,   // s, or 0 for no cap
+  scale: f32,     // the reduction's gradient factor (1/D for mean, else 1)
+  wSum: f32,      // W = Σ_j w_j (V when unweighted)
+  _pad1: f32,
+  _pad2: f32,
+}
+
+const WG: u32 = 256u;
+const PROBS: u32 = 1u;
+const GRAD: u32 = 2u;
+const WEIGHTED: u32 = 4u;
+const NEG_INF_BITS: u32 = 0xff800000u;
+const NAN_BITS: u32 = 0x7fc00000u;
+
+@group(0) @binding(0) var<uniform> P: Params;
+//#if GRAD_INPLACE
+@group(0) @binding(1) var<storage, read_write> x: array<T>;     // (rows, V) logits; the gradient is written over them
+//#else
+@group(0) @binding(1) var<storage, read> x: array<T>;           // (rows, V) logits
+//#endif
+@group(0) @binding(2) var<storage, read> targets: array<i32>;  // (N) class indices, -1 ignored (whole batch)
+@group(0) @binding(3) var<storage, read> probs: array<T>;       // (rows, V) probabilities, or a stub
+@group(0) @binding(4) var<storage, read> weight: array<T>;      // (V) class weights, or a stub
+@group(0) @binding(5) var<storage, read_write> rowOut: array<f32>; // (N, 2) loss and lse per row
+//#if GRAD_SEPARATE
+@group(0) @binding(6) var<storage, read_write> g: array<T>;     // (rows, V) gradient
+//#endif
+
+fn putGrad(i: u32, value: T) {
+//#if GRAD_INPLACE
+  x[i] = value;
+//#endif
+//#if GRAD_SEPARATE
+  g[i] = value;
+//#endif
+}
+
+fn xAt(i: u32) -> f32 {
+//#if VEC4
+  return x[i >> 2u][i & 3u];
+//#else
+  return x[i];
+//#endif
+}
+
+fn weightAt(j: u32) -> f32 {
+//#if VEC4
+  return weight[j >> 2u][j & 3u];
+//#else
+  return weight[j];
+//#endif
+}
+
+// exp(a), accurate to about 1 ulp of float32 (WGSL's built-in exp is allowed 3 + 2·|a| ulp):
+// a = k·ln2 + r with a Cody-Waite split of ln2 (k·LN2_HI is exact), exp(r) by its Taylor
+// series to degree 7 on |r| <= ln2/2 (truncation below 1e-8 relative). Values below 2^-126
+// flush to 0, including exp(-Infinity).
+const LOG2E: f32 = 1.44269504088896;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+fn expPoly(r: T) -> T {
+  // exp(r) - 1
+  var p = T(1.0 / 5040.0);
+  p = fma(p, r, T(1.0 / 720.0));
+  p = fma(p, r, T(1.0 / 120.0));
+  p = fma(p, r, T(1.0 / 24.0));
+  p = fma(p, r, T(1.0 / 6.0));
+  p = fma(p, r, T(0.5));
+  p = fma(p, r, T(1.0));
+  return p * r;
+}
+fn expT(a: T) -> T {
+  let c = clamp(a, T(-87.33), T(88.7));
+  let k = round(c * LOG2E);
+  let r = fma(-k, T(LN2_LO), fma(-k, T(LN2_HI), c));
+  let e = ldexp(T(1.0) + expPoly(r), I(k));
+  return select(e, T(0.0), a < T(-87.33));
+}
+fn expS(a: f32) -> f32 {
+  let c = clamp(a, -87.33, 88.7);
+  let k = round(c * LOG2E);
+  let r = fma(-k, LN2_LO, fma(-k, LN2_HI, c));
+  let e = ldexp(1.0 + expPoly1(r), i32(k));
+  return select(e, 0.0, a < -87.33);
+}
+fn expPoly1(r: f32) -> f32 {
+  var p = 1.0 / 5040.0;
+  p = fma(p, r, 1.0 / 720.0);
+  p = fma(p, r, 1.0 / 120.0);
+  p = fma(p, r, 1.0 / 24.0);
+  p = fma(p, r, 1.0 / 6.0);
+  p = fma(p, r, 0.5);
+  p = fma(p, r, 1.0);
+  return p * r;
+}
+
+// tanh(y) = sign(y)·expm1(2|y|) / (expm1(2|y|) + 2), with expm1 exact in relative terms near 0
+// (the k = 0 case is the polynomial alone), so small |y| keeps its relative accuracy.
+fn tanhT(y: T) -> T {
+  let a = min(abs(y), T(9.0)); // tanh(9) rounds to 1 in float32
+  let k = round(2.0 * a * LOG2E);
+  let r = fma(-k, T(LN2_LO), fma(-k, T(LN2_HI), 2.0 * a));
+  let p = expPoly(r);
+  let em = select(ldexp(T(1.0) + p, I(k)) - T(1.0), p, k == T(0.0));
+  return sign(y) * (em / (em + T(2.0)));
+}
+
+// log(s) for a normal s > 0, about 1 ulp: s = 2^e·f with f in [√½, √2), log f = 2·atanh(u),
+// u = (f-1)/(f+1), |u| <= 0.172, by its series to u^9 (truncation below 1e-9).
+fn logS(s: f32) -> f32 {
+  let fe = frexp(s);
+  var f = fe.fract;
+  var e = fe.exp;
+  if (f < 0.70710678) {
+    f = f * 2.0;
+    e = e - 1;
+  }
+  let u = (f - 1.0) / (f + 1.0);
+  let u2 = u * u;
+  let series = 2.0 * u * (1.0 + u2 * (1.0 / 3.0 + u2 * (1.0 / 5.0 + u2 * (1.0 / 7.0 + u2 / 9.0))));
+  let fe32 = f32(e);
+  return fma(fe32, LN2_HI, fma(fe32, LN2_LO, series));
+}
+
+// true where a raw logit makes the row NaN: NaN, or +Infinity when there is no softcap (with a
+// cap it becomes s). Tested on the bits, before the cap, so tanh never sees a NaN.
+fn badT(raw: T) -> u32 {
+  // 1: a NaN (the row's lse, loss and gradient are NaN); 2: a +Infinity before softcap (lse is
+  // +Infinity as torch.logsumexp gives, the loss and gradient NaN: inf − inf)
+  let b = bitcast<U>(raw);
+  let nan = (b & U(0x7fffffffu)) > U(0x7f800000u);
+  if (P.softcap > 0.0) {
+    return select(0u, 1u, anyTrue(nan));
+  }
+  return select(0u, 1u, anyTrue(nan)) | select(0u, 2u, anyTrue(b == U(0x7f800000u)));
+}
+fn negInf() -> f32 { return bitcast<f32>(NEG_INF_BITS | P.zero); }
+fn nanValue() -> f32 { return bitcast<f32>(NAN_BITS | P.zero); }
+fn isNegInf(a: f32) -> bool { return bitcast<u32>(a) == NEG_INF_BITS; }
+
+// Capped logits and tanh(x/s) (for the chain rule), or the logits themselves.
+fn capT(v: T) -> T {
+  if (P.softcap > 0.0) {
+    return P.softcap * tanhT(v / P.softcap);
+  }
+  return v;
+}
+
+var<workgroup> sMax: array<f32, WG>;
+var<workgroup> sSum: array<f32, WG>;
+var<workgroup> sAux: array<f32, WG>;
+var<workgroup> sBad: array<u32, WG>;
+
+// Merge two (max, sum) pairs; a -Infinity max means an empty sum.
+fn mergeSum(m1: f32, s1: f32, m2: f32, s2: f32) -> f32 {
+  let m = max(m1, m2);
+  if (isNegInf(m)) {
+    return 0.0;
+  }
+  return s1 * expS(m1 - m) + s2 * expS(m2 - m);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = lid.x;
+  let rowLocal = wid.x;
+  let row = P.rowBase + rowLocal;
+  let units = P.v / LANES;          // T elements per row (V is a multiple of LANES)
+  let base = rowLocal * units;      // first T element of the row in this block
+  let hasProbs = (P.flags & PROBS) != 0u;
+  let weighted = (P.flags & WEIGHTED) != 0u;
+  let wantGrad = (P.flags & GRAD) != 0u;
+  var y = -1;
+  if (!hasProbs) {
+    y = targets[row];
+  }
+  var cy = 0.0; // the target's capped logit, read before pass 2 may write over the row
+  if (t == 0u && y >= 0) {
+    cy = hmax(capT(T(xAt(base * LANES + u32(y)))));
+  }
+
+  // ---- pass 1: online max and sum of exps; Σ w·t' for probability targets
+  var m = negInf();
+  var s = 0.0;
+  var tw = 0.0;
+  var bad = 0u;
+  for (var k = t; k < units; k += WG) {
+    let raw = x[base + k];
+    var c = capT(raw);
+    let flags = badT(raw);
+    if (flags != 0u) {
+      bad |= flags;
+      c = T(negInf()); // keep the running stats finite; the row is NaN anyway
+    }
+    let cm = hmax(c);
+    let mNew = max(m, cm);
+    if (!isNegInf(mNew)) {
+      s = s * expS(m - mNew) + hsum(expT(c - T(mNew)));
+      m = mNew;
+    }
+    if (hasProbs) {
+      var w = T(1.0);
+      if (weighted) {
+        w = weight[k];
+      }
+      let tp = fma(T(1.0 - P.eps), probs[base + k], T(P.epsOverV));
+      tw += hsum(w * tp);
+    }
+  }
+  sMax[t] = m;
+  sSum[t] = s;
+  sAux[t] = tw;
+  sBad[t] = bad;
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    workgroupBarrier();
+    if (t < stride) {
+      let m1 = sMax[t];
+      let m2 = sMax[t + stride];
+      sSum[t] = mergeSum(m1, sSum[t], m2, sSum[t + stride]);
+      sMax[t] = max(m1, m2);
+      sAux[t] = sAux[t] + sAux[t + stride];
+      sBad[t] = sBad[t] | sBad[t + stride];
+    }
+  }
+  workgroupBarrier();
+  let rowMax = sMax[0];
+  let rowSum = sSum[0];
+  let rowTw = sAux[0];
+  let rowFlags = sBad[0];
+  let rowBad = rowFlags != 0u;
+  workgroupBarrier(); // every thread has read slot 0 before pass 2 reuses it
+  storageBarrier();   // and thread 0 has read the target's logit before pass 2 writes the row
+  let nan = nanValue();
+  var lse = nan;
+  if (!rowBad) {
+    lse = select(rowMax + logS(rowSum), rowMax, isNegInf(rowMax));
+  }
+  var lseOut = lse;
+  if (rowFlags == 2u) {
+    lseOut = bitcast<f32>(0x7f800000u | P.zero); // +Infinity without a NaN: lse +Infinity, the rest NaN
+  }
+  let ignored = !hasProbs && y < 0;
+  let dead = rowBad || isNegInf(rowMax); // the loss and gradient are NaN
+
+  // ---- pass 2: the gradient, and the loss terms summed over the row
+  var wy = 1.0;
+  if (!hasProbs && !ignored && weighted) {
+    wy = weightAt(u32(y));
+  }
+  let onehotCoef = (1.0 - P.eps) * wy;
+  let zTerm = 2.0 * P.z * lse;
+  let smoothing = P.eps > 0.0;
+  var part = 0.0;
+  if (wantGrad || hasProbs || smoothing) {
+    for (var k = t; k < units; k += WG) {
+      let raw = x[base + k];
+      var th = T(0.0);
+      var c = raw;
+      if (P.softcap > 0.0) {
+        th = tanhT(raw / P.softcap);
+        c = P.softcap * th;
+      }
+      let p = expT(c - T(lse));
+      var w = T(1.0);
+      if (weighted) {
+        w = weight[k];
+      }
+      var gk: T;
+      if (hasProbs) {
+        let tp = fma(T(1.0 - P.eps), probs[base + k], T(P.epsOverV));
+        part += hsum(w * tp * (T(lse) - c));
+        gk = rowTw * p - w * tp;
+      } else {
+        let j = U(k * LANES) + LANE_OFFSET;
+        let onehot = select(T(0.0), T(1.0), j == U(u32(y)));
+        gk = onehotCoef * (p - onehot);
+        if (smoothing) {
+          part += hsum(w * (T(lse) - c));
+          gk += P.epsOverV * (P.wSum * p - w);
+        }
+      }
+      if (P.z > 0.0) {
+        gk += zTerm * p;
+      }
+      if (wantGrad) {
+        var dx = gk * P.scale;
+        if (P.softcap > 0.0) {
+          dx *= T(1.0) - th * th;
+        }
+        if (ignored) {
+          dx = T(0.0);
+        } else if (dead) {
+          dx = T(nan);
+        }
+        putGrad(base + k, dx);
+      }
+    }
+  }
+  sAux[t] = part;
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    workgroupBarrier();
+    if (t < stride) {
+      sAux[t] = sAux[t] + sAux[t + stride];
+    }
+  }
+  workgroupBarrier();
+  if (t == 0u) {
+    var loss = 0.0;
+    if (hasProbs) {
+      loss = sAux[0];
+    } else if (!ignored) {
+      loss = onehotCoef * (lse - cy);
+      if (smoothing) {
+        loss += P.epsOverV * sAux[0];
+      }
+    }
+    if (P.z > 0.0 && !ignored) {
+      loss += P.z * lse * lse;
+    }
+    if (dead && !ignored) {
+      loss = nan;
+    }
+    rowOut[2u * row] = loss;
+    rowOut[2u * row + 1u] = lseOut;
+  }
+}

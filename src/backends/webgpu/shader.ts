@@ -1,0 +1,86 @@
+/// <reference types="@webgpu/types" />
+/**
+ * WGSL sources and compute pipelines. Each kernel's WGSL lives in a .wgsl file beside its host;
+ * scripts/build-wgsl.mjs embeds them as strings in wgsl.gen.ts, so no asset is loaded at run time.
+ *
+ * Variants of one kernel (what changes the code: element width, where the gradient goes) come
+ * from `//#if NAME`, `//#else`, `//#endif` lines, one level deep. Everything else (shapes, option
+ * values) is a uniform, so the pipeline cache is keyed only by the variant's defines.
+ */
+
+/** Keep the lines of the `//#if` branches whose name is in `defines`. */
+export function preprocess(source: string, defines: ReadonlySet<string>): string {
+  const out: string[] = [];
+  let keep = true;
+  let inIf = false;
+  let taken = false;
+  for (const line of source.split("\n")) {
+    const t = line.trim();
+    const m = /^\/\/#if\s+(\w+)$/.exec(t);
+    if (m !== null) {
+      if (inIf) throw new Error("webgpu backend: nested //#if in a WGSL source");
+      inIf = true;
+      taken = defines.has(m[1]!);
+      keep = taken;
+      continue;
+    }
+    if (t === "//#else") {
+      keep = inIf && !taken;
+      continue;
+    }
+    if (t === "//#endif") {
+      inIf = false;
+      keep = true;
+      continue;
+    }
+    if (keep) out.push(line);
+  }
+  return out.join("\n");
+}
+
+/** Compute pipelines of one device, keyed by source and defines. */
+class PipelineCache {
+  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+
+  constructor(private readonly device: GPUDevice) {}
+
+  /** The pipeline of a variant, compiled once (concurrent calls share the compile). */
+  get(label: string, source: string, defines: readonly string[]): Promise<GPUComputePipeline> {
+    const key = `${label}|${[...defines].sort().join(",")}`;
+    let p = this.pipelines.get(key);
+    if (p === undefined) {
+      p = this.compile(key, preprocess(source, new Set(defines)));
+      this.pipelines.set(key, p);
+      p.catch(() => this.pipelines.delete(key));
+    }
+    return p;
+  }
+
+  private async compile(key: string, code: string): Promise<GPUComputePipeline> {
+    const module = this.device.createShaderModule({ label: key, code });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === "error");
+    if (errors.length > 0) {
+      const msg = errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("; ");
+      throw new Error(`webgpu backend: WGSL of ${key} does not compile: ${msg}`);
+    }
+    return this.device.createComputePipelineAsync({ label: key, layout: "auto", compute: { module, entryPoint: "main" } });
+  }
+}
+
+const caches = new WeakMap<GPUDevice, PipelineCache>();
+
+/**
+ * The pipeline cache of a device, shared by every executor on it: engines on one device (a
+ * caller's, shared with TensorFlow.js for instance) compile each variant once.
+ */
+export function pipelinesOf(device: GPUDevice): PipelineCache {
+  let c = caches.get(device);
+  if (c === undefined) {
+    c = new PipelineCache(device);
+    caches.set(device, c);
+  }
+  return c;
+}
+
+export type { PipelineCache };

@@ -1,0 +1,101 @@
+/**
+ * Smoke test of the webgpu backend in headless Chromium (Debian's /usr/bin/chromium, or
+ * $CHROMIUM_PATH, via playwright-core, WebGPU through `navigator.gpu` with
+ * --enable-unsafe-webgpu): the package's source bundled with esbuild, served from a localhost
+ * server this test starts; `createEngine({ backend: "webgpu" })` runs a few conformance shapes
+ * (vec4 and scalar rows, every option, probability targets, in place) and the results are
+ * compared here with the float64 reference.
+ */
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { test } from "node:test";
+import { build } from "esbuild";
+import { chromium } from "playwright-core";
+import { crossEntropy, type CrossEntropyOptions } from "../../src/index.js";
+import { assertClose } from "../helpers/close.js";
+import { genTargets, genValues } from "../helpers/gen.js";
+
+interface Case {
+  n: number;
+  v: number;
+  options: CrossEntropyOptions;
+  probs: boolean;
+}
+
+const CASES: Case[] = [
+  { n: 5, v: 16, options: { grad: true }, probs: false },
+  { n: 7, v: 37, options: { grad: true, labelSmoothing: 0.1, zLoss: 1e-3, softcap: 4, reduction: "sum" }, probs: false },
+  { n: 4, v: 12, options: { grad: true, inplace: true, reduction: "none" }, probs: true },
+];
+
+function inputs(c: Case, k: number): { x: number[]; t: number[] | { probs: number[] } } {
+  const x = Array.from(genValues(c.n * c.v, 10 + k, 6), Math.fround);
+  if (!c.probs) return { x, t: Array.from(genTargets(c.n, k + 1, c.v)) };
+  const p = Array.from(genValues(c.n * c.v, 20 + k, 1), (a) => Math.abs(a));
+  for (let i = 0; i < c.n; i++) {
+    let s = 0;
+    for (let j = 0; j < c.v; j++) s += p[i * c.v + j]!;
+    for (let j = 0; j < c.v; j++) p[i * c.v + j] = Math.fround(p[i * c.v + j]! / s);
+  }
+  return { x, t: { probs: p } };
+}
+
+test("headless Chromium: createEngine({ backend: \"webgpu\" }) matches the reference", async () => {
+  const bundle = await build({
+    stdin: { contents: 'export { createEngine } from "./src/index.ts";', resolveDir: process.cwd(), loader: "ts" },
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    write: false,
+    logLevel: "silent",
+  });
+  const js = bundle.outputFiles[0]!.text;
+  const page = `<!doctype html><meta charset="utf-8"><title>xent webgpu</title><script type="module">
+import { createEngine } from "/xent.js";
+window.run = async (cases) => {
+  const engine = await createEngine({ backend: "webgpu" });
+  const out = [];
+  for (const c of cases) {
+    const x = new Float32Array(c.x);
+    const t = Array.isArray(c.t) ? c.t : { probs: new Float32Array(c.t.probs) };
+    const r = await engine.crossEntropy(x, t, { classes: c.v, ...c.options });
+    out.push({ loss: typeof r.loss === "number" ? r.loss : Array.from(r.loss), lse: Array.from(r.lse), grad: Array.from(r.grad), inplace: r.grad === x });
+  }
+  engine.dispose();
+  return out;
+};
+window.ready = true;
+</script>`;
+  const server = createServer((req, res) => {
+    const body = req.url === "/xent.js" ? js : page;
+    res.writeHead(200, { "content-type": req.url === "/xent.js" ? "text/javascript" : "text/html" });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--enable-unsafe-webgpu", "--disable-dev-shm-usage", "--enable-features=Vulkan", "--use-webgpu-adapter=swiftshader"],
+  });
+  try {
+    const p = await browser.newPage();
+    await p.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await p.waitForFunction(() => "ready" in window);
+    const sent = CASES.map((c, k) => ({ ...c, ...inputs(c, k) }));
+    const got = await p.evaluate((cases) => (window as unknown as { run(c: unknown): Promise<{ loss: number | number[]; lse: number[]; grad: number[]; inplace: boolean }[]> }).run(cases), sent);
+    const F32 = { value: { atol: 2e-6 * 6, rtol: 2e-6 }, grad: { atol: 1e-6, rtol: 1e-4 } };
+    sent.forEach((c, k) => {
+      const t = Array.isArray(c.t) ? c.t : { probs: Float64Array.from(c.t.probs) };
+      const want = crossEntropy(Float64Array.from(c.x), t, { ...c.options, inplace: false, classes: c.v, backend: "reference" });
+      const name = `case ${k} (${c.n}x${c.v})`;
+      if (typeof want.loss === "number") assertClose(got[k]!.loss as number, want.loss, F32.value, `${name} loss`);
+      else assertClose(got[k]!.loss as number[], want.loss, F32.value, `${name} per-token loss`);
+      assertClose(got[k]!.lse, want.lse, F32.value, `${name} lse`);
+      assertClose(got[k]!.grad, want.grad!, F32.grad, `${name} grad`);
+      assert.equal(got[k]!.inplace, c.options.inplace === true, `${name}: inplace returns the logits`);
+    });
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
