@@ -14,6 +14,7 @@
  *   "quit"
  */
 import { createInterface } from "node:readline";
+import { lossSpec } from "../src/backends/common.js";
 import { runJob } from "../src/backends/wasm/abi.js";
 import { rowsJob, stage } from "../src/backends/wasm/crossEntropy.js";
 import { WasmInstance } from "../src/backends/wasm/instance.js";
@@ -44,7 +45,7 @@ async function inCache(): Promise<number> {
   const x = inst.alloc(rows * v * 4);
   const g = inst.alloc(rows * v * 4);
   inst.f32(x, rows * v).set(orig.subarray(0, rows * v));
-  const spec = { reduction: "mean" as const, labelSmoothing: 0, classWeight: null, zLoss: 0, softcap: 0 };
+  const spec = lossSpec();
   const job = rowsJob(stage(inst, { n: rows, v, target: target.subarray(0, rows), probs: null, spec }, x, g, 1), rows);
   let best = Infinity;
   for (let r = 0; r < 200; r++) {

@@ -13,6 +13,7 @@
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
+import { lossSpec } from "../src/backends/common.js";
 import { createEngine, type Engine } from "../src/index.js";
 import type { CrossEntropyArgs } from "../src/backends/types.js";
 import { runJob, type Job } from "../src/backends/wasm/abi.js";
@@ -71,7 +72,7 @@ for (const v of [128256, 262144]) {
     for (const a of ex) a.set(data);
     const args: CrossEntropyArgs = {
       logits: inst.f32(x, size), n, v, target, probs: null,
-      spec: { labelSmoothing: 0, classWeight: null, zLoss: 0, softcap: 0, reduction: "mean" }, gradOut: null,
+      spec: lossSpec(), gradOut: null,
     };
     for (const grad of [false, true]) {
       const staged = stage(inst, args, x, grad ? g : 0, 2);

@@ -37,8 +37,8 @@ function best(f: () => void): number {
 }
 const params = (grad: number): number => {
   const p = inst.alloc(CE_PARAMS_BYTES);
-  const spec = { labelSmoothing: 0, zLoss: 0, softcap: 0, gradScale: 1 / rows, classWeightSum: v };
-  writeCrossEntropyParams(inst, p, { ...spec, logits: x, grad, target: t, probs: 0, classWeight: 0, rowLoss: rl, lse: ls, v });
+  const spec = { labelSmoothing: 0, zLoss: 0, softcap: 0, temperature: 1, gradScale: 1 / rows, classWeightSum: v };
+  writeCrossEntropyParams(inst, p, { ...spec, logits: x, grad, target: t, probs: 0, classWeight: 0, rowLoss: rl, lse: ls, v, argmax: 0, entropy: 0 });
   return p;
 };
 const [pf, pb] = [params(0), params(g)];

@@ -10,8 +10,8 @@
  * the logits are read back with `dataSync()`.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { crossEntropy as coreCrossEntropy, linearCrossEntropy as coreLinearCrossEntropy } from "../index.js";
-import type { CrossEntropyOptions, LinearCrossEntropyOptions } from "../index.js";
+import { crossEntropy as coreCrossEntropy, distillationLoss as coreDistillationLoss, linearCrossEntropy as coreLinearCrossEntropy } from "../index.js";
+import type { CrossEntropyOptions, DistillationOptions, LinearCrossEntropyOptions } from "../index.js";
 
 /** Options of the tfjs op: the core's, less those the op decides (classes, grad, inplace). */
 export type TfCrossEntropyOptions = Omit<CrossEntropyOptions, "classes" | "grad" | "inplace">;
@@ -160,4 +160,51 @@ export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, tar
   });
   const call = op as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
   return (bias === undefined ? call(hidden, weight) : call(hidden, weight, bias)) as tf.Scalar | tf.Tensor1D;
+}
+
+/** Options of the distillation op: the core's, less those the op decides. */
+export type TfDistillationOptions = Omit<DistillationOptions, "classes" | "grad" | "inplace" | "target"> & {
+  /** (N) targets whose ignoreIndex masks tokens: an int32 tensor, an Int32Array or a number[]. */
+  target?: TfTarget;
+};
+
+/**
+ * Distillation loss of (N, V) student logits from (N, V) teacher logits (KL, reverse KL or the
+ * generalized JSD at temperature T, times T²; docs/lm-outputs.md), as a tfjs op: the gradient
+ * flows to the student's logits, none to the teacher's. A scalar for "batchmean" and "sum", a (N)
+ * tensor for "none".
+ */
+export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, options?: TfDistillationOptions): tf.Scalar | tf.Tensor1D {
+  const fn = "tfjs.distillationLoss";
+  for (const [name, x] of [["student", student], ["teacher", teacher]] as const) {
+    if (!(x instanceof tf.Tensor) || x.rank !== 2) {
+      throw new TypeError(`${fn}: ${name} is ${x instanceof tf.Tensor ? `a tensor of shape [${x.shape.join(", ")}]` : typeof x}; expected a 2-D tensor (N, V)`);
+    }
+  }
+  for (const key of ["classes", "grad", "inplace"]) {
+    if (options !== undefined && key in options) throw new TypeError(`${fn}: option "${key}" is set by the op; leave it out`);
+  }
+  const [n, v] = student.shape;
+  const target = options?.target === undefined ? undefined : targetArray(fn, options.target, n, `studentLogits ${shapeOf(student)}`);
+  const coreOptions: DistillationOptions = { ...options, target, classes: v, grad: true };
+  if (target === undefined) delete coreOptions.target;
+  const none = options?.reduction === "none";
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const s = args[0] as tf.Tensor;
+    const t = args[1] as tf.Tensor;
+    const save = args[2] as tf.GradSaveFunc;
+    const out = coreDistillationLoss(s.dataSync() as Float32Array, t.dataSync() as Float32Array, coreOptions);
+    const grad = tf.tensor2d(out.grad!, [n, v]);
+    save([grad]);
+    const value = typeof out.loss === "number" ? tf.scalar(out.loss) : tf.tensor1d(out.loss);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const g = saved[0]!;
+        const ds = none ? tf.mul(tf.reshape(dy, [n, 1]), g) : tf.mul(dy, g);
+        return [ds, tf.zeros([n, v])];
+      },
+    };
+  });
+  return op(student, teacher) as tf.Scalar | tf.Tensor1D;
 }

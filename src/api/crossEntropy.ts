@@ -2,14 +2,15 @@
  * crossEntropy: resolve once, let the registry pick a backend, run one kernel, shape the result.
  * Semantics follow torch.nn.functional.cross_entropy; see README.
  */
+import { lmOnly, lmOutputs } from "../backends/common.js";
 import { backendFor } from "../backends/registry.js";
 import type { CallShape, CrossEntropyArgs, CrossEntropyResult, FloatArray } from "../backends/types.js";
 import type { CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, FloatOutput, LogitsInput, Reduction, TargetInput } from "./options.js";
 import { resolveCrossEntropy, type ResolvedCrossEntropy } from "./resolve.js";
 
 /** What the registry is asked about a crossEntropy call. */
-export function crossEntropyShape(r: Pick<ResolvedCrossEntropy, "logits" | "n" | "v" | "grad">): CallShape {
-  return { kernel: "crossEntropy", dtype: r.logits instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: 0, grad: r.grad };
+export function crossEntropyShape(r: Pick<ResolvedCrossEntropy, "logits" | "n" | "v" | "grad" | "spec">): CallShape {
+  return { kernel: "crossEntropy", dtype: r.logits instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: 0, grad: r.grad, lmOutputs: lmOnly(r.spec) };
 }
 
 /** Shape a kernel's result into the public output (float32 in, float32 out). */
@@ -21,6 +22,12 @@ export function crossEntropyOutput(args: CrossEntropyArgs, result: CrossEntropyR
     lse: cast(result.lse),
   };
   if (grad !== null) out.grad = grad;
+  const extra = lmOutputs(args.target, args.spec, args.n, result);
+  const shaped = (x: number | Float64Array): number | Float32Array | Float64Array => (typeof x === "number" ? x : cast(x));
+  if (extra.accuracy !== undefined) out.accuracy = shaped(extra.accuracy);
+  if (extra.argmax !== undefined) out.argmax = extra.argmax;
+  if (extra.entropy !== undefined) out.entropy = shaped(extra.entropy);
+  if (extra.zLoss !== undefined) out.zLoss = shaped(extra.zLoss);
   return out;
 }
 

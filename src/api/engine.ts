@@ -17,14 +17,15 @@
  * for them ("auto"), with the same results as the synchronous API.
  */
 import { backendFor, createExecutor, executorNames } from "../backends/registry.js";
-import type { CrossEntropyArgs, Executor, FloatArray, GpuDeviceLike, MemoryStats } from "../backends/types.js";
+import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, GpuDeviceLike, MemoryStats } from "../backends/types.js";
 import { crossEntropyOutput, crossEntropyShape } from "./crossEntropy.js";
+import { distillationOutput, distillationShape } from "./distillation.js";
 import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
 import type {
-  BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, FloatOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput,
-  LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
+  BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, DistillationOptions, DistillationOutput, FloatOutput, LinearCrossEntropyOptions,
+  LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
 } from "./options.js";
-import { describe, resolveCrossEntropy, resolveEngineOptions, resolveLinear } from "./resolve.js";
+import { describe, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveLinear } from "./resolve.js";
 
 export interface EngineOptions {
   /**
@@ -73,6 +74,11 @@ export interface Engine {
     target: TargetInput,
     options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
   ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>>;
+  /**
+   * Distillation loss with the same options and results as `distillationLoss` (options.backend is
+   * ignored). The gradient of engine-owned student logits is a new engine block (free it).
+   */
+  distillationLoss(studentLogits: LogitsInput, teacherLogits: LogitsInput, options?: DistillationOptions): Promise<DistillationOutput>;
   /** Engine memory in use and its peak (the wasm backend; zeros for js). */
   memoryStats(): EngineMemoryStats;
   /** Start measuring the peak afresh from what is in use now. */
@@ -102,6 +108,21 @@ class Captured {
     for (const b of this.blocks) this.ex.free(b);
     this.blocks.length = 0;
   }
+}
+
+/**
+ * Where a call's gradient goes: the (captured) logits for inplace; a new engine block (`keep`,
+ * freed if the call fails) for engine-owned logits the executor runs; else a plain array.
+ */
+function gradTarget(ex: Executor, r: { grad: boolean; inplace: boolean; n: number; v: number }, xs: FloatArray, engineBlock: boolean): { gradOut: FloatArray | null; keep: Float32Array | null } {
+  const size = r.n * r.v;
+  if (r.grad && r.inplace) return { gradOut: xs, keep: null };
+  if (r.grad && engineBlock) {
+    const keep = ex.alloc(size);
+    return { gradOut: keep, keep };
+  }
+  if (r.grad) return { gradOut: xs instanceof Float32Array ? new Float32Array(size) : new Float64Array(size), keep: null };
+  return { gradOut: null, keep: null };
 }
 
 class ExecutorEngine implements Engine {
@@ -170,13 +191,7 @@ class ExecutorEngine implements Engine {
       const probs = r.probs === null ? null : cap.take(r.probs, !callerProbs, onExecutor);
       const owned = ex.owns(x);
       const xs = cap.take(x, x !== logits, onExecutor);
-      const size = r.n * r.v;
-      // The gradient: the (captured) logits for inplace; a new engine block for engine logits; else a plain array.
-      let gradOut: FloatArray | null = null;
-      let keep: Float32Array | null = null;
-      if (r.grad && r.inplace) gradOut = xs;
-      else if (r.grad && owned && onExecutor) gradOut = keep = ex.alloc(size);
-      else if (r.grad) gradOut = xs instanceof Float32Array ? new Float32Array(size) : new Float64Array(size);
+      const { gradOut, keep } = gradTarget(ex, r, xs, owned && onExecutor);
       const args: CrossEntropyArgs = { logits: xs, n: r.n, v: r.v, target: r.target, probs, spec: r.spec, gradOut };
       let ok = false;
       return {
@@ -236,6 +251,44 @@ class ExecutorEngine implements Engine {
           const result = onExecutor ? await ex.linearCrossEntropy(args) : backendFor(fn, "auto", shape).linearCrossEntropy!(args);
           ok = true;
           return linearOutput(args, result, args.gradWeight, cap.bytes);
+        },
+        cleanup: () => {
+          cap.release();
+          if (!ok && keep !== null) ex.free(keep);
+        },
+      };
+    });
+  }
+
+  distillationLoss(studentLogits: LogitsInput, teacherLogits: LogitsInput, options?: DistillationOptions): Promise<DistillationOutput> {
+    const fn = "engine.distillationLoss";
+    return this.enqueue(() => {
+      const ex = this.executor;
+      const r = resolveDistillation(fn, studentLogits, teacherLogits, options);
+      this.live(fn, "studentLogits", r.student);
+      this.live(fn, "teacherLogits", r.teacher);
+      const shape = distillationShape(r);
+      // An executor without a distillation kernel (webgpu) leaves the call to a CPU backend.
+      const kernel = ex.distillation?.bind(ex);
+      const onExecutor = kernel !== undefined && ex.supports(shape) === true;
+      const cap = new Captured(ex);
+      const x = r.student;
+      const owned = ex.owns(x);
+      const xs = cap.take(x, x !== studentLogits, onExecutor);
+      const teacher = cap.take(r.teacher, r.teacher !== teacherLogits, onExecutor);
+      const { gradOut, keep } = gradTarget(ex, r, xs, owned && onExecutor);
+      const args: DistillationArgs = { student: xs, teacher, n: r.n, v: r.v, target: r.target, spec: r.spec, gradOut };
+      let ok = false;
+      return {
+        work: async () => {
+          const result = onExecutor && kernel !== undefined ? await kernel(args) : backendFor(fn, "auto", shape).distillation!(args);
+          let grad = gradOut;
+          if (r.inplace && xs !== x) {
+            x.set(xs); // the caller's own buffer receives the gradient
+            grad = x;
+          }
+          ok = true;
+          return distillationOutput(args, result, grad);
         },
         cleanup: () => {
           cap.release();

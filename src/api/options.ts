@@ -4,9 +4,9 @@
  * option, the value and what was expected). src/api/resolve.ts applies this table for every
  * entry point: crossEntropy, linearCrossEntropy, softmax/logSoftmax/perplexity and the engine.
  */
-import type { FloatArray, Reduction } from "../backends/types.js";
+import type { DistillationKind, DistillationReduction, FloatArray, Reduction } from "../backends/types.js";
 
-export type { Reduction };
+export type { DistillationKind, DistillationReduction, Reduction };
 
 /**
  * A backend's name: one that xent ships ("wasm" once `init()` has run; "webgpu" for the engine only), or one added with
@@ -42,6 +42,19 @@ export interface CrossEntropyOptions {
   zLoss?: number;
   /** s > 0: logits become s·tanh(x/s) before the softmax (Gemma 2). Default off. */
   softcap?: number;
+  /** τ > 0: the softmax sees softcap(x)/τ (softcap first); lse, entropy and argmax are those of softcap(x)/τ. Default 1. */
+  temperature?: number;
+  /**
+   * d > 0, with reduction "mean": divide the summed loss (and the gradient) by d instead of the
+   * weight sum of the tokens not ignored, e.g. the tokens of a whole optimiser step. Default off.
+   */
+  denominator?: number;
+  /** Also return `accuracy`: [argmax = target] over the tokens not ignored, reduced as the loss (index targets only). Default false. */
+  accuracy?: boolean;
+  /** Also return `argmax`, the predicted class of every row (first index on ties). Default false. */
+  argmax?: boolean;
+  /** Also return `entropy`: −Σ p·log p of each token's softmax, reduced as the loss (unweighted). Default false. */
+  entropy?: boolean;
   /** Also return d loss / d logits. Default false. */
   grad?: boolean;
   /** Write the gradient into the logits buffer instead of a new array. Needs grad and float logits. */
@@ -61,6 +74,14 @@ export interface CrossEntropyOutput<F extends FloatArray = FloatArray, R extends
   lse: F;
   /** (N, V) d loss / d logits when `grad` is set (for "none": of the sum of the per-token losses). */
   grad?: F;
+  /** With `accuracy`: the fraction of tokens not ignored whose argmax is the target ("mean"; / denominator when given), their count ("sum"), or 0/1 per token ("none"). */
+  accuracy?: number | F;
+  /** With `argmax`: (N) the predicted class of every row, the first index on ties. */
+  argmax?: Int32Array;
+  /** With `entropy`: −Σ p·log p per token, reduced as `accuracy` is (0 for ignored tokens under "none"). */
+  entropy?: number | F;
+  /** With zLoss > 0: the z-loss part Σ z·lse² of `loss`, reduced as the loss is. */
+  zLoss?: number | F;
 }
 
 /**
@@ -152,6 +173,47 @@ export interface LinearCrossEntropyOutput<F extends FloatArray = FloatArray, R e
   scratchBytes: number;
 }
 
+/** Options of distillationLoss. */
+export interface DistillationOptions {
+  /** V, the number of classes. Required for flat logits; checked against the rows otherwise. */
+  classes?: number;
+  /** "kl" KL(P‖Q) (default), "reverse-kl" KL(Q‖P), or "jsd" the generalized Jensen–Shannon divergence; P the teacher's, Q the student's softmax at `temperature`. */
+  kind?: DistillationKind;
+  /** β in [0, 1] of the JSD: M = β·P + (1−β)·Q; β = 0 is "kl", β = 1 is "reverse-kl". Default 0.5. Only with kind "jsd". */
+  beta?: number;
+  /** T > 0: both distributions are softmax(logits / T), and the loss is multiplied by T². Default 1. */
+  temperature?: number;
+  /** "batchmean" (default): the sum over the tokens not masked divided by their number; "sum"; "none": per token. */
+  reduction?: DistillationReduction;
+  /** Optional (N) targets: a token whose target equals ignoreIndex is masked (loss 0, zero gradient). Only the mask is read. */
+  target?: Int32Array | Uint32Array | readonly number[];
+  /** The target value that masks a token. Default -100. */
+  ignoreIndex?: number;
+  /** Also return d loss / d studentLogits. Default false. */
+  grad?: boolean;
+  /** Write the gradient into the student's logits instead of a new array. Needs grad and float logits. */
+  inplace?: boolean;
+  /** Backend name. Default "auto". */
+  backend?: string;
+}
+
+/** The result of distillationLoss; `F` is Float32Array for float32 student logits, Float64Array otherwise. */
+export interface DistillationOutput<F extends Float32Array | Float64Array = Float32Array | Float64Array> {
+  /** A number for "batchmean" and "sum"; the N per-token losses for "none" (0 where masked). */
+  loss: number | F;
+  /** (N, V) d loss / d studentLogits when `grad` is set (for "none": of the sum of the per-token losses). */
+  grad?: F;
+}
+
+/** distillationLoss' reduction (the table's `reduction` row checks crossEntropy's values; this one its own). */
+export function distillationReduction(fn: string, x: unknown): DistillationReduction {
+  if (x === undefined) return "batchmean";
+  if (x !== "batchmean" && x !== "sum" && x !== "none") {
+    throw new RangeError(`${fn}: options.reduction is ${JSON.stringify(x)}; expected "batchmean", "sum" or "none"`);
+  }
+  return x;
+}
+
 /**
  * What a crossEntropy call returns, from what its arguments say about it: `F` the element type,
  * `R` the reduction, `G` the grad option. `grad` is present when G is `true`, optional when the
@@ -185,7 +247,7 @@ export function describe(x: unknown): string {
 }
 
 /** The calls that take options. */
-export type OptionCall = "crossEntropy" | "linearCrossEntropy" | "softmax" | "perplexity" | "slices";
+export type OptionCall = "crossEntropy" | "linearCrossEntropy" | "softmax" | "perplexity" | "slices" | "distillationLoss";
 
 const CE: readonly OptionCall[] = ["crossEntropy", "linearCrossEntropy", "perplexity", "slices"];
 
@@ -216,15 +278,16 @@ function nonNegativeInteger(fn: string, name: string, x: unknown): number {
  */
 export const OPTIONS = {
   classes: {
-    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity", "slices"],
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity", "slices", "distillationLoss"],
     default: undefined,
     check: (fn: string, name: string, x: unknown): number => {
       if (typeof x !== "number" || !Number.isInteger(x) || x < 1) throw new RangeError(`${fn}: options.${name} is ${describe(x)}; expected a positive integer`);
       return x;
     },
   },
+  /** distillationLoss takes it too, with its own values (distillationReduction). */
   reduction: {
-    calls: ["crossEntropy", "linearCrossEntropy", "slices"],
+    calls: ["crossEntropy", "linearCrossEntropy", "slices", "distillationLoss"],
     default: "mean",
     check: (fn: string, name: string, x: unknown): Reduction => {
       if (x !== "mean" && x !== "sum" && x !== "none") {
@@ -234,7 +297,7 @@ export const OPTIONS = {
     },
   },
   ignoreIndex: {
-    calls: CE,
+    calls: [...CE, "distillationLoss"],
     default: -100,
     check: (fn: string, name: string, x: unknown): number => {
       if (typeof x !== "number" || !Number.isInteger(x)) throw new TypeError(`${fn}: options.${name} is ${describe(x)}; expected an integer`);
@@ -250,11 +313,26 @@ export const OPTIONS = {
     default: undefined,
     check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0 (leave it out for no cap)"),
   },
-  grad: { calls: ["crossEntropy", "linearCrossEntropy"], default: false, check: boolean },
+  temperature: { calls: ["crossEntropy", "distillationLoss"], default: 1, check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0") },
+  denominator: { calls: ["crossEntropy"], default: undefined, check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0") },
+  accuracy: { calls: ["crossEntropy"], default: false, check: boolean },
+  argmax: { calls: ["crossEntropy"], default: false, check: boolean },
+  entropy: { calls: ["crossEntropy"], default: false, check: boolean },
+  grad: { calls: ["crossEntropy", "linearCrossEntropy", "distillationLoss"], default: false, check: boolean },
   /** A vocabulary shard's classes [v0, v1) (sliceStats, sliceGrad; checked against classes by resolve.ts). */
   v0: { calls: ["slices"], default: undefined, check: nonNegativeInteger },
   v1: { calls: ["slices"], default: undefined, check: nonNegativeInteger },
-  inplace: { calls: ["crossEntropy"], default: false, check: boolean },
+  inplace: { calls: ["crossEntropy", "distillationLoss"], default: false, check: boolean },
+  kind: {
+    calls: ["distillationLoss"],
+    default: "kl",
+    check: (fn: string, name: string, x: unknown): DistillationKind => {
+      if (x !== "kl" && x !== "reverse-kl" && x !== "jsd") throw new RangeError(`${fn}: options.${name} is ${JSON.stringify(x)}; expected "kl", "reverse-kl" or "jsd"`);
+      return x;
+    },
+  },
+  beta: { calls: ["distillationLoss"], default: 0.5, check: numberIn((x) => x >= 0 && x <= 1, "a number in [0, 1]") },
+  target: { calls: ["distillationLoss"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
   bias: { calls: ["linearCrossEntropy"], default: undefined, check: (_fn: string, _name: string, x: unknown): unknown => x },
   chunkSize: {
     calls: ["linearCrossEntropy"],
@@ -288,7 +366,7 @@ export const OPTIONS = {
     },
   },
   backend: {
-    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity"],
+    calls: ["crossEntropy", "linearCrossEntropy", "softmax", "perplexity", "distillationLoss"],
     default: "auto",
     check: (fn: string, name: string, x: unknown): string => {
       if (typeof x !== "string") throw new TypeError(`${fn}: options.${name} is ${describe(x)}; expected a backend name`);

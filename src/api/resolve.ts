@@ -6,9 +6,10 @@
  * options' own keys are read (inherited ones are ignored, on every path). Nothing here modifies
  * the caller's arrays.
  */
-import type { CrossEntropyArgs, FloatArray, GpuDeviceLike, LossSpec, MergedStats, SliceStats, VocabSlice } from "../backends/types.js";
+import type { CrossEntropyArgs, DistillationSpec, FloatArray, GpuDeviceLike, LossSpec, MergedStats, SliceStats, VocabSlice } from "../backends/types.js";
 import {
   describe,
+  distillationReduction,
   OPTIONS,
   type LogitsInput,
   type MatrixInput,
@@ -124,12 +125,12 @@ interface FlatLogits {
 }
 
 /** Validate the logits against options.classes, returning the flat logits and (N, V). */
-function resolveLogits(fn: string, logits: LogitsInput, classes: number | undefined): FlatLogits {
-  const { data, v, callerBuffer } = flattenFloats(fn, "logits", logits, classes);
-  if (v < 1) throw new RangeError(`${fn}: logits rows have length 0; expected V >= 1 classes`);
-  if (data.length === 0) throw new RangeError(`${fn}: logits is empty; expected N >= 1 rows of V = ${v}`);
+function resolveLogits(fn: string, logits: LogitsInput, classes: number | undefined, name = "logits"): FlatLogits {
+  const { data, v, callerBuffer } = flattenFloats(fn, name, logits, classes);
+  if (v < 1) throw new RangeError(`${fn}: ${name} rows have length 0; expected V >= 1 classes`);
+  if (data.length === 0) throw new RangeError(`${fn}: ${name} is empty; expected N >= 1 rows of V = ${v}`);
   if (data.length % v !== 0) {
-    throw new RangeError(`${fn}: logits has length ${data.length}, which is not a multiple of classes = ${v}; expected N×V`);
+    throw new RangeError(`${fn}: ${name} has length ${data.length}, which is not a multiple of classes = ${v}; expected N×V`);
   }
   return { data, n: data.length / v, v, callerBuffer };
 }
@@ -153,6 +154,17 @@ function vectorOption(fn: string, name: string, x: unknown, v: number, nonNegati
   return out;
 }
 
+/** The denominator, checked against the reduction it divides. */
+function resolveDenominator(o: Options): number | null {
+  const d = o.get("denominator");
+  if (d === undefined) return null;
+  const reduction = o.get("reduction");
+  if (reduction !== "mean") {
+    throw new TypeError(`${o.fn}: options.denominator is given with reduction "${reduction}"; expected reduction "mean" (the denominator divides the summed loss)`);
+  }
+  return d;
+}
+
 /** The LossSpec of a call with V classes; `weightName` is the class-weight option's public name. */
 function resolveSpec(o: Options, v: number, weightName: "weight" | "classWeight"): LossSpec {
   const w = o.raw(weightName);
@@ -162,6 +174,11 @@ function resolveSpec(o: Options, v: number, weightName: "weight" | "classWeight"
     classWeight: w === undefined ? null : vectorOption(o.fn, weightName, w, v, true),
     zLoss: o.get("zLoss"),
     softcap: o.get("softcap") ?? 0,
+    temperature: o.get("temperature"),
+    denominator: resolveDenominator(o),
+    argmax: o.get("argmax"),
+    accuracy: o.get("accuracy"),
+    entropy: o.get("entropy"),
   };
 }
 
@@ -227,6 +244,9 @@ export function resolveCrossEntropy(fn: string, call: OptionCall, logits: Logits
   if (inplace && !flat.callerBuffer) throw new TypeError(`${fn}: options.inplace needs logits as a Float32Array or Float64Array; got a plain array`);
   const backend = o.get("backend");
   const t = target === null ? { target: new Int32Array(flat.n).fill(-1), probs: null } : resolveTarget(fn, target, flat.n, flat.v, o.get("ignoreIndex"));
+  if (spec.accuracy && t.probs !== null) {
+    throw new TypeError(`${fn}: options.accuracy needs class-index targets; got probability targets ({ probs }), which have no class to compare the argmax with`);
+  }
   return { logits: flat.data, n: flat.n, v: flat.v, ...t, spec, grad, inplace, backend };
 }
 
@@ -464,4 +484,53 @@ function isDeviceLike(d: unknown): d is GpuDeviceLike {
     typeof d === "object" && d !== null && "queue" in d && typeof d.queue === "object" && "createBuffer" in d && typeof d.createBuffer === "function" &&
     "createComputePipelineAsync" in d && typeof d.createComputePipelineAsync === "function"
   );
+}
+
+/** A resolved distillationLoss call. `target` is the mask (0: counts, -1: masked), or null. */
+export interface ResolvedDistillation {
+  student: FloatArray;
+  teacher: FloatArray;
+  n: number;
+  v: number;
+  target: Int32Array | null;
+  spec: DistillationSpec;
+  grad: boolean;
+  inplace: boolean;
+  backend: string;
+}
+
+/** Validate a distillationLoss call: two logits of one shape (N, V), the spec, the optional mask. */
+export function resolveDistillation(fn: string, studentIn: LogitsInput, teacherIn: LogitsInput, options: unknown): ResolvedDistillation {
+  const o = new Options(fn, "distillationLoss", options);
+  const classes = o.get("classes");
+  const s = resolveLogits(fn, studentIn, classes, "studentLogits");
+  const t = resolveLogits(fn, teacherIn, classes ?? s.v, "teacherLogits");
+  if (t.v !== s.v || t.n !== s.n) {
+    throw new RangeError(`${fn}: teacherLogits is ${t.n}×${t.v}; expected the student's shape N×V = ${s.n}×${s.v}`);
+  }
+  const kind = o.get("kind");
+  if (o.has("beta") && kind !== "jsd") throw new TypeError(`${fn}: options.beta is given with kind "${kind}"; expected kind "jsd" (β weighs the JSD)`);
+  const spec: DistillationSpec = { kind, beta: o.get("beta"), temperature: o.get("temperature"), reduction: distillationReduction(fn, o.raw("reduction")) };
+  const grad = o.get("grad");
+  const inplace = o.get("inplace");
+  if (inplace && !grad) throw new TypeError(`${fn}: options.inplace needs options.grad = true; expected grad: true with inplace: true`);
+  if (inplace && !s.callerBuffer) throw new TypeError(`${fn}: options.inplace needs studentLogits as a Float32Array or Float64Array; got a plain array`);
+  let target: Int32Array | null = null;
+  const raw = o.raw("target");
+  if (raw !== undefined) {
+    if (!(raw instanceof Int32Array) && !(raw instanceof Uint32Array) && !Array.isArray(raw)) {
+      throw new TypeError(`${fn}: options.target is ${describe(raw)}; expected an Int32Array, Uint32Array or number[] of length N = ${s.n}`);
+    }
+    if (raw.length !== s.n) throw new RangeError(`${fn}: options.target has length ${raw.length}; expected N = ${s.n} (one per row of the logits)`);
+    const ignore = o.get("ignoreIndex");
+    target = new Int32Array(s.n);
+    for (let i = 0; i < s.n; i++) {
+      const y: unknown = raw[i];
+      if (typeof y !== "number" || !Number.isInteger(y)) throw new TypeError(`${fn}: options.target[${i}] is ${describe(y)}; expected an integer (ignoreIndex ${ignore} masks the token)`);
+      target[i] = y === ignore ? -1 : 0;
+    }
+  } else if (o.has("ignoreIndex")) {
+    throw new TypeError(`${fn}: options.ignoreIndex is given without options.target; expected the targets whose ignoreIndex masks tokens`);
+  }
+  return { student: s.data, teacher: t.data, n: s.n, v: s.v, target, spec, grad, inplace, backend: o.get("backend") };
 }

@@ -7,6 +7,11 @@ import type {
   Backend,
   CrossEntropyArgs,
   CrossEntropyResult,
+  DistillationArgs,
+  DistillationKind,
+  DistillationReduction,
+  DistillationResult,
+  DistillationSpec,
   Executor,
   LinearCrossEntropyArgs,
   LinearCrossEntropyResult,
@@ -19,11 +24,13 @@ import type {
 } from "./types.js";
 
 /**
- * D, the divisor of the "mean" reduction, as PyTorch defines it:
- * index targets: Σ w[y_i] over tokens that are not ignored (the count when unweighted);
- * probability targets: N.
+ * D, the divisor of the "mean" reduction: the caller's `denominator` when given, else as PyTorch
+ * defines it: index targets: Σ w[y_i] over tokens that are not ignored (the count when
+ * unweighted); probability targets: N.
  */
-export function meanDenominator(target: Int32Array | null, classWeight: Float64Array | null, n: number): number {
+export function meanDenominator(target: Int32Array | null, spec: LossSpec, n: number): number {
+  if (spec.denominator !== null) return spec.denominator;
+  const classWeight = spec.classWeight;
   if (target === null) return n;
   let d = 0;
   for (let i = 0; i < n; i++) {
@@ -32,6 +39,23 @@ export function meanDenominator(target: Int32Array | null, classWeight: Float64A
     d += classWeight === null ? 1 : classWeight[y]!;
   }
   return d;
+}
+
+/** A loss spec with every option off ("mean", no smoothing, weights, z-loss, cap or outputs), then `set`: for callers inside the library and its tests. */
+export function lossSpec(set: Partial<LossSpec> = {}): LossSpec {
+  return {
+    reduction: "mean",
+    labelSmoothing: 0,
+    classWeight: null,
+    zLoss: 0,
+    softcap: 0,
+    temperature: 1,
+    denominator: null,
+    argmax: false,
+    accuracy: false,
+    entropy: false,
+    ...set,
+  };
 }
 
 /** W = Σ_j w_j over the V classes (V when unweighted). */
@@ -54,6 +78,68 @@ export function gradScale(reduction: Reduction, d: number): number {
 }
 
 /**
+ * True when a crossEntropy spec asks for what only the fused row kernels compute: temperature ≠ 1,
+ * argmax, accuracy or entropy (the vocabulary-slice kernels and the webgpu kernel do not).
+ */
+export function lmOnly(spec: LossSpec): boolean {
+  return spec.temperature !== 1 || wantsArgmax(spec) || spec.entropy;
+}
+
+/** True when the kernels must report each row's argmax (for argmax itself, or for accuracy). */
+export function wantsArgmax(spec: LossSpec): boolean {
+  return spec.argmax || spec.accuracy;
+}
+
+/** The outputs LM training reads beside the loss, reduced as the loss is (see docs/lm-outputs.md). */
+export interface LmOutputs {
+  /** Σ [argmax = y] / K ("mean"), the count ("sum"), or 0/1 per token ("none"). */
+  accuracy?: number | Float64Array;
+  argmax?: Int32Array;
+  /** Σ H_i / K, Σ H_i, or H_i per token (0 for ignored tokens). */
+  entropy?: number | Float64Array;
+  /** The z-loss part of the loss, Σ z·lse_i² / D, Σ z·lse_i², or per token; only when z > 0. */
+  zLoss?: number | Float64Array;
+}
+
+/**
+ * Reduce the per-row outputs of a kernel's result: over the tokens not ignored (all N with
+ * probability targets), in row order. Accuracy and entropy are unweighted: "mean" divides by
+ * their count K, or by the caller's denominator; the z-loss part divides by the loss's own D.
+ */
+export function lmOutputs(target: Int32Array | null, spec: LossSpec, n: number, result: CrossEntropyResult): LmOutputs {
+  const out: LmOutputs = {};
+  if ((wantsArgmax(spec) && result.argmax === undefined) || (spec.entropy && result.entropy === undefined)) {
+    throw new Error("crossEntropy: the backend returned no argmax or entropy; expected a kernel that reports the outputs options.argmax, accuracy and entropy ask for");
+  }
+  const counts = (i: number): boolean => target === null || target[i]! >= 0;
+  const reduce = (rows: Float64Array, divisor: number): number | Float64Array => {
+    if (spec.reduction === "none") return rows;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += rows[i]!;
+    return spec.reduction === "mean" ? s / divisor : s;
+  };
+  let k = spec.denominator ?? 0;
+  if (spec.denominator === null) for (let i = 0; i < n; i++) if (counts(i)) k++;
+  if (spec.argmax) out.argmax = result.argmax!;
+  if (spec.accuracy) {
+    const hit = new Float64Array(n);
+    for (let i = 0; i < n; i++) if (counts(i) && result.argmax![i] === target![i]) hit[i] = 1;
+    out.accuracy = reduce(hit, k);
+  }
+  if (spec.entropy) {
+    const h = new Float64Array(n);
+    for (let i = 0; i < n; i++) if (counts(i)) h[i] = result.entropy![i]!;
+    out.entropy = reduce(h, k);
+  }
+  if (spec.zLoss > 0) {
+    const zr = new Float64Array(n);
+    for (let i = 0; i < n; i++) if (counts(i)) zr[i] = spec.zLoss * result.lse[i]! * result.lse[i]!;
+    out.zLoss = reduce(zr, meanDenominator(target, spec, n));
+  }
+  return out;
+}
+
+/**
  * Reduce per-row losses in a fixed order, in float64. The mean with D = 0 follows PyTorch:
  * without z-loss, F.cross_entropy divides the target term Σ w_y·(lse − c_y) = 0 by D (0/0), so the
  * loss is NaN whatever the smoothing term; with z-loss, the whole sum is divided by D (+Infinity
@@ -68,6 +154,30 @@ export function reduceLoss(rowLoss: Float64Array, spec: Pick<LossSpec, "reductio
   return reduction === "mean" ? s / d : s;
 }
 
+/** The number of tokens that count: what "batchmean" divides by (N without a target). */
+export function distillationCount(target: Int32Array | null, n: number): number {
+  if (target === null) return n;
+  let k = 0;
+  for (let i = 0; i < n; i++) if (target[i]! >= 0) k++;
+  return k;
+}
+
+/** The divergence a spec computes: the generalized JSD at β = 0 and β = 1 is a plain KL. */
+export function effectiveKind(spec: DistillationSpec): DistillationKind {
+  if (spec.kind !== "jsd") return spec.kind;
+  if (spec.beta === 0) return "kl";
+  if (spec.beta === 1) return "reverse-kl";
+  return "jsd";
+}
+
+/** Sum the per-token losses in a fixed order, in float64, and divide for batchmean. */
+export function reduceDistillation(rowLoss: Float64Array, reduction: DistillationReduction, count: number): number {
+  if (reduction === "none") return Number.NaN; // unused: the api returns rowLoss itself
+  let s = 0;
+  for (let i = 0; i < rowLoss.length; i++) s += rowLoss[i]!;
+  return reduction === "batchmean" ? s / count : s;
+}
+
 /** What the merge needs that does not depend on the logits, computed once for the whole V. */
 export interface SliceConstants {
   /** W = Σ_j w_j over the full V. */
@@ -80,7 +190,7 @@ export interface SliceConstants {
 
 export function sliceConstants(args: CrossEntropyArgs): SliceConstants {
   const { v, n, target, spec } = args;
-  const d = meanDenominator(target, spec.classWeight, n);
+  const d = meanDenominator(target, spec, n);
   return { wSum: classWeightSum(spec, v), d, scale: gradScale(spec.reduction, d) };
 }
 
@@ -201,6 +311,10 @@ function syncExecutor(name: string, kernels: SyncKernels): Executor {
       check();
       return kernels.linearCrossEntropy(args);
     },
+    async distillation(args: DistillationArgs): Promise<DistillationResult> {
+      check();
+      return kernels.distillation(args);
+    },
     memoryStats: (): MemoryStats => ({ bytesInUse: 0, peakBytes: 0 }),
     resetPeakMemory: () => undefined,
     dispose(): void {
@@ -218,6 +332,7 @@ export function syncBackend(name: string, priority: number, kernels: SyncKernels
     supports: () => true,
     crossEntropy: kernels.crossEntropy,
     linearCrossEntropy: kernels.linearCrossEntropy,
+    distillation: kernels.distillation,
     createExecutor: async () => syncExecutor(name, kernels),
   };
 }

@@ -18,8 +18,10 @@ export type Reduction = "mean" | "sum" | "none";
  * kernel, down to the wasm parameter struct (src/backends/wasm/abi.ts): one name per concept.
  *
  * Invariants: 0 <= labelSmoothing <= 1; zLoss finite and >= 0; softcap finite and > 0, or 0
- * for "off"; `classWeight`, when given, has length V and finite entries >= 0. The caller's
- * ignoreIndex is not here: the api maps ignored targets to -1 (see CrossEntropyArgs.target).
+ * for "off"; temperature finite and > 0; denominator finite and > 0 (only with reduction
+ * "mean") or null; `classWeight`, when given, has length V and finite
+ * entries >= 0. The caller's ignoreIndex is not here: the api maps ignored targets to -1 (see
+ * CrossEntropyArgs.target).
  */
 export interface LossSpec {
   readonly reduction: Reduction;
@@ -31,6 +33,16 @@ export interface LossSpec {
   readonly zLoss: number;
   /** s in s·tanh(x/s); 0 means no soft-capping. */
   readonly softcap: number;
+  /** τ: the softmax sees c = softcap(x)/τ. 1 for none. */
+  readonly temperature: number;
+  /** d: "mean" divides by d instead of the weight sum of the tokens not ignored; null for that sum. */
+  readonly denominator: number | null;
+  /** Report the argmax of each row (CrossEntropyResult.argmax). */
+  readonly argmax: boolean;
+  /** Report the accuracy: [argmax = target] (the kernels then also return argmax). Index targets only. */
+  readonly accuracy: boolean;
+  /** Report the entropy of each row's softmax (CrossEntropyResult.entropy). */
+  readonly entropy: boolean;
 }
 
 /**
@@ -67,6 +79,10 @@ export interface CrossEntropyResult {
   readonly rowLoss: Float64Array;
   /** (N) log-sum-exp of the (capped) logits of each row. */
   readonly lse: Float64Array;
+  /** (N) arg max_j c_j of each row, the first index on ties; when spec.argmax or spec.accuracy. */
+  readonly argmax?: Int32Array;
+  /** (N) −Σ_j p_j·log p_j of each row (ignored rows included); when spec.entropy. */
+  readonly entropy?: Float64Array;
 }
 
 /**
@@ -117,15 +133,71 @@ export interface LinearCrossEntropyResult extends CrossEntropyResult {
   readonly scratchBytes: number;
 }
 
+/** Which divergence of the student's distribution Q from the teacher's P. */
+export type DistillationKind = "kl" | "reverse-kl" | "jsd";
+
+/** How per-token divergences are combined: "batchmean" divides their sum by the tokens not masked. */
+export type DistillationReduction = "batchmean" | "sum" | "none";
+
+/**
+ * The distillation options, resolved once by the api. Invariants: temperature finite and > 0;
+ * 0 <= beta <= 1 (read only when kind is "jsd").
+ */
+export interface DistillationSpec {
+  readonly kind: DistillationKind;
+  /** β of the generalized JSD: M = β·P + (1-β)·Q; β = 0 is "kl" and β = 1 is "reverse-kl". */
+  readonly beta: number;
+  /** T: both distributions are softmax(logits / T), and the loss is multiplied by T². */
+  readonly temperature: number;
+  readonly reduction: DistillationReduction;
+}
+
+/**
+ * Validated, normalised arguments of one distillation call.
+ *
+ * Invariants the api guarantees (kernels rely on them and never re-check):
+ * - `student.length === teacher.length === n * v`, n >= 1, v >= 1;
+ * - `target`, when given, has length n with entries 0 for a token that counts and -1 for a
+ *   masked one (the api maps the caller's ignoreIndex to -1);
+ * - `gradOut`, when given, has length n * v and the same element type as `student`; it may be
+ *   `student` itself (inplace), so a kernel must read each element before it writes it.
+ */
+export interface DistillationArgs {
+  /** (N, V) the student's logits. Read-only unless `gradOut === student`. */
+  readonly student: FloatArray;
+  /** (N, V) the teacher's logits, read-only. */
+  readonly teacher: FloatArray;
+  readonly n: number;
+  readonly v: number;
+  /** (N) -1 for a masked token, or null when every token counts. */
+  readonly target: Int32Array | null;
+  readonly spec: DistillationSpec;
+  /** (N, V) where to write d loss / d student, or null for no gradient. */
+  readonly gradOut: FloatArray | null;
+}
+
+/** What a distillation kernel returns. */
+export interface DistillationResult {
+  /** The reduced loss (NaN for "none", where the api returns rowLoss). NaN for batchmean when every token is masked. */
+  readonly loss: number;
+  /** (N) per-token losses T²·D(P‖Q) (0 for masked tokens). */
+  readonly rowLoss: Float64Array;
+}
+
 /** What `supports` is asked about a call: the kernel, the element type, the sizes, the gradient. */
 export interface CallShape {
-  readonly kernel: "crossEntropy" | "linearCrossEntropy";
+  readonly kernel: "crossEntropy" | "linearCrossEntropy" | "distillation";
   readonly dtype: "float32" | "float64";
   readonly n: number;
   readonly v: number;
-  /** The hidden size D of linearCrossEntropy; 0 for crossEntropy. */
+  /** The hidden size D of linearCrossEntropy; 0 for crossEntropy and distillation. */
   readonly d: number;
   readonly grad: boolean;
+  /**
+   * crossEntropy only: true when the call asks for what only the fused row kernels compute
+   * (temperature ≠ 1, argmax, accuracy, entropy; see lmOnly in common.ts). Absent means false.
+   */
+  readonly lmOutputs?: boolean;
 }
 
 /**
@@ -135,6 +207,7 @@ export interface CallShape {
 export interface SyncKernels {
   crossEntropy(args: CrossEntropyArgs): CrossEntropyResult;
   linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
+  distillation(args: DistillationArgs): DistillationResult;
 }
 
 /** Bytes of executor memory allocated now, and the most at once since creation or the last reset. */
@@ -168,6 +241,8 @@ export interface Executor {
   supports(call: CallShape): true | string;
   crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult>;
   linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult>;
+  /** Absent where the executor has no distillation kernel (the engine then runs it on a CPU backend). */
+  distillation?(args: DistillationArgs): Promise<DistillationResult>;
   memoryStats(): MemoryStats;
   resetPeakMemory(): void;
   /** Stop the threads and release the memory; a call in flight fails. */
@@ -212,6 +287,8 @@ export interface Backend {
   crossEntropy?(args: CrossEntropyArgs): CrossEntropyResult;
   /** The synchronous fused LM head + cross-entropy kernel. */
   linearCrossEntropy?(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
+  /** The synchronous distillation kernel (KL, reverse KL, JSD of a student from a teacher). */
+  distillation?(args: DistillationArgs): DistillationResult;
   /** A new executor (an engine's backend). */
   createExecutor?(options: ExecutorOptions): Promise<Executor>;
 }

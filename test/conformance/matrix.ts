@@ -9,10 +9,13 @@ import { after } from "node:test";
 import {
   createEngine,
   crossEntropy,
+  distillationLoss,
   init,
   linearCrossEntropy,
   type CrossEntropyOptions,
   type CrossEntropyOutput,
+  type DistillationOptions,
+  type DistillationOutput,
   type Engine,
   type LinearCrossEntropyOptions,
   type LinearCrossEntropyOutput,
@@ -83,6 +86,7 @@ export function linearTolerance(dtype: Dtype, want: number | ArrayLike<number>):
 export interface Runner {
   crossEntropy(logits: Float32Array | Float64Array, target: TargetInput, options: CrossEntropyOptions): Promise<CrossEntropyOutput>;
   linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput>;
+  distillationLoss(student: Float32Array | Float64Array, teacher: Float32Array | Float64Array, options: DistillationOptions): Promise<DistillationOutput>;
   /** The row's engine (executor rows only). */
   engine(): Promise<Engine> | null;
 }
@@ -101,6 +105,10 @@ export function runnerFor(row: Row): Runner {
         await setup();
         return linearCrossEntropy(hidden, weight, target, { ...options, backend: row.backend });
       },
+      async distillationLoss(student, teacher, options) {
+        await setup();
+        return distillationLoss(student, teacher, { ...options, backend: row.backend });
+      },
       engine: () => null,
     };
   }
@@ -112,6 +120,7 @@ export function runnerFor(row: Row): Runner {
   return {
     crossEntropy: async (logits, target, options) => (await get()).crossEntropy(logits, target, options),
     linearCrossEntropy: async (hidden, weight, target, options) => (await get()).linearCrossEntropy(hidden, weight, target, options),
+    distillationLoss: async (student, teacher, options) => (await get()).distillationLoss(student, teacher, options),
     engine: get,
   };
 }

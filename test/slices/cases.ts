@@ -3,7 +3,7 @@
  * targets, with masks (±Infinity, NaN), V = 1 and all-ignored rows, and a runner that computes a
  * call slice by slice (rowStats per slice, mergeStats, sliceBackward per slice) on one backend.
  */
-import { allocSliceStats, mergeStats } from "../../src/backends/common.js";
+import { allocSliceStats, lossSpec, mergeStats } from "../../src/backends/common.js";
 import * as jsCe from "../../src/backends/js/crossEntropy.js";
 import { rowStats as jsRowStats } from "../../src/backends/js/rowStats.js";
 import { sliceBackward as jsSliceBackward } from "../../src/backends/js/sliceBackward.js";
@@ -62,7 +62,7 @@ export function argsOf(c: SliceCase, f32: boolean, grad: boolean): CrossEntropyA
     v: c.v,
     target: c.target,
     probs: c.probs === null ? null : mk(c.probs),
-    spec: { labelSmoothing: c.labelSmoothing, classWeight: c.weight, zLoss: c.zLoss, softcap: c.softcap, reduction: c.reduction },
+    spec: lossSpec({ labelSmoothing: c.labelSmoothing, classWeight: c.weight, zLoss: c.zLoss, softcap: c.softcap, reduction: c.reduction }),
     gradOut: grad ? (f32 ? new Float32Array(c.n * c.v) : new Float64Array(c.n * c.v)) : null,
   };
 }

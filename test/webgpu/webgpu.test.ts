@@ -42,6 +42,7 @@ if (typeof ex !== "string") {
   crossEntropySuite(`webgpu engine (${ex.adapterName})`, {
     crossEntropy: (logits, target, options) => engine.crossEntropy(logits, target, options),
     linearCrossEntropy: (hidden, weight, target, options) => engine.linearCrossEntropy(hidden, weight, target, options),
+    distillationLoss: (student, teacher, options) => engine.distillationLoss(student, teacher, options),
     engine: () => Promise.resolve(engine),
   }, ["float32", "float64"]); // float64 is not the GPU's: the engine runs it on the CPU
 }

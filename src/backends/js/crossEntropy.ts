@@ -2,12 +2,16 @@
  * The fast plain-TypeScript kernel: every option in one kernel, float32 storage, float64
  * arithmetic and row sums. It is the fallback where WebAssembly SIMD is missing.
  *
- * Per row (N, V), with c the (capped) logits:
+ * Per row (N, V), with c = softcap(x)/τ the logits the softmax sees:
  * - without a gradient: one online pass computes the running max, the rescaled sum of
  *   exps and the terms of the loss that are linear in c (c_y, Σ w_j·c_j, Σ w_j·t'_j·c_j);
  * - with a gradient: a max pass (no exp) gathers the same linear terms; a second pass
  *   computes e_j = exp(c_j - max) once, stores it in the gradient buffer and sums it;
  *   a third pass turns e_j into the gradient in place: g_j = scale·(A·e_j/Σe - B_j).
+ *
+ * The same sweeps give the outputs beside the loss: the argmax (the first index of the max) and
+ * Σ_j e_j·(c_j - max) (rescaled with the sum in the online pass), so that the entropy is
+ * H = lse - Σ_j p_j·c_j = log Σe - Σ_j e_j·(c_j - max)/Σe.
  *
  * The loss is assembled from those sums, with lse = max + log Σe:
  *   index:  L = (1-ε)·w_y·(lse - c_y) + (ε/V)·(W·lse - Σ_j w_j·c_j) + z·lse²
@@ -17,22 +21,25 @@
  *   probs:  A = Σ_k w_k·t'_k + 2z·lse,          B_j = w_j·t'_j
  * (see reference/crossEntropy.ts for the derivation's plain form).
  *
- * Under softcap the capped row is kept in one float64 scratch row (V), never N×V, so that
- * tanh is computed once per element and the chain-rule factor 1 - (c/s)² needs no logits
- * (which `inplace` has overwritten by then).
+ * Under softcap or a temperature the row c is kept in one float64 scratch row (V), never N×V,
+ * so that tanh is computed once per element and the chain-rule factor (1/τ)·(1 - (τc/s)²)
+ * needs no logits (which `inplace` has overwritten by then); the 1/τ is folded into `scale`.
  */
-import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { classWeightSum, gradScale, meanDenominator, reduceLoss, wantsArgmax } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 
 export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
   const { logits, n, v, target, probs, gradOut, spec } = args;
-  const { reduction, classWeight: weight, labelSmoothing: eps, zLoss: z, softcap: s } = spec;
-  const d = meanDenominator(target, weight, n);
-  const scale = gradScale(reduction, d);
+  const { reduction, classWeight: weight, labelSmoothing: eps, zLoss: z, softcap: s, temperature: tau } = spec;
+  const d = meanDenominator(target, spec, n);
+  const scale = gradScale(reduction, d) / tau;
   const wSum = classWeightSum(spec, v);
-  const capped = s > 0 ? new Float64Array(v) : null;
+  const capped = s > 0 || tau !== 1 ? new Float64Array(v) : null;
   const rowLoss = new Float64Array(n);
   const lseOut = new Float64Array(n);
+  const argmax = wantsArgmax(spec) ? new Int32Array(n) : undefined;
+  const entropy = spec.entropy ? new Float64Array(n) : undefined;
+  const ent = entropy !== undefined;
 
   for (let i = 0; i < n; i++) {
     const row = i * v;
@@ -44,24 +51,32 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     let sum = 0;
     let wc = 0; // Σ_j w_j·c_j (index targets with smoothing) or Σ_j w_j·t'_j·c_j (probs)
     let wt = 0; // Σ_j w_j·t'_j (probs)
+    let am = 0; // the first index of the max
+    let ec = 0; // Σ_j e_j·(c_j - m), for the entropy log Σe - ec/Σe (terms with e_j = 0 skipped)
     const online = gradOut === null || ignored;
     for (let j = 0; j < v; j++) {
       let c = logits[row + j]!;
       if (capped !== null) {
-        c = s * Math.tanh(c / s);
+        c = (s > 0 ? s * Math.tanh(c / s) : c) / tau;
         capped[j] = c;
       }
       if (online) {
         if (c > m) {
-          sum = sum * Math.exp(m - c) + 1;
+          const r = Math.exp(m - c);
+          if (ent) ec = m === -Infinity ? 0 : (ec + sum * (m - c)) * r;
+          sum = sum * r + 1;
           m = c;
+          am = j;
         } else if (m !== -Infinity) {
-          sum += Math.exp(c - m);
+          const e = Math.exp(c - m);
+          sum += e;
+          if (ent && e > 0) ec += e * (c - m);
         } else if (c !== c) {
           m = NaN; // a NaN before any finite logit: the row is NaN (c > NaN is never true)
         }
       } else if (c > m) {
         m = c;
+        am = j;
       }
       if (probs !== null) {
         const tw = ((1 - eps) * probs[row + j]! + eps / v) * (weight === null ? 1 : weight[j]!);
@@ -87,12 +102,15 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         const e = Math.exp(c - m);
         gradOut[row + j] = e;
         sum += e;
+        if (ent && e > 0) ec += e * (c - m);
       }
     }
     // NaN anywhere: lse, loss and gradient are NaN. +Infinity: lse is +Infinity, but the softmax
     // is inf − inf, so the loss and gradient are NaN (as in PyTorch).
     const lse = m === -Infinity ? -Infinity : m === Infinity ? NaN : m + Math.log(sum);
     lseOut[i] = m === Infinity ? Infinity : lse;
+    if (argmax !== undefined) argmax[i] = am;
+    if (entropy !== undefined) entropy[i] = Math.log(sum) - ec / sum;
     if (ignored) {
       // An ignored token: lse is still reported, the loss and the gradient row are zero.
       if (gradOut !== null) gradOut.fill(0, row, row + v);
@@ -119,7 +137,7 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     }
     rowLoss[i] = loss;
 
-    // Pass 3 (gradient only): g_j = scale·(A·e_j/Σe - B_j)·(1 - (c_j/s)²), in place.
+    // Pass 3 (gradient only): g_j = scale·(A·e_j/Σe - B_j)·(1 - (τc_j/s)²), in place.
     if (gradOut !== null) {
       const k = (scale * a) / sum;
       const kb = probs === null ? (scale * eps) / v : scale * (1 - eps);
@@ -131,8 +149,8 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         } else if (eps > 0) {
           g -= kb * (weight === null ? 1 : weight[j]!);
         }
-        if (capped !== null) {
-          const t = capped[j]! / s;
+        if (s > 0) {
+          const t = (capped![j]! * tau) / s;
           g *= 1 - t * t;
         }
         gradOut[row + j] = g;
@@ -141,15 +159,15 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
         let gy = k * Math.exp(cy - m);
         if (eps > 0) gy -= kb * wy;
         gy -= scale * (1 - eps) * wy;
-        if (capped !== null) {
-          const t = capped[y]! / s;
+        if (s > 0) {
+          const t = (capped![y]! * tau) / s;
           gy *= 1 - t * t;
         }
         gradOut[row + y] = gy;
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, spec, d), rowLoss, lse: lseOut };
+  return { loss: reduceLoss(rowLoss, spec, d), rowLoss, lse: lseOut, argmax, entropy };
 }
 
 /** True when x[from, from + len) holds a NaN. */

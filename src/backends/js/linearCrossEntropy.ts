@@ -39,7 +39,7 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
   const f32 = hidden instanceof Float32Array;
 
   // The global mean denominator, from the targets and class weights only (no logits needed).
-  const denom = meanDenominator(target, spec.classWeight, n);
+  const denom = meanDenominator(target, spec, n);
   const scale = gradScale(reduction, denom);
   const threshold = args.gradFilter * (Number.isFinite(scale) ? scale : 1);
 

@@ -3,7 +3,8 @@
  * It is written to be read and it is the oracle every fast kernel is tested against;
  * it is itself checked against PyTorch fixtures (scripts/make_fixtures.py).
  *
- * For row i with capped logits c = s·tanh(x/s) (or c = x), p = softmax(c), lse = log Σ exp(c),
+ * For row i with logits c = s·tanh(x/s)/τ (softcap s, temperature τ; c = x/τ without softcap),
+ * p = softmax(c), lse = log Σ exp(c),
  * smoothing ε, class weights w (1 when absent), W = Σ_j w_j and z-loss z:
  *
  *   index target y:  L = (1-ε)·w_y·(lse - c_y) + (ε/V)·Σ_j w_j·(lse - c_j) + z·lse²
@@ -12,17 +13,21 @@
  *                    L = -Σ_j w_j·t'_j·(c_j - lse) + z·lse²
  *                    dL/dc_j = (Σ_k w_k·t'_k)·p_j - w_j·t'_j + 2z·lse·p_j
  *
- * then dL/dx = dL/dc · (1 - tanh²(x/s)) under softcap, times 1/D for the mean.
+ * then dL/dx = dL/dc · (1/τ) · (1 - tanh²(x/s)) (the last factor under softcap), times 1/D for
+ * the mean.
  * Terms whose coefficient is zero (ε = 0, z = 0) are skipped, as PyTorch skips them, so that
  * a -Infinity logit does not turn 0·∞ into NaN.
+ *
+ * Outputs beside the loss, per row: argmax_j c_j (the first index on ties, as torch.argmax) and
+ * the entropy H = -Σ_j p_j·log p_j = lse - Σ_j p_j·c_j (terms with p_j = 0 skipped: 0·log 0 = 0).
  */
-import { gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { gradScale, meanDenominator, reduceLoss, wantsArgmax } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 
 export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
   const { logits, n, v, target, probs, gradOut } = args;
-  const { reduction, classWeight: weight, labelSmoothing: eps, zLoss: z, softcap: s } = args.spec;
-  const d = meanDenominator(target, weight, n);
+  const { reduction, classWeight: weight, labelSmoothing: eps, zLoss: z, softcap: s, temperature: tau } = args.spec;
+  const d = meanDenominator(target, args.spec, n);
   const scale = gradScale(reduction, d);
   const w = (j: number): number => (weight === null ? 1 : weight[j]!);
   let wSum = 0;
@@ -30,16 +35,18 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
 
   const rowLoss = new Float64Array(n);
   const lseOut = new Float64Array(n);
-  const c = new Float64Array(v); // capped logits of one row
+  const argmax = wantsArgmax(args.spec) ? new Int32Array(n) : undefined;
+  const entropy = args.spec.entropy ? new Float64Array(n) : undefined;
+  const c = new Float64Array(v); // the logits the softmax sees, of one row
   const p = new Float64Array(v); // softmax of one row
   const g = new Float64Array(v); // gradient of one row w.r.t. c
 
   for (let i = 0; i < n; i++) {
     const row = i * v;
-    // 1. capped logits
+    // 1. capped logits, at temperature τ
     for (let j = 0; j < v; j++) {
       const x = logits[row + j]!;
-      c[j] = s > 0 ? s * Math.tanh(x / s) : x;
+      c[j] = (s > 0 ? s * Math.tanh(x / s) : x) / tau;
     }
     // 2. log-sum-exp, shifted by the max (a row of -Infinity has lse = -Infinity)
     let m = -Infinity;
@@ -51,6 +58,16 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
     lseOut[i] = m === Infinity ? Infinity : lse;
     for (let j = 0; j < v; j++) p[j] = Math.exp(c[j]! - lse);
+    if (argmax !== undefined) {
+      let a = 0;
+      for (let j = 1; j < v; j++) if (c[j]! > c[a]!) a = j;
+      argmax[i] = a;
+    }
+    if (entropy !== undefined) {
+      let h = lse;
+      for (let j = 0; j < v; j++) if (p[j]! > 0) h -= p[j]! * c[j]!;
+      entropy[i] = h;
+    }
 
     // 3. the loss and its gradient w.r.t. c
     let loss = 0;
@@ -90,10 +107,10 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
     }
     rowLoss[i] = loss;
 
-    // 4. chain rule through the cap, then the reduction's scale
+    // 4. chain rule through the temperature and the cap, then the reduction's scale
     if (gradOut !== null) {
       for (let j = 0; j < v; j++) {
-        let dx = g[j]! * scale;
+        let dx = (g[j]! * scale) / tau;
         if (s > 0) {
           const th = Math.tanh(logits[row + j]! / s);
           dx *= 1 - th * th;
@@ -102,5 +119,5 @@ export function crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
       }
     }
   }
-  return { loss: reduceLoss(rowLoss, args.spec, d), rowLoss, lse: lseOut };
+  return { loss: reduceLoss(rowLoss, args.spec, d), rowLoss, lse: lseOut, argmax, entropy };
 }

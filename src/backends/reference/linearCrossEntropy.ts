@@ -18,7 +18,7 @@ import { crossEntropy } from "./crossEntropy.js";
 
 export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult {
   const { hidden, weight, bias, n, d, v, target, probs, spec, gradHidden, gradWeight, gradBias } = args;
-  const denom = meanDenominator(target, spec.classWeight, n);
+  const denom = meanDenominator(target, spec, n);
   const scale = gradScale(spec.reduction, denom);
   const rowSpec = { ...spec, reduction: "sum" as const }; // the mean's 1/D is applied below, over the whole batch
   const grad = gradHidden !== null && gradWeight !== null;

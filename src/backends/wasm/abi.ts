@@ -4,6 +4,7 @@
  * Field names are those of the loss spec (LossSpec in ../types.ts), end to end.
  */
 import * as abi from "./kernel/abi.js";
+import type { DistillationKind } from "../types.js";
 import type { WasmInstance } from "./instance.js";
 
 export const { LIN_VB, LIN_HC } = abi;
@@ -13,7 +14,8 @@ export interface CrossEntropyParams {
   labelSmoothing: number;
   zLoss: number;
   softcap: number;
-  /** The gradient's factor: 1/D for mean, else 1. */
+  temperature: number;
+  /** The gradient's factor: 1/D for mean, else 1; times 1/τ (the chain rule through c = softcap(x)/τ). */
   gradScale: number;
   /** W = Σ_j w_j (V without class weights). */
   classWeightSum: number;
@@ -25,6 +27,10 @@ export interface CrossEntropyParams {
   rowLoss: number;
   lse: number;
   v: number;
+  /** (N) int32 output, or 0. */
+  argmax: number;
+  /** (N) float64 output, or 0. */
+  entropy: number;
 }
 
 /** linearLogits' and linearGrad's struct, for one chunk of rows. */
@@ -87,6 +93,9 @@ export function writeCrossEntropyParams(inst: WasmInstance, ptr: number, p: Cros
   m.setUint32(abi.CE_ROW_LOSS, p.rowLoss, true);
   m.setUint32(abi.CE_LSE, p.lse, true);
   m.setInt32(abi.CE_V, p.v, true);
+  m.setFloat64(abi.CE_TEMPERATURE, p.temperature, true);
+  m.setUint32(abi.CE_ARGMAX, p.argmax, true);
+  m.setUint32(abi.CE_ENTROPY, p.entropy, true);
 }
 
 /** Write the slice kernels' struct at `ptr` (a block of abi.SL_PARAMS_BYTES). */
@@ -126,18 +135,51 @@ export function writeLinearParams(inst: WasmInstance, ptr: number, p: LinearPara
   m.setInt32(abi.LIN_V, p.v, true);
 }
 
+const KIND_CODE: Record<DistillationKind, number> = { kl: abi.DI_KL, "reverse-kl": abi.DI_REVERSE_KL, jsd: abi.DI_JSD };
+
+/** The struct's fields: the spec's scalars and where each array lies (0 for absent). */
+export interface DistillationParams {
+  beta: number;
+  temperature: number;
+  /** The gradient's factor: T, times 1/K for batchmean. */
+  gradScale: number;
+  student: number;
+  teacher: number;
+  grad: number;
+  target: number;
+  rowLoss: number;
+  v: number;
+  kind: DistillationKind;
+}
+
+/** Write distillationRows' struct at `ptr` (a block of abi.DI_PARAMS_BYTES). */
+export function writeDistillationParams(inst: WasmInstance, ptr: number, p: DistillationParams): void {
+  const m = new DataView(inst.buffer(), ptr, abi.DI_PARAMS_BYTES);
+  m.setFloat64(abi.DI_BETA, p.beta, true);
+  m.setFloat64(abi.DI_TEMPERATURE, p.temperature, true);
+  m.setFloat64(abi.DI_GRAD_SCALE, p.gradScale, true);
+  m.setUint32(abi.DI_STUDENT, p.student, true);
+  m.setUint32(abi.DI_TEACHER, p.teacher, true);
+  m.setUint32(abi.DI_GRAD, p.grad, true);
+  m.setUint32(abi.DI_TARGET, p.target, true);
+  m.setUint32(abi.DI_ROW_LOSS, p.rowLoss, true);
+  m.setInt32(abi.DI_V, p.v, true);
+  m.setInt32(abi.DI_KIND, KIND_CODE[p.kind], true);
+}
+
 export const CE_PARAMS_BYTES = abi.CE_PARAMS_BYTES;
+export const DI_PARAMS_BYTES = abi.DI_PARAMS_BYTES;
 export const LIN_PARAMS_BYTES = abi.LIN_PARAMS_BYTES;
 export const SL_PARAMS_BYTES = abi.SL_PARAMS_BYTES;
 
 /**
  * One parallel step: a kernel over items [0, items) whose struct lies at `params`. Rows for
- * crossEntropyRows, vocabulary slices for rowStats and sliceBackward (each thread of these three
- * with its own softcap scratch row at scratch + thread·scratchStride), vocabulary blocks and
- * column groups for the linear kernels.
+ * crossEntropyRows and distillationRows, vocabulary slices for rowStats and sliceBackward (each
+ * thread of these four with its own scratch row at scratch + thread·scratchStride), vocabulary
+ * blocks and column groups for the linear kernels.
  */
 export interface Job {
-  kernel: "crossEntropyRows" | "rowStats" | "sliceBackward" | "linearLogits" | "linearGrad";
+  kernel: "crossEntropyRows" | "rowStats" | "sliceBackward" | "linearLogits" | "linearGrad" | "distillationRows";
   params: number;
   items: number;
   scratch: number;
@@ -149,6 +191,7 @@ export function runJob(inst: WasmInstance, job: Job, i0: number, i1: number, thr
   const ex = inst.exports;
   const scratch = job.scratch === 0 ? 0 : job.scratch + thread * job.scratchStride;
   if (job.kernel === "crossEntropyRows") ex.crossEntropyRows(job.params, i0, i1, scratch);
+  else if (job.kernel === "distillationRows") ex.distillationRows(job.params, i0, i1, scratch);
   else if (job.kernel === "rowStats") ex.rowStats(job.params, i0, i1, scratch);
   else if (job.kernel === "sliceBackward") ex.sliceBackward(job.params, i0, i1, scratch);
   else if (job.kernel === "linearLogits") ex.linearLogits(job.params, i0, i1);

@@ -6,7 +6,7 @@
  * executor passes engine memory (zero-copy); the sync backend streams blocks of rows through a
  * small staging buffer.
  */
-import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { classWeightSum, gradScale, meanDenominator, reduceLoss, wantsArgmax } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult, LossSpec } from "../types.js";
 import { CE_PARAMS_BYTES, runJob, writeCrossEntropyParams, type CrossEntropyParams, type Job } from "./abi.js";
 import type { WasmInstance } from "./instance.js";
@@ -59,17 +59,20 @@ export function stage(
       classWeight = take(v * 8);
       inst.f64(classWeight, v).set(spec.classWeight);
     }
-    const scratch = spec.softcap > 0 ? take(threads * v * 4) : 0;
+    const scratch = spec.softcap > 0 || spec.temperature !== 1 ? take(threads * v * 4) : 0;
     const rowLoss = take(n * 8);
     const lse = take(n * 8);
-    const d = meanDenominator(args.target, spec.classWeight, n);
+    const argmax = wantsArgmax(spec) ? take(n * 4) : 0;
+    const entropy = spec.entropy ? take(n * 8) : 0;
+    const d = meanDenominator(args.target, spec, n);
     const params: CrossEntropyParams = {
       labelSmoothing: spec.labelSmoothing,
       zLoss: spec.zLoss,
       softcap: spec.softcap,
-      gradScale: gradScale(spec.reduction, d),
+      temperature: spec.temperature,
+      gradScale: gradScale(spec.reduction, d) / spec.temperature,
       classWeightSum: classWeightSum(spec, v),
-      logits, grad, target, probs, classWeight, rowLoss, lse, v,
+      logits, grad, target, probs, classWeight, rowLoss, lse, v, argmax, entropy,
     };
     writeCrossEntropyParams(inst, ptr, params);
     return { params, ptr, scratch, temps, d, n };
@@ -93,6 +96,8 @@ export function pointAtRows(inst: WasmInstance, s: Staged, r0: number, block: nu
     target: p.target === 0 ? 0 : p.target + r0 * 4,
     rowLoss: p.rowLoss + r0 * 8,
     lse: p.lse + r0 * 8,
+    argmax: p.argmax === 0 ? 0 : p.argmax + r0 * 4,
+    entropy: p.entropy === 0 ? 0 : p.entropy + r0 * 8,
   });
 }
 
@@ -103,10 +108,13 @@ export function rowsJob(s: Staged, rows: number): Job {
 
 /** Read the per-row results, reduce them in row order, and free the temporaries. */
 export function collect(inst: WasmInstance, s: Staged, spec: LossSpec): CrossEntropyResult {
-  const rowLoss = inst.f64(s.params.rowLoss, s.n).slice();
-  const lse = inst.f64(s.params.lse, s.n).slice();
-  for (const p of s.temps) inst.free(p);
-  return { loss: reduceLoss(rowLoss, spec, s.d), rowLoss, lse };
+  const { params: p, n } = s;
+  const rowLoss = inst.f64(p.rowLoss, n).slice();
+  const lse = inst.f64(p.lse, n).slice();
+  const argmax = p.argmax === 0 ? undefined : inst.i32(p.argmax, n).slice();
+  const entropy = p.entropy === 0 ? undefined : inst.f64(p.entropy, n).slice();
+  for (const t of s.temps) inst.free(t);
+  return { loss: reduceLoss(rowLoss, spec, s.d), rowLoss, lse, argmax, entropy };
 }
 
 /** Elements of logits staged at once by the synchronous backend (16 MiB of float32). */

@@ -4,11 +4,12 @@
  * blocks of this memory are used where they lie (zero-copy); others are copied in for the call.
  * Gradient outputs that are live blocks are written in place; others are filled at the end.
  */
-import { MAX_BLOCK_ELEMENTS } from "../common.js";
+import { lmOnly, MAX_BLOCK_ELEMENTS } from "../common.js";
 import { cpuCount } from "../env.js";
-import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, DistillationArgs, DistillationResult, Executor, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
 import { runJob, type Job } from "./abi.js";
 import { collect, rowsJob, stage, type Staged } from "./crossEntropy.js";
+import { collectDistillation, distillationJob, stageDistillation, type StagedDistillation } from "./distillation.js";
 import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
@@ -113,10 +114,41 @@ export class WasmExecutor implements Executor {
       staged = stage(inst, args, logitsPtr, gradPtr, this.pool === null ? 1 : this.threads + 1, probsPtr);
       // Few rows of a large vocabulary: the threads split the vocabulary instead of the rows.
       // This thread takes slices as well: at N = 1 the workers' wake-up costs as much as the work.
-      if (useVocabSplit(n, v)) await vocabSplit(inst, (job) => this.run(job, true), args, staged);
+      // (Not with temperature ≠ 1, argmax or entropy: the slice kernels do not compute them.)
+      if (useVocabSplit(n, v) && !lmOnly(args.spec)) await vocabSplit(inst, (job) => this.run(job, true), args, staged);
       else await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
       const result = collect(inst, staged, args.spec);
+      staged = null;
+      return result;
+    } finally {
+      if (staged !== null) for (const p of staged.temps) inst.free(p);
+      for (const p of temps) inst.free(p);
+    }
+  }
+
+  async distillation(args: DistillationArgs): Promise<DistillationResult> {
+    this.live();
+    const { inst } = this;
+    const { n, v, student, teacher, gradOut } = args;
+    const size = n * v;
+    const temps: number[] = [];
+    let staged: StagedDistillation | null = null;
+    try {
+      const studentPtr = this.place(student, temps);
+      const teacherPtr = this.place(teacher, temps);
+      let gradPtr = 0;
+      const gradInPlace = gradOut instanceof Float32Array && inst.owns(gradOut);
+      if (gradOut === student) gradPtr = studentPtr;
+      else if (gradOut !== null && gradInPlace) gradPtr = gradOut.byteOffset;
+      else if (gradOut !== null) {
+        gradPtr = inst.alloc(size * 4);
+        temps.push(gradPtr);
+      }
+      staged = stageDistillation(inst, args, studentPtr, teacherPtr, gradPtr, this.threads);
+      await this.run(distillationJob(staged, n));
+      if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
+      const result = collectDistillation(inst, staged, args);
       staged = null;
       return result;
     } finally {

@@ -4,8 +4,9 @@
  * the registry's `init()` calls before registering this backend); its executor (executor.ts)
  * adds shared memory, worker threads and zero-copy blocks, and needs no `load()`.
  */
-import type { Backend, CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, ExecutorOptions, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
+import type { Backend, CallShape, CrossEntropyArgs, CrossEntropyResult, DistillationArgs, DistillationResult, Executor, ExecutorOptions, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
 import { crossEntropySync } from "./crossEntropy.js";
+import { distillationSync } from "./distillation.js";
 import { WasmExecutor } from "./executor.js";
 import { WasmInstance } from "./instance.js";
 import { linearCrossEntropySync } from "./linearCrossEntropy.js";
@@ -49,6 +50,9 @@ export const wasmBackend: WasmBackend = {
   },
   linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult {
     return linearCrossEntropySync(loaded(), args);
+  },
+  distillation(args: DistillationArgs): DistillationResult {
+    return distillationSync(loaded(), args);
   },
   createExecutor(options: ExecutorOptions): Promise<Executor> {
     return WasmExecutor.create(options.threads);

@@ -23,6 +23,7 @@ export interface KernelExports {
   /** Vocabulary slices [item0, item1) of the call whose struct (abi.ts: SL_*) lies at `params`. */
   rowStats(params: number, item0: number, item1: number, scratch: number): void;
   sliceBackward(params: number, item0: number, item1: number, scratch: number): void;
+  distillationRows(params: number, row0: number, row1: number, scratch: number): void;
 }
 
 export class WasmInstance {

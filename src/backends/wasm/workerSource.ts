@@ -42,6 +42,7 @@ function handle(msg) {
       if (j.kernel === "crossEntropyRows") ex.crossEntropyRows(j.params, r0, r1, scratch);
       else if (j.kernel === "rowStats") ex.rowStats(j.params, r0, r1, scratch);
       else if (j.kernel === "sliceBackward") ex.sliceBackward(j.params, r0, r1, scratch);
+      else if (j.kernel === "distillationRows") ex.distillationRows(j.params, r0, r1, scratch);
       else if (j.kernel === "linearLogits") ex.linearLogits(j.params, r0, r1);
       else ex.linearGrad(j.params, r0, r1);
     }

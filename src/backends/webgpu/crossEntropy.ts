@@ -52,7 +52,7 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
     throw new TypeError(`webgpu backend: crossEntropy gradient output is a ${gradOut.constructor.name}; expected a Float32Array`);
   }
   const { device, buffers, pipelines } = ctx;
-  const d = meanDenominator(target, classWeight, n);
+  const d = meanDenominator(target, args.spec, n);
   const scale = gradScale(reduction, d);
   const wSum = classWeightSum(args.spec, v);
 

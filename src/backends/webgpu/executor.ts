@@ -88,6 +88,7 @@ class GpuExecutor implements WebGpuExecutor {
   supports(call: CallShape): true | string {
     if (call.kernel !== "crossEntropy") return "the webgpu backend runs crossEntropy only (no fused linear head on the GPU yet)";
     if (call.dtype !== "float32") return "the webgpu backend reads float32 logits only";
+    if (call.lmOutputs === true) return "the webgpu kernel has no temperature, argmax, accuracy or entropy";
     if (call.v * 4 > this.ctx.limits.maxBindingBytes) return `a row of ${call.v * 4} bytes exceeds the device's largest storage binding (${this.ctx.limits.maxBindingBytes} bytes)`;
     return true;
   }

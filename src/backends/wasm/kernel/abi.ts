@@ -8,7 +8,7 @@
 export const CE_LABEL_SMOOTHING = 0; // ε
 export const CE_Z_LOSS = 8; // z
 export const CE_SOFTCAP = 16; // s, 0 for off
-export const CE_GRAD_SCALE = 24; // the gradient's factor: 1/D for mean, else 1
+export const CE_GRAD_SCALE = 24; // the gradient's factor: 1/D for mean, else 1; times 1/τ
 export const CE_CLASS_WEIGHT_SUM = 32; // W = Σ_j w_j (V without class weights)
 // addresses (byte offsets in wasm memory, 0 for absent) and sizes, 32-bit
 export const CE_LOGITS = 40; // (N, V) float32
@@ -19,7 +19,10 @@ export const CE_CLASS_WEIGHT = 56; // (V) float64, or 0
 export const CE_ROW_LOSS = 60; // (N) float64 output
 export const CE_LSE = 64; // (N) float64 output
 export const CE_V = 68; // V, int32
-export const CE_PARAMS_BYTES = 72;
+export const CE_TEMPERATURE = 72; // τ, float64: the softmax sees softcap(x)/τ
+export const CE_ARGMAX = 80; // (N) int32 output: the first index of each row's max, or 0
+export const CE_ENTROPY = 84; // (N) float64 output: each row's entropy, or 0
+export const CE_PARAMS_BYTES = 88;
 
 // linearLogits(params, item0, item1) and linearGrad(params, item0, item1): one struct per chunk.
 export const LIN_HIDDEN = 0; // (rows, D) float32, the chunk's first row
@@ -37,6 +40,25 @@ export const LIN_PARAMS_BYTES = 40;
 export const LIN_VB = 256; // vocabulary rows per block (the gradient filter's tile width)
 export const LIN_HC = 64; // gradHidden columns per item
 
+// distillationRows(params, row0, row1, scratch): one struct per call, in wasm memory.
+// float64 fields
+export const DI_BETA = 0; // β of the JSD
+export const DI_TEMPERATURE = 8; // T
+export const DI_GRAD_SCALE = 16; // the gradient's factor: T, times 1/K for batchmean
+// addresses (byte offsets in wasm memory, 0 for absent) and sizes, 32-bit
+export const DI_STUDENT = 24; // (N, V) float32
+export const DI_TEACHER = 28; // (N, V) float32
+export const DI_GRAD = 32; // (N, V) float32 output, may equal DI_STUDENT, or 0
+export const DI_TARGET = 36; // (N) int32, -1 masked, or 0 when every token counts
+export const DI_ROW_LOSS = 40; // (N) float64 output
+export const DI_V = 44; // V, int32
+export const DI_KIND = 48; // int32: the effective kind (β = 0 and 1 resolved by the host)
+export const DI_PARAMS_BYTES = 56;
+
+// DI_KIND values
+export const DI_KL = 0;
+export const DI_REVERSE_KL = 1;
+export const DI_JSD = 2;
 // rowStats(params, item0, item1, scratch) and sliceBackward(params, item0, item1, scratch): one
 // struct per call; item k is the vocabulary slice [v0 + k·width, min(v1, v0 + (k+1)·width)).
 // float64 fields

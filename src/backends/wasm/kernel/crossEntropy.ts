@@ -11,10 +11,10 @@
 // Rows are independent, so any split of rows over threads gives bitwise-identical results.
 import {
   CE_CLASS_WEIGHT, CE_CLASS_WEIGHT_SUM, CE_GRAD, CE_GRAD_SCALE, CE_LABEL_SMOOTHING, CE_LOGITS, CE_LSE, CE_PROBS, CE_ROW_LOSS,
-  CE_SOFTCAP, CE_TARGET, CE_V, CE_Z_LOSS,
+  CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS, CE_ARGMAX, CE_ENTROPY,
 } from "./abi";
 import { exp1, exp4, expFast4, expTooSmall4 } from "./exp";
-import { demote2, hasNaN, hmax4, hsum2, promoteHigh, promoteLow, select } from "./simd";
+import { demote2, hasNaN, hmax4, hsum2, madd, promoteHigh, promoteLow, select } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
@@ -44,6 +44,20 @@ function rowMax(p: usize, n: i32): f32 {
   return m;
 }
 
+/** The first j < n with p[j] == m (0 when none: a NaN max). The argmax, once the row's max is known. */
+function firstIndexOf(p: usize, n: i32, m: f32): i32 {
+  const m4 = f32x4.splat(m);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    if (v128.any_true(f32x4.eq(v128.load(at(p, j)), m4))) break;
+  }
+  for (; j < n; j++) if (load<f32>(at(p, j)) == m) return j;
+  return 0;
+}
+
+// Σ_j e_j·(c_j − m) of the last expSum with `ent` (terms with e_j = 0 skipped), for the entropy.
+let gEc: f64 = 0;
+
 /**
  * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0 (dst may be p). Each
  * lane sums BLOCK vectors in float32 (at most BLOCK roundings of a partial sum), then the block
@@ -51,18 +65,24 @@ function rowMax(p: usize, n: i32): f32 {
  * one. The inner loops run exp's fast path only (no branch, few live registers) and note whether
  * any lane fell below its range (e^x < 2^−126, −Infinity masks); such a block is redone by exp4.
  * For the redo, the stored value of such a lane is x itself (negative, so told apart from every
- * e^x >= 0 or NaN), as dst may have overwritten the logits.
+ * e^x >= 0 or NaN), as dst may have overwritten the logits. With `ent`, also Σ e_j·(c_j − m) into
+ * gEc (float32 lanes, then float64 per block); lanes below exp's fast range are left out of it
+ * (e_j < 2^−126 there, so each term is below 2^−119), which also keeps −Infinity's 0·∞ out.
  */
-function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
+function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
   const m4 = f32x4.splat(m);
+  const zero = f32x4.splat(0);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
+  let a0 = f64x2.splat(0);
+  let a1 = f64x2.splat(0);
   let j = 0;
   while (j + 4 <= n) {
     const j0 = j;
     const end = min(n & ~3, j + (BLOCK << 2));
     let b = f32x4.splat(0);
     let low = f32x4.splat(0);
+    let ba = zero;
     if (dst != 0) {
       for (; j < end; j += 4) {
         const x = f32x4.sub(v128.load(at(p, j)), m4);
@@ -71,25 +91,37 @@ function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
         low = v128.or(low, small);
         v128.store(at(dst, j), select(x, e, small));
         b = f32x4.add(b, e);
+        if (ent) ba = madd(select(zero, e, small), select(zero, x, small), ba);
       }
       if (v128.any_true(low)) b = redoStored(dst, j0, end);
     } else {
       for (; j < end; j += 4) {
         const x = f32x4.sub(v128.load(at(p, j)), m4);
-        low = v128.or(low, expTooSmall4(x));
-        b = f32x4.add(b, expFast4(x));
+        const small = expTooSmall4(x);
+        const e = expFast4(x);
+        low = v128.or(low, small);
+        b = f32x4.add(b, e);
+        if (ent) ba = madd(select(zero, e, small), select(zero, x, small), ba);
       }
       if (v128.any_true(low)) b = redo(p, j0, end, m4);
     }
     s0 = f64x2.add(s0, promoteLow(b));
     s1 = f64x2.add(s1, promoteHigh(b));
+    if (ent) {
+      a0 = f64x2.add(a0, promoteLow(ba));
+      a1 = f64x2.add(a1, promoteHigh(ba));
+    }
   }
   let s = hsum2(f64x2.add(s0, s1));
+  let ec = hsum2(f64x2.add(a0, a1));
   for (; j < n; j++) {
-    const e = exp1(load<f32>(at(p, j)) - m);
+    const x = load<f32>(at(p, j)) - m;
+    const e = exp1(x);
     if (dst != 0) store<f32>(at(dst, j), e);
     s += <f64>e;
+    if (ent && e > 0) ec += <f64>e * <f64>x;
   }
+  gEc = ec;
   return s;
 }
 
@@ -115,15 +147,20 @@ function expSum(p: usize, n: i32, m: f32, dst: usize): f64 {
 }
 
 /**
- * c_j = s·tanh(x_j/s) into cap; with d != 0 also the chain-rule factor dc_j/dx_j = 1 − tanh²(x_j/s)
- * into d (d may be x: each x_j is read before d_j is written). The factor is computed as
+ * c_j = s·tanh(x_j/s)/τ (x_j/τ without softcap, s = 0) into cap; with softcap and d != 0 also the
+ * chain-rule factor 1 − tanh²(x_j/s) into d (d may be x: each x_j is read before d_j is written;
+ * the 1/τ of dc_j/dx_j is in the gradient's factor). The factor is computed as
  * 1/cosh²(u) = 4e^(−2|u|)/(1 + e^(−2|u|))², which keeps its relative accuracy where tanh(u)
  * rounds to ±1 (1 − tanh² would give 0 from |u| ≈ 9 in float32, 19 in float64).
  */
-function softcapRow(x: usize, cap: usize, d: usize, v: i32, s: f64): void {
+function softcapRow(x: usize, cap: usize, d: usize, v: i32, s: f64, tau: f64): void {
+  if (s == 0) {
+    for (let j = 0; j < v; j++) store<f32>(at(cap, j), <f32>(<f64>load<f32>(at(x, j)) / tau));
+    return;
+  }
   for (let j = 0; j < v; j++) {
     const u = <f64>load<f32>(at(x, j)) / s;
-    store<f32>(at(cap, j), <f32>(s * Math.tanh(u)));
+    store<f32>(at(cap, j), <f32>((s * Math.tanh(u)) / tau));
     if (d != 0) {
       const e = Math.exp(-2 * Math.abs(u));
       store<f32>(at(d, j), <f32>((4 * e) / ((1 + e) * (1 + e))));
@@ -181,8 +218,9 @@ function linearTerms(p: usize, n: i32, probs: usize, weight: usize, eps: f64): v
  * Rows [row0, row1) of the fused cross-entropy. `params` is the call's struct (fields in abi.ts):
  * addresses are byte offsets in this memory, 0 means absent. logits, grad, probs: (N, V) float32;
  * target: (N) int32 (−1 ignored); classWeight: (V) float64; rowLoss, lse: (N) float64 outputs;
- * gradScale is the gradient's factor (1/D for mean), classWeightSum = Σ_j w_j.
- * scratch: (V) float32 of this thread, needed with softcap.
+ * gradScale is the gradient's factor (1/D for mean, times 1/τ), classWeightSum = Σ_j w_j;
+ * temperature τ: the softmax sees softcap(x)/τ; argmax: (N) int32 output, entropy: (N) float64
+ * output, or 0. scratch: (V) float32 of this thread, needed with softcap or τ ≠ 1.
  */
 export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: usize): void {
   const logits = <usize>load<u32>(params, CE_LOGITS);
@@ -196,6 +234,10 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
   const eps = load<f64>(params, CE_LABEL_SMOOTHING);
   const z = load<f64>(params, CE_Z_LOSS);
   const s = load<f64>(params, CE_SOFTCAP);
+  const tau = load<f64>(params, CE_TEMPERATURE);
+  const argmax = <usize>load<u32>(params, CE_ARGMAX);
+  const entropy = <usize>load<u32>(params, CE_ENTROPY);
+  const ent = entropy != 0;
   const scale = load<f64>(params, CE_GRAD_SCALE);
   const wSum = load<f64>(params, CE_CLASS_WEIGHT_SUM);
   const rowBytes = <usize>v << 2;
@@ -206,38 +248,46 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     const ignored = target != 0 && load<i32>(target + (<usize>i << 2)) < 0;
     const y = target != 0 && !ignored ? load<i32>(target + (<usize>i << 2)) : -1;
 
-    // The row the softmax sees: the logits, or their soft-capped copy in scratch (V, never N×V).
+    // The row the softmax sees: the logits, or softcap(x)/τ in scratch (V, never N×V).
     // With a gradient, softcap's chain-rule factor 1 − tanh²(x/s) is stored where the gradient
     // goes (the logits are not needed again; inplace reads each before writing it), and pass 2
     // then writes the exps over the capped row in scratch.
     const online = gRow == 0 || ignored;
     let c = xRow;
-    if (s > 0) {
-      softcapRow(xRow, scratch, online ? 0 : gRow, v, s);
+    if (s > 0 || tau != 1) {
+      softcapRow(xRow, scratch, online ? 0 : gRow, v, s, tau);
       c = scratch;
     }
     if (probs != 0 || (eps > 0 && !ignored)) linearTerms(c, v, tRow, weight, eps);
 
     let m: f32 = -Infinity;
     let sum: f64 = 0;
+    let ec: f64 = 0; // Σ_j e_j·(c_j − m), for the entropy log Σe − ec/Σe
     if (online) {
       for (let j0 = 0; j0 < v; j0 += CHUNK) {
         const len = min(CHUNK, v - j0);
         const cm = rowMax(at(c, j0), len);
         if (cm > m) {
-          if (m != -Infinity) sum *= Math.exp(<f64>m - <f64>cm);
+          if (m != -Infinity) {
+            const r = Math.exp(<f64>m - <f64>cm);
+            if (ent) ec = (ec + sum * (<f64>m - <f64>cm)) * r;
+            sum *= r;
+          }
           m = cm;
         } else if (isNaN(cm)) {
           m = cm;
         }
         if (m == -Infinity) continue;
-        sum += expSum(at(c, j0), len, m, 0);
+        sum += expSum(at(c, j0), len, m, 0, ent);
+        if (ent) ec += gEc;
       }
     } else {
       m = rowMax(c, v);
     }
     // A max of ±Infinity may hide a NaN that pmax skipped (rare: scanned only then).
     if ((m == Infinity || m == -Infinity) && hasNaN(c, v)) m = NaN;
+    // The argmax, read before pass 2 may overwrite the row (inplace, or the scratch row).
+    if (argmax != 0) store<i32>(argmax + (<usize>i << 2), firstIndexOf(c, v, m));
     // c_y, read before pass 2 may overwrite the logits (inplace).
     const cy: f64 = y >= 0 ? <f64>load<f32>(at(c, y)) : 0;
     const wy: f64 = y >= 0 && weight != 0 ? load<f64>(weight + (<usize>y << 3)) : 1;
@@ -245,11 +295,13 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     const eRow = s > 0 ? scratch : gRow;
     if (!online) {
       // Pass 2: e_j = exp(c_j − m) stored, and summed.
-      sum = expSum(c, v, m, eRow);
+      sum = expSum(c, v, m, eRow, ent);
+      ec = gEc;
     }
     // +Infinity: lse is +Infinity, but the softmax is inf − inf, so the loss and gradient are NaN.
     const l: f64 = m == -Infinity ? -Infinity : m == Infinity ? NaN : <f64>m + Math.log(sum);
     store<f64>(lse + (<usize>i << 3), m == Infinity ? Infinity : l);
+    if (ent) store<f64>(entropy + (<usize>i << 3), Math.log(sum) - ec / sum);
     if (ignored) {
       store<f64>(rowLoss + (<usize>i << 3), 0);
       if (gRow != 0) memory.fill(gRow, 0, rowBytes);

@@ -7,3 +7,4 @@ export { matmulNT, matmulAB } from "./matmul";
 export { linearLogits, linearGrad } from "./linearCrossEntropy";
 export { rowStats } from "./rowStats";
 export { sliceBackward } from "./sliceBackward";
+export { distillationRows } from "./distillation";
