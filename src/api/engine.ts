@@ -125,6 +125,41 @@ function gradTarget(ex: Executor, r: { grad: boolean; inplace: boolean; n: numbe
   return { gradOut: null, keep: null };
 }
 
+/**
+ * The queued step of a call with a gradient target: run the kernel, hand the gradient back in the
+ * caller's own buffer under `inplace` when the kernel worked on a captured copy `xs` of `x`, and on
+ * settling release the captured inputs and, when the call failed, the engine block kept for the
+ * gradient.
+ */
+function gradientStep<T, O>(
+  ex: Executor,
+  cap: Captured,
+  g: { gradOut: FloatArray | null; keep: Float32Array | null },
+  inplace: boolean,
+  x: FloatArray,
+  xs: FloatArray,
+  run: () => Promise<T> | T,
+  finish: (result: T, grad: FloatArray | null) => O,
+): { work: () => Promise<O>; cleanup: () => void } {
+  let ok = false;
+  return {
+    work: async () => {
+      const result = await run();
+      let grad = g.gradOut;
+      if (inplace && xs !== x) {
+        x.set(xs); // the caller's own buffer receives the gradient
+        grad = x;
+      }
+      ok = true;
+      return finish(result, grad);
+    },
+    cleanup: () => {
+      cap.release();
+      if (!ok && g.keep !== null) ex.free(g.keep);
+    },
+  };
+}
+
 class ExecutorEngine implements Engine {
   readonly backend: string;
   readonly threads: number;
@@ -191,25 +226,13 @@ class ExecutorEngine implements Engine {
       const probs = r.probs === null ? null : cap.take(r.probs, !callerProbs, onExecutor);
       const owned = ex.owns(x);
       const xs = cap.take(x, x !== logits, onExecutor);
-      const { gradOut, keep } = gradTarget(ex, r, xs, owned && onExecutor);
-      const args: CrossEntropyArgs = { logits: xs, n: r.n, v: r.v, target: r.target, probs, spec: r.spec, gradOut };
-      let ok = false;
-      return {
-        work: async () => {
-          const result = onExecutor ? await ex.crossEntropy(args) : backendFor(fn, "auto", shape).crossEntropy!(args);
-          let grad = gradOut;
-          if (r.inplace && xs !== x) {
-            x.set(xs); // the caller's own buffer receives the gradient
-            grad = x;
-          }
-          ok = true;
-          return crossEntropyOutput(args, result, grad);
-        },
-        cleanup: () => {
-          cap.release();
-          if (!ok && keep !== null) ex.free(keep);
-        },
-      };
+      const g = gradTarget(ex, r, xs, owned && onExecutor);
+      const args: CrossEntropyArgs = { logits: xs, n: r.n, v: r.v, target: r.target, probs, spec: r.spec, gradOut: g.gradOut };
+      return gradientStep(
+        ex, cap, g, r.inplace, x, xs,
+        () => (onExecutor ? ex.crossEntropy(args) : backendFor(fn, "auto", shape).crossEntropy!(args)),
+        (result, grad) => crossEntropyOutput(args, result, grad),
+      );
     });
   }
 
@@ -276,25 +299,13 @@ class ExecutorEngine implements Engine {
       const owned = ex.owns(x);
       const xs = cap.take(x, x !== studentLogits, onExecutor);
       const teacher = cap.take(r.teacher, r.teacher !== teacherLogits, onExecutor);
-      const { gradOut, keep } = gradTarget(ex, r, xs, owned && onExecutor);
-      const args: DistillationArgs = { student: xs, teacher, n: r.n, v: r.v, target: r.target, spec: r.spec, gradOut };
-      let ok = false;
-      return {
-        work: async () => {
-          const result = onExecutor && kernel !== undefined ? await kernel(args) : backendFor(fn, "auto", shape).distillation!(args);
-          let grad = gradOut;
-          if (r.inplace && xs !== x) {
-            x.set(xs); // the caller's own buffer receives the gradient
-            grad = x;
-          }
-          ok = true;
-          return distillationOutput(args, result, grad);
-        },
-        cleanup: () => {
-          cap.release();
-          if (!ok && keep !== null) ex.free(keep);
-        },
-      };
+      const g = gradTarget(ex, r, xs, owned && onExecutor);
+      const args: DistillationArgs = { student: xs, teacher, n: r.n, v: r.v, target: r.target, spec: r.spec, gradOut: g.gradOut };
+      return gradientStep(
+        ex, cap, g, r.inplace, x, xs,
+        () => (onExecutor && kernel !== undefined ? kernel(args) : backendFor(fn, "auto", shape).distillation!(args)),
+        (result, grad) => distillationOutput(args, result, grad),
+      );
     });
   }
 
