@@ -4,8 +4,10 @@ import { fileURLToPath } from "node:url";
 import type { CrossEntropyOptions } from "../../src/index.js";
 import { genTargets, genValues } from "./gen.js";
 
-type Num = number | "NaN" | "Infinity" | "-Infinity";
-type Spec = { gen: "values"; count: number; seed: number; scale: number } | { gen: "targets"; count: number; seed: number; v: number };
+/** A float as the fixtures write it (JSON has no NaN or infinities). */
+export type Num = number | "NaN" | "Infinity" | "-Infinity";
+/** Values or targets the fixtures do not store but regenerate from a seed (test/helpers/gen.ts). */
+export type Spec = { gen: "values"; count: number; seed: number; scale: number } | { gen: "targets"; count: number; seed: number; v: number };
 
 interface RawCase {
   name: string;
@@ -39,8 +41,16 @@ export interface FixtureCase {
   };
 }
 
-const num = (x: Num): number => (typeof x === "number" ? x : Number(x));
-const nums = (xs: Num[]): Float64Array => Float64Array.from(xs, num);
+export const num = (x: Num): number => (typeof x === "number" ? x : Number(x));
+export const nums = (xs: Num[]): Float64Array => Float64Array.from(xs, num);
+/** Stored floats, or floats regenerated from their spec. */
+export const values = (x: Num[] | Spec): Float64Array => (Array.isArray(x) ? nums(x) : genValues(x.count, x.seed, (x as { scale: number }).scale));
+/** Class indices, probability targets, or class indices regenerated from their spec. */
+export function fixtureTarget(t: number[] | { probs: Num[] } | Spec): Int32Array | { probs: Float64Array } {
+  if (Array.isArray(t)) return Int32Array.from(t);
+  if ("probs" in t) return { probs: nums(t.probs) };
+  return genTargets(t.count, t.seed, (t as { v: number }).v);
+}
 
 const cache = new Map<string, FixtureCase[]>();
 
@@ -51,11 +61,8 @@ export function torchFixtures(file = "torch-cross-entropy.json"): FixtureCase[] 
   const path = fileURLToPath(new URL(`../../fixtures/${file}`, import.meta.url));
   const raw = JSON.parse(readFileSync(path, "utf8")) as { cases: RawCase[] };
   const cases = raw.cases.map((c): FixtureCase => {
-    const logits = Array.isArray(c.logits) ? nums(c.logits) : genValues(c.logits.count, c.logits.seed, (c.logits as { scale: number }).scale);
-    let target: FixtureCase["target"];
-    if (Array.isArray(c.target)) target = Int32Array.from(c.target);
-    else if ("probs" in c.target) target = { probs: nums(c.target.probs) };
-    else target = genTargets(c.target.count, c.target.seed, (c.target as { v: number }).v);
+    const logits = values(c.logits);
+    const target = fixtureTarget(c.target);
     return {
       name: c.name,
       n: c.n,

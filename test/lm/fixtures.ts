@@ -6,10 +6,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DistillationKind, DistillationReduction } from "../../src/backends/types.js";
-import { genTargets, genValues } from "../helpers/gen.js";
+import { fixtureTarget, num, nums, values, type Num, type Spec } from "../helpers/fixtures.js";
 
-type Num = number | "NaN" | "Infinity" | "-Infinity";
-type Spec = { gen: "values"; count: number; seed: number; scale: number } | { gen: "targets"; count: number; seed: number; v: number };
 type Reduced = Num | Num[] | null;
 
 interface RawCe {
@@ -86,9 +84,6 @@ export interface DistillCase {
   want: { loss: number | null; rowLoss: Float64Array; grad: Float64Array; gradIndex: number[] | null };
 }
 
-const num = (x: Num): number => (typeof x === "number" ? x : Number(x));
-const nums = (xs: Num[]): Float64Array => Float64Array.from(xs, num);
-const values = (x: Num[] | Spec): Float64Array => (Array.isArray(x) ? nums(x) : genValues(x.count, x.seed, (x as { scale: number }).scale));
 const reduced = (x: Reduced | undefined): ReducedOut => (x === undefined || x === null ? null : Array.isArray(x) ? nums(x) : num(x));
 
 let cache: { ce: LmCeCase[]; distill: DistillCase[] } | null = null;
@@ -98,10 +93,7 @@ function load(): { ce: LmCeCase[]; distill: DistillCase[] } {
   const path = fileURLToPath(new URL("../../fixtures/torch-lm-outputs.json", import.meta.url));
   const raw = JSON.parse(readFileSync(path, "utf8")) as { crossEntropy: RawCe[]; distillation: RawDistill[] };
   const ce = raw.crossEntropy.map((c): LmCeCase => {
-    let target: LmCeCase["target"];
-    if (Array.isArray(c.target)) target = Int32Array.from(c.target);
-    else if ("probs" in c.target) target = { probs: nums(c.target.probs) };
-    else target = genTargets(c.target.count, c.target.seed, (c.target as { v: number }).v);
+    const target = fixtureTarget(c.target);
     const w = c.want;
     return {
       name: c.name,
