@@ -29,10 +29,24 @@ function targetArray(fn: string, target: TfTarget, rows: number, of: string): In
   if (typeof len === "number" && len !== rows) {
     throw new RangeError(`${fn}: target has shape [${len}] and ${of}; expected target of shape [${rows}], one class index per row`);
   }
-  return target instanceof tf.Tensor ? (target.dataSync() as Int32Array) : target;
+  return target instanceof tf.Tensor ? int32Data(fn, "target", target) : target;
 }
 
 const shapeOf = (x: tf.Tensor): string => `[${x.shape.join(", ")}]`;
+
+/** A float32 tensor's values (read, never written), checked instead of cast. */
+function float32Data(fn: string, name: string, x: tf.Tensor): Float32Array {
+  const data = x.dataSync();
+  if (!(data instanceof Float32Array)) throw new TypeError(`${fn}: ${name} has dtype ${x.dtype}; expected a float32 tensor`);
+  return data;
+}
+
+/** An int32 tensor's values, checked instead of cast. */
+function int32Data(fn: string, name: string, x: tf.Tensor): Int32Array {
+  const data = x.dataSync();
+  if (!(data instanceof Int32Array)) throw new TypeError(`${fn}: ${name} has dtype ${x.dtype}; expected an int32 tensor`);
+  return data;
+}
 
 /**
  * Cross-entropy of (N, V) logits against class indices, as a tfjs op with xent's gradient.
@@ -55,7 +69,7 @@ export function crossEntropy(logits: tf.Tensor2D, target: TfTarget, options?: Tf
     const x = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
     // (N, V) float32, read once; the core never writes to it (inplace is off).
-    const data = x.dataSync() as Float32Array;
+    const data = float32Data(fn, "logits", x);
     const out = coreCrossEntropy(data, t, { ...options, classes: v, grad: true });
     const grad = tf.tensor2d(out.grad!, [n, v]);
     save([grad]);
@@ -122,9 +136,9 @@ export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, tar
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const inputs = args.slice(0, bias === undefined ? 2 : 3) as tf.Tensor[];
     const save = args[inputs.length] as tf.GradSaveFunc;
-    const h = inputs[0]!.dataSync() as Float32Array;
-    const w = inputs[1]!.dataSync() as Float32Array;
-    const b = inputs[2]?.dataSync() as Float32Array | undefined;
+    const h = float32Data(fn, "hidden", inputs[0]!);
+    const w = float32Data(fn, "weight", inputs[1]!);
+    const b = inputs[2] === undefined ? undefined : float32Data(fn, "bias", inputs[2]);
     const run = (tgt: TfTarget | Int32Array) =>
       coreLinearCrossEntropy(h, w, tgt as Int32Array, { ...rest, classes: v, grad: true, ...(b !== undefined ? { bias: b } : {}) });
     const out = run(t);
@@ -193,7 +207,7 @@ export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, opt
     const s = args[0] as tf.Tensor;
     const t = args[1] as tf.Tensor;
     const save = args[2] as tf.GradSaveFunc;
-    const out = coreDistillationLoss(s.dataSync() as Float32Array, t.dataSync() as Float32Array, coreOptions);
+    const out = coreDistillationLoss(float32Data(fn, "student", s), float32Data(fn, "teacher", t), coreOptions);
     const grad = tf.tensor2d(out.grad!, [n, v]);
     save([grad]);
     const value = typeof out.loss === "number" ? tf.scalar(out.loss) : tf.tensor1d(out.loss);

@@ -24,6 +24,13 @@ function isFloatArray(x: unknown): x is FloatArray {
   return x instanceof Float32Array || x instanceof Float64Array;
 }
 
+/** The checked value of an option, and its default. */
+type OptionValue<K extends OptionName> = ReturnType<(typeof OPTIONS)[K]["check"]>;
+type OptionDefault<K extends OptionName> = (typeof OPTIONS)[K]["default"];
+/** The option table seen row by row, so that a row's check returns its own option's type. */
+type OptionRows = { readonly [K in OptionName]: { readonly default: OptionDefault<K>; check(fn: string, name: string, x: unknown): OptionValue<K> } };
+const ROWS: OptionRows = OPTIONS;
+
 /** The options a call was given, checked against the table: own keys only, unknown keys refused. */
 export class Options {
   private readonly own = new Map<string, unknown>();
@@ -67,10 +74,10 @@ export class Options {
   }
 
   /** The option's checked value, or its default. */
-  get<K extends OptionName>(name: K): ReturnType<(typeof OPTIONS)[K]["check"]> | (typeof OPTIONS)[K]["default"] {
-    const row = OPTIONS[name];
+  get<K extends OptionName>(name: K): OptionValue<K> | OptionDefault<K> {
+    const row: OptionRows[K] = ROWS[name];
     if (!this.own.has(name)) return row.default;
-    return row.check(this.fn, name, this.own.get(name)) as ReturnType<(typeof OPTIONS)[K]["check"]>;
+    return row.check(this.fn, name, this.own.get(name));
   }
 }
 

@@ -9,7 +9,7 @@ import { jsBackend } from "./js/index.js";
 import { referenceBackend } from "./reference/index.js";
 import type { Backend, CallShape, Executor, ExecutorOptions } from "./types.js";
 import { wasmBackend } from "./wasm/index.js";
-import { webgpuBackend } from "./webgpu/index.js";
+import { webgpuBackend } from "./webgpu/backend.js";
 
 /** Backends that are always available, and wasm, which init() registers and engines may use without it. */
 const builtIn: readonly Backend[] = [jsBackend, referenceBackend];

@@ -2,14 +2,11 @@
  * The wasm backend: AssemblyScript SIMD kernels (kernel/), embedded in the package, float32.
  * Its synchronous kernels run on one instance with its own memory, compiled by `load()` (which
  * the registry's `init()` calls before registering this backend); its executor (executor.ts)
- * adds shared memory, worker threads and zero-copy blocks, and needs no `load()`.
+ * adds shared memory, worker threads and zero-copy blocks, and needs no `load()`. This file is
+ * all that `import "xent"` loads of the backend: the host code of the kernels, the executor and
+ * the embedded modules are imported by `load()` and `createExecutor()`.
  */
 import type { Backend, CallShape, CrossEntropyArgs, CrossEntropyResult, DistillationArgs, DistillationResult, Executor, ExecutorOptions, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
-import { crossEntropySync } from "./crossEntropy.js";
-import { distillationSync } from "./distillation.js";
-import { WasmExecutor } from "./executor.js";
-import { WasmInstance } from "./instance.js";
-import { linearCrossEntropySync } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
 
 export { detectFeatures, type WasmFeatures } from "./loader.js";
@@ -19,12 +16,29 @@ const SYNC_LINEAR_BYTES = 2 ** 31;
 /** Largest block of wasm memory: 2^28 float32 (kernel/memory.ts). */
 const BLOCK_ELEMENTS = 2 ** 28;
 
-let instance: WasmInstance | null = null;
-let loading: Promise<WasmInstance | null> | null = null;
+/** The synchronous kernels, bound to their instance once `load()` has compiled it. */
+interface SyncKernels {
+  crossEntropy(args: CrossEntropyArgs): CrossEntropyResult;
+  linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
+  distillation(args: DistillationArgs): DistillationResult;
+}
 
-function loaded(): WasmInstance {
-  if (instance === null) throw new Error('wasm backend: not loaded; expected `await init()` before backend "wasm" runs synchronously');
-  return instance;
+let kernels: SyncKernels | null = null;
+let loading: Promise<SyncKernels> | null = null;
+
+function loaded(): SyncKernels {
+  if (kernels === null) throw new Error('wasm backend: not loaded; expected `await init()` before backend "wasm" runs synchronously');
+  return kernels;
+}
+
+async function loadKernels(): Promise<SyncKernels> {
+  const [ce, lin, di, { WasmInstance }] = await Promise.all([import("./crossEntropy.js"), import("./linearCrossEntropy.js"), import("./distillation.js"), import("./instance.js")]);
+  const inst = await WasmInstance.create("own");
+  return {
+    crossEntropy: (args) => ce.crossEntropySync(inst, args),
+    linearCrossEntropy: (args) => lin.linearCrossEntropySync(inst, args),
+    distillation: (args) => di.distillationSync(inst, args),
+  };
 }
 
 export interface WasmBackend extends Backend {
@@ -46,20 +60,21 @@ export const wasmBackend: WasmBackend = {
     return true;
   },
   crossEntropy(args: CrossEntropyArgs): CrossEntropyResult {
-    return crossEntropySync(loaded(), args);
+    return loaded().crossEntropy(args);
   },
   linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult {
-    return linearCrossEntropySync(loaded(), args);
+    return loaded().linearCrossEntropy(args);
   },
   distillation(args: DistillationArgs): DistillationResult {
-    return distillationSync(loaded(), args);
+    return loaded().distillation(args);
   },
   createExecutor(options: ExecutorOptions): Promise<Executor> {
-    return WasmExecutor.create(options.threads);
+    return import("./executor.js").then((m) => m.WasmExecutor.create(options.threads));
   },
   async load(): Promise<boolean> {
     if (!detectFeatures().simd) return false;
-    loading ??= WasmInstance.create("own").then((inst) => (instance = inst));
-    return (await loading) !== null;
+    loading ??= loadKernels().then((k) => (kernels = k));
+    await loading;
+    return true;
   },
 };

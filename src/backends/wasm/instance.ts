@@ -26,6 +26,30 @@ export interface KernelExports {
   distillationRows(params: number, row0: number, row1: number, scratch: number): void;
 }
 
+/** Every function of KernelExports, checked on the instance instead of asserted. */
+const KERNEL_FUNCTIONS = [
+  "alloc",
+  "free",
+  "expArray",
+  "crossEntropyRows",
+  "matmulNT",
+  "matmulAB",
+  "linearLogits",
+  "linearGrad",
+  "rowStats",
+  "sliceBackward",
+  "distillationRows",
+] as const satisfies readonly (keyof KernelExports)[];
+
+// Compile-time check that the list names every member of KernelExports.
+type Missing = Exclude<keyof KernelExports, (typeof KERNEL_FUNCTIONS)[number]>;
+const allListed: [Missing] extends [never] ? true : Missing = true;
+void allListed;
+
+function hasKernelExports(ex: WebAssembly.Exports): ex is WebAssembly.Exports & KernelExports {
+  return KERNEL_FUNCTIONS.every((name) => typeof ex[name] === "function");
+}
+
 export class WasmInstance {
   /** Bytes currently allocated through `alloc`, and the most ever at once. */
   bytesInUse = 0;
@@ -49,9 +73,12 @@ export class WasmInstance {
       memory = new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: MAX_PAGES, shared: true });
       imports.env = { memory };
     }
-    const instance = await WebAssembly.instantiate(module, imports);
-    const ex = instance.exports as unknown as KernelExports & { memory?: WebAssembly.Memory };
-    return new WasmInstance(ex, memory ?? ex.memory!, module, kind);
+    const { exports } = await WebAssembly.instantiate(module, imports);
+    if (!hasKernelExports(exports)) throw new Error(`wasm backend: the kernel module lacks an export; expected functions ${KERNEL_FUNCTIONS.join(", ")}`);
+    const own = exports.memory;
+    memory ??= own instanceof WebAssembly.Memory ? own : undefined;
+    if (memory === undefined) throw new Error("wasm backend: the kernel module neither imports nor exports its memory");
+    return new WasmInstance(exports, memory, module, kind);
   }
 
   /** The current memory buffer (remembered, so views of it are recognised as engine memory). */

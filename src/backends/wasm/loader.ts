@@ -1,10 +1,11 @@
 /**
  * Loading the embedded wasm kernels: feature detection (SIMD128, relaxed SIMD, threads) in one
- * place, by WebAssembly.validate on the embedded modules themselves, and cached compilation.
- * Nothing runs at import time.
+ * place, and cached compilation. Detection validates three modules of a few dozen bytes each, so
+ * it is synchronous and cheap; the embedded kernels themselves (wasm.gen.ts, about 130 kB of
+ * base64 per variant) are imported only when a module is first compiled, by `init()` or
+ * `createEngine()`, which keeps them out of `import "xent"`. Nothing runs at import time.
  */
 import { sharedMemoryAvailable } from "../env.js";
-import * as gen from "./wasm.gen.js";
 
 /** What this runtime can run. */
 export interface WasmFeatures {
@@ -19,22 +20,19 @@ export interface WasmFeatures {
 /** Which memory a module variant uses: its own (sync backend) or an imported shared one (engine, pool). */
 export type MemoryKind = "own" | "shared";
 
-const bytesCache = new Map<string, Uint8Array<ArrayBuffer>>();
+/** The header and type section of a probe: one function () -> v128 (or () -> () for threads). */
+const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+const F32X4_ZERO = [0x43, 0, 0, 0, 0, 0xfd, 0x13]; // f32.const 0; f32x4.splat
+/** (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt) */
+const PROBE_SIMD = [...HEADER, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 10, 1, 8, 0, 0x41, 0, 0xfd, 0x0f, 0xfd, 0x62, 0x0b];
+/** (func (result v128) f32x4.relaxed_madd of three splats): the instruction the relaxed build uses */
+const PROBE_RELAXED = [...HEADER, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 28, 1, 26, 0, ...F32X4_ZERO, ...F32X4_ZERO, ...F32X4_ZERO, 0xfd, 0x85, 0x02, 0x0b];
+/** (memory 1 1 shared) (func i32.const 0 i32.atomic.load drop) */
+const PROBE_THREADS = [...HEADER, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 5, 4, 1, 3, 1, 1, 10, 11, 1, 9, 0, 0x41, 0, 0xfe, 0x10, 2, 0, 0x1a, 0x0b];
 
-function decode(name: keyof typeof gen): Uint8Array<ArrayBuffer> {
-  let b = bytesCache.get(name);
-  if (b === undefined) {
-    const s = atob(gen[name]);
-    b = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-    bytesCache.set(name, b);
-  }
-  return b;
-}
-
-function validate(name: keyof typeof gen): boolean {
+function validates(bytes: readonly number[]): boolean {
   try {
-    return typeof WebAssembly === "object" && WebAssembly.validate(decode(name));
+    return typeof WebAssembly === "object" && WebAssembly.validate(new Uint8Array(bytes));
   } catch {
     return false;
   }
@@ -45,10 +43,10 @@ let features: WasmFeatures | null = null;
 /** Detect (once) what this runtime supports. */
 export function detectFeatures(): WasmFeatures {
   if (features !== null) return features;
-  const simd = validate("simd");
-  const relaxedSimd = simd && validate("relaxed");
+  const simd = validates(PROBE_SIMD);
+  const relaxedSimd = simd && validates(PROBE_RELAXED);
   let threads = false;
-  if (simd && sharedMemoryAvailable() && validate("simdShared")) {
+  if (simd && sharedMemoryAvailable() && validates(PROBE_THREADS)) {
     try {
       threads = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
     } catch {
@@ -59,10 +57,30 @@ export function detectFeatures(): WasmFeatures {
   return features;
 }
 
-/** The embedded bytes of the best variant for a memory kind (relaxed SIMD where it validates). */
-function wasmBytes(kind: MemoryKind, f: WasmFeatures = detectFeatures()): Uint8Array<ArrayBuffer> {
-  if (kind === "own") return decode(f.relaxedSimd ? "relaxed" : "simd");
-  return decode(f.relaxedSimd && validate("relaxedShared") ? "relaxedShared" : "simdShared");
+type Variant = "simd" | "relaxed" | "simdShared" | "relaxedShared";
+
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(base64);
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+/**
+ * Compile the best variant for a memory kind: the relaxed-SIMD build where the probe says the
+ * runtime has it, and the plain SIMD build if that compilation fails all the same.
+ */
+async function compileBest(kind: MemoryKind, f: WasmFeatures): Promise<WebAssembly.Module> {
+  const gen = await import("./wasm.gen.js");
+  const plain: Variant = kind === "own" ? "simd" : "simdShared";
+  if (f.relaxedSimd) {
+    try {
+      return await WebAssembly.compile(decode(gen[kind === "own" ? "relaxed" : "relaxedShared"]));
+    } catch {
+      // the probe validated but the kernels do not: the plain build below
+    }
+  }
+  return WebAssembly.compile(decode(gen[plain]));
 }
 
 const moduleCache = new Map<MemoryKind, Promise<WebAssembly.Module>>();
@@ -76,7 +94,7 @@ export function compileModule(kind: MemoryKind): Promise<WebAssembly.Module> {
   }
   let m = moduleCache.get(kind);
   if (m === undefined) {
-    m = WebAssembly.compile(wasmBytes(kind, f));
+    m = compileBest(kind, f);
     moduleCache.set(kind, m);
   }
   return m;

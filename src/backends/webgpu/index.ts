@@ -1,34 +1,10 @@
 /// <reference types="@webgpu/types" />
 /**
- * The WebGPU backend (docs/webgpu.md): an executor only (no synchronous kernels), created by
- * name (`createEngine({ backend: "webgpu", device? })`) and never by "auto": without a real GPU
- * (SwiftShader, a CPU Vulkan driver) it is far slower than wasm, and whether a GPU is real cannot
- * be known before a device exists.
+ * The WebGPU backend (docs/webgpu.md): its registry entry (backend.ts, which loads the executor
+ * when one is created), the executor itself, and the row-block planner.
  */
-import type { Backend, CallShape, ExecutorOptions, GpuDeviceLike } from "../types.js";
-import { createWebGpuExecutor } from "./executor.js";
+export { webgpuBackend } from "./backend.js";
 
 export { createWebGpuExecutor, type WebGpuExecutor, type WebGpuExecutorOptions } from "./executor.js";
 export { planRowBlocks, type BlockLimits, type BlockPlan } from "./blocks.js";
 
-/** A caller's device, checked for what the executor uses before it is trusted as a GPUDevice. */
-function isGpuDevice(d: GpuDeviceLike): d is GPUDevice {
-  return typeof d.createBuffer === "function" && typeof d.createComputePipelineAsync === "function" && "limits" in d && "lost" in d;
-}
-
-export const webgpuBackend: Backend = {
-  name: "webgpu",
-  priority: 30,
-  auto: false,
-  supports(call: CallShape): true | string {
-    if (call.kernel !== "crossEntropy") return "the webgpu backend runs crossEntropy only (no fused linear head on the GPU yet)";
-    return call.dtype === "float32" ? true : "the webgpu backend reads float32 logits only";
-  },
-  createExecutor(options: ExecutorOptions) {
-    const device = options.device;
-    if (device !== undefined && !isGpuDevice(device)) {
-      return Promise.reject(new TypeError("createEngine: options.device is not a GPUDevice (no limits or lost); expected a GPUDevice from adapter.requestDevice()"));
-    }
-    return createWebGpuExecutor({ device });
-  },
-};
