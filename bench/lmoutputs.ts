@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/lmoutputs.ts                        # N=2048 V=50257, 7 runs each
  *   node --import tsx bench/lmoutputs.ts --n 256 --v 4096 --runs 3 --backends js
+ *   node --import tsx bench/lmoutputs.ts --outputs entropy      # one output's cost alone
  *
  * Prints median and min milliseconds per call and the extra time of the outputs (median and min
  * ratios). Buffers are allocated once and touched before timing.
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     v: { type: "string", default: "50257" },
     runs: { type: "string", default: "7" },
     backends: { type: "string", default: "wasm,js" },
+    outputs: { type: "string", default: "accuracy,entropy,argmax" },
   },
 });
 const n = Number(values.n);
@@ -54,7 +56,10 @@ function pair(a: () => void, b: () => void): [Stat, Stat] {
   return [stat(ta), stat(tb)];
 }
 
-const outputs: CrossEntropyOptions = { accuracy: true, entropy: true, argmax: true };
+const OUTPUTS = ["accuracy", "entropy", "argmax"] as const;
+const asked = values.outputs.split(",");
+for (const o of asked) if (!(OUTPUTS as readonly string[]).includes(o)) throw new Error(`--outputs: unknown output "${o}"; expected some of ${OUTPUTS.join(", ")}`);
+const outputs: CrossEntropyOptions = Object.fromEntries(asked.map((o) => [o, true]));
 const lines: string[] = [];
 const fmt = (x: number): string => x.toFixed(1);
 for (const backend of values.backends.split(",")) {
@@ -81,6 +86,6 @@ for (const backend of values.backends.split(",")) {
 
 console.log(`N=${n} V=${v} float32, ${runs} interleaved runs each after a warm-up; Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} ×${os.cpus().length}, load ${os.loadavg()[0]!.toFixed(1)}`);
 console.log("(forward+backward includes copying the logits into the reused inplace buffer, in both columns)");
-console.log("| backend | call | loss alone, ms (median / min) | + accuracy, entropy, argmax, ms (median / min) | extra (median / min) |");
+console.log(`| backend | call | loss alone, ms (median / min) | + ${asked.join(", ")}, ms (median / min) | extra (median / min) |`);
 console.log("|---|---|---|---|---|");
 for (const l of lines) console.log(l);

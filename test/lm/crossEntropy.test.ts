@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createEngine, crossEntropy, type CrossEntropyOptions, type CrossEntropyOutput, type TargetInput } from "../../src/index.js";
+import { createEngine, crossEntropy, init, type CrossEntropyOptions, type CrossEntropyOutput, type TargetInput } from "../../src/index.js";
 import { assertClose, type Tolerance } from "../helpers/close.js";
 import { crossEntropyTolerance, label, MATRIX, runnerFor, type Dtype } from "../conformance/matrix.js";
 import { lmCeFixtures, type LmCeCase, type ReducedOut } from "./fixtures.js";
@@ -203,6 +203,54 @@ test("few rows of a large vocabulary on the wasm engine (where threads split the
       assertClose(got.lse, want.lse, tol.value, `${tag} lse`);
       assert.deepEqual([...got.argmax!], [...want.argmax!], `${tag} argmax`);
       if (grad) assertClose(got.grad!, want.grad!, tol.grad, `${tag} gradient`);
+    }
+  } finally {
+    engine.dispose();
+  }
+});
+
+test("argmax over chunks: the first maximal index when the max recurs in later chunks, at chunk edges, with −Infinity and NaN rows (every backend, with and without the gradient)", async () => {
+  // V spans several of the kernels' 2048-element chunks; each row places exact ties of its max
+  // (so float32 and float64 agree on the answer) where a scan of only the wrong chunk would err.
+  const v = 3 * 2048 + 517;
+  await init();
+  const rows: [number, number][][] = [
+    [[5000, 9], [6000, 9]], // max first in the third chunk, again in the fourth
+    [[2047, 9], [2048, 9], [4095, 9]], // the last element of a chunk, then the first of the next
+    [[0, 9], [v - 1, 9]], // the first element and the last
+    [[2048, 9], [10, 8.5]], // a smaller value earlier: the max is where it first appears
+    [[v - 1, 9]], // only the tail
+    [[3000, Infinity], [7000, Infinity]], // +Infinity ties
+    [], // all equal: index 0
+  ];
+  const n = rows.length + 2;
+  const x = new Float32Array(n * v);
+  let s = 99;
+  rows.forEach((places, i) => {
+    for (let j = 0; j < v; j++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      x[i * v + j] = i === rows.length - 1 ? 1 : (s / 2 ** 32) * 8 - 4;
+    }
+    for (const [j, val] of places) x[i * v + j] = val;
+  });
+  x.fill(-Infinity, rows.length * v, (rows.length + 1) * v); // a fully masked row
+  x.fill(0.5, (rows.length + 1) * v, n * v);
+  x[(rows.length + 1) * v + 4100] = NaN; // a NaN row
+  const target = Array.from({ length: n }, (_, i) => (i * 7) % v);
+  const want = crossEntropy(Float64Array.from(x), target, { classes: v, argmax: true, backend: "reference" }).argmax!;
+  assert.deepEqual([...want.slice(0, 5)], [5000, 2047, 0, 2048, v - 1], "the reference's own argmax");
+  const engine = await createEngine({ backend: "wasm", threads: 2 });
+  try {
+    for (const grad of [false, true]) {
+      for (const backend of ["js", "wasm"] as const) {
+        const got = crossEntropy(x, target, { classes: v, argmax: true, grad, backend });
+        assert.deepEqual([...got.argmax!], [...want], `${backend} grad ${grad}`);
+      }
+      for (const options of [{}, { softcap: 30 }, { temperature: 0.5 }]) {
+        const got = await engine.crossEntropy(x, target, { classes: v, argmax: true, grad, ...options });
+        const ref = crossEntropy(Float64Array.from(x), target, { classes: v, argmax: true, backend: "reference", ...options }).argmax!;
+        assert.deepEqual([...got.argmax!], [...ref], `wasm engine grad ${grad} ${JSON.stringify(options)}`);
+      }
     }
   } finally {
     engine.dispose();

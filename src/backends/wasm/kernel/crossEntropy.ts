@@ -57,6 +57,8 @@ function firstIndexOf(p: usize, n: i32, m: f32): i32 {
 
 // Σ_j e_j·(c_j − m) of the last expSum with `ent` (terms with e_j = 0 skipped), for the entropy.
 let gEc: f64 = 0;
+// The entropy terms of the block that the last redo() summed again.
+let gRedoEc: v128 = v128.splat<i32>(0);
 
 /**
  * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0 (dst may be p). Each
@@ -68,8 +70,18 @@ let gEc: f64 = 0;
  * e^x >= 0 or NaN), as dst may have overwritten the logits. With `ent`, also Σ e_j·(c_j − m) into
  * gEc (float32 lanes, then float64 per block); lanes below exp's fast range are left out of it
  * (e_j < 2^−126 there, so each term is below 2^−119), which also keeps −Infinity's 0·∞ out.
+ * Without stores such a block's entropy terms are summed again by redo(), so the fast loop adds
+ * one multiply-add per vector; with stores the logits may be gone by then, so the loop masks the
+ * product instead.
+ * `ent` is a constant in each copy: expSum chooses between two inlined copies of the loop,
+ * because V8 does not unswitch loops, and a test of `ent` in the loop costs the forward ~20%.
  */
 function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
+  return ent ? expSumOf(p, n, m, dst, true) : expSumOf(p, n, m, dst, false);
+}
+
+// @ts-ignore: decorator
+@inline function expSumOf(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
   const m4 = f32x4.splat(m);
   const zero = f32x4.splat(0);
   let s0 = f64x2.splat(0);
@@ -91,7 +103,9 @@ function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
         low = v128.or(low, small);
         v128.store(at(dst, j), select(x, e, small));
         b = f32x4.add(b, e);
-        if (ent) ba = madd(select(zero, e, small), select(zero, x, small), ba);
+        // andnot clears the product's bits in lanes below exp's range (e there may be NaN): one
+        // instruction, where a select of each factor is three without relaxed SIMD.
+        if (ent) ba = f32x4.add(ba, v128.andnot(f32x4.mul(e, x), small));
       }
       if (v128.any_true(low)) b = redoStored(dst, j0, end);
     } else {
@@ -101,9 +115,12 @@ function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
         const e = expFast4(x);
         low = v128.or(low, small);
         b = f32x4.add(b, e);
-        if (ent) ba = madd(select(zero, e, small), select(zero, x, small), ba);
+        if (ent) ba = madd(e, x, ba);
       }
-      if (v128.any_true(low)) b = redo(p, j0, end, m4);
+      if (v128.any_true(low)) {
+        b = redo(p, j0, end, m4, ent);
+        if (ent) ba = gRedoEc;
+      }
     }
     s0 = f64x2.add(s0, promoteLow(b));
     s1 = f64x2.add(s1, promoteHigh(b));
@@ -125,11 +142,25 @@ function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
   return s;
 }
 
-/** The sum of one block of expSum (no stores) by the full exp4. */
+/**
+ * The sum of one block of expSum (no stores) by the full exp4; with `ent` also the block's
+ * entropy terms, lanes below exp's fast range left out (as the stored loop leaves them), into gRedoEc.
+ */
 // @ts-ignore: decorator
-@inline function redo(p: usize, j0: i32, end: i32, m4: v128): v128 {
-  let b = f32x4.splat(0);
-  for (let j = j0; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+@inline function redo(p: usize, j0: i32, end: i32, m4: v128, ent: bool): v128 {
+  const zero = f32x4.splat(0);
+  let b = zero;
+  let ba = zero;
+  for (let j = j0; j < end; j += 4) {
+    const x = f32x4.sub(v128.load(at(p, j)), m4);
+    const e = exp4(x);
+    b = f32x4.add(b, e);
+    if (ent) {
+      const small = expTooSmall4(x);
+      ba = madd(select(zero, e, small), select(zero, x, small), ba);
+    }
+  }
+  if (ent) gRedoEc = ba;
   return b;
 }
 
@@ -263,6 +294,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     let m: f32 = -Infinity;
     let sum: f64 = 0;
     let ec: f64 = 0; // Σ_j e_j·(c_j − m), for the entropy log Σe − ec/Σe
+    let mAt = 0; // the chunk where the max first reached its final value (online, or with argmax)
     if (online) {
       for (let j0 = 0; j0 < v; j0 += CHUNK) {
         const len = min(CHUNK, v - j0);
@@ -274,6 +306,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
             sum *= r;
           }
           m = cm;
+          mAt = j0;
         } else if (isNaN(cm)) {
           m = cm;
         }
@@ -281,13 +314,29 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
         sum += expSum(at(c, j0), len, m, 0, ent);
         if (ent) ec += gEc;
       }
+    } else if (argmax != 0) {
+      // Pass 1 by chunks, noting where the max first appears (for the argmax below).
+      for (let j0 = 0; j0 < v; j0 += CHUNK) {
+        const cm = rowMax(at(c, j0), min(CHUNK, v - j0));
+        if (cm > m) {
+          m = cm;
+          mAt = j0;
+        } else if (isNaN(cm)) {
+          m = cm;
+        }
+      }
     } else {
       m = rowMax(c, v);
     }
     // A max of ±Infinity may hide a NaN that pmax skipped (rare: scanned only then).
     if ((m == Infinity || m == -Infinity) && hasNaN(c, v)) m = NaN;
-    // The argmax, read before pass 2 may overwrite the row (inplace, or the scratch row).
-    if (argmax != 0) store<i32>(argmax + (<usize>i << 2), firstIndexOf(c, v, m));
+    // The argmax, read before pass 2 may overwrite the row (inplace, or the scratch row): the first
+    // element equal to the max lies in the chunk that first reached it (earlier chunks have
+    // smaller maxima), so only that chunk is scanned again.
+    if (argmax != 0) {
+      const k = !isNaN(m) ? mAt + firstIndexOf(at(c, mAt), min(CHUNK, v - mAt), m) : firstIndexOf(c, v, m);
+      store<i32>(argmax + (<usize>i << 2), k);
+    }
     // c_y, read before pass 2 may overwrite the logits (inplace).
     const cy: f64 = y >= 0 ? <f64>load<f32>(at(c, y)) : 0;
     const wy: f64 = y >= 0 && weight != 0 ? load<f64>(weight + (<usize>y << 3)) : 1;
