@@ -3,13 +3,20 @@
  * of the vocabulary computes its statistics (sliceStats), every holder merges all of them in the
  * same order (mergeSliceStats: the loss and lse of the full logits, the same bits everywhere),
  * then computes its own columns of the gradient (sliceGrad). The full logits never exist in one
- * place. The kernels are the js backend's, in the logits' precision.
+ * place. The kernels are the js backend's (asked of the registry by name), in the logits' precision.
  */
 import { allocSliceStats, mergeStats } from "../backends/common.js";
-import { rowStats } from "../backends/js/rowStats.js";
-import { sliceBackward } from "../backends/js/sliceBackward.js";
+import { backendFor } from "../backends/registry.js";
+import type { Backend, CrossEntropyArgs } from "../backends/types.js";
 import type { LogitsInput, MergedSliceStats, SliceOptions, SliceStatistics, TargetInput } from "./options.js";
 import { resolveMerge, resolveMerged, resolveSlice } from "./resolve.js";
+
+/** The backend that runs a slice kernel (the registry checks that it has the kernel). */
+function sliceBackend(fn: string, kernel: "rowStats" | "sliceBackward", args: CrossEntropyArgs): Backend {
+  return backendFor(fn, "js", { kernel, dtype: args.logits instanceof Float32Array ? "float32" : "float64", n: args.n, v: args.v, d: 0, grad: kernel === "sliceBackward" });
+}
+
+const missing = (fn: string, b: Backend, kernel: string): Error => new Error(`${fn}: backend "${b.name}" has no ${kernel} kernel`);
 
 /**
  * Per-row statistics of one vocabulary shard: `logits` (N, v1 − v0) are the classes
@@ -19,7 +26,9 @@ import { resolveMerge, resolveMerged, resolveSlice } from "./resolve.js";
 export function sliceStats(logits: LogitsInput, target: TargetInput, options: SliceOptions): SliceStatistics {
   const { args, slice } = resolveSlice("sliceStats", logits, target, options);
   const st = allocSliceStats(args.n);
-  rowStats(args, slice, st);
+  const b = sliceBackend("sliceStats", "rowStats", args);
+  if (b.rowStats === undefined) throw missing("sliceStats", b, "rowStats");
+  b.rowStats(args, slice, st);
   return { v0: slice.v0, v1: slice.v1, ...st };
 }
 
@@ -45,6 +54,8 @@ export function sliceGrad(logits: LogitsInput, target: TargetInput, merged: Merg
   const { args, slice } = resolveSlice(fn, logits, target, options);
   const m = resolveMerged(fn, merged, args.n);
   const gradOut = args.logits instanceof Float32Array ? new Float32Array(args.logits.length) : new Float64Array(args.logits.length);
-  sliceBackward({ ...args, gradOut }, slice, m);
+  const b = sliceBackend(fn, "sliceBackward", args);
+  if (b.sliceBackward === undefined) throw missing(fn, b, "sliceBackward");
+  b.sliceBackward({ ...args, gradOut }, slice, m);
   return gradOut;
 }

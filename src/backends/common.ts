@@ -333,6 +333,8 @@ export function syncBackend(name: string, priority: number, kernels: SyncKernels
     crossEntropy: kernels.crossEntropy,
     linearCrossEntropy: kernels.linearCrossEntropy,
     distillation: kernels.distillation,
+    ...(kernels.rowStats !== undefined ? { rowStats: kernels.rowStats } : {}),
+    ...(kernels.sliceBackward !== undefined ? { sliceBackward: kernels.sliceBackward } : {}),
     createExecutor: async () => syncExecutor(name, kernels),
   };
 }

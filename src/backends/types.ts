@@ -186,7 +186,7 @@ export interface DistillationResult {
 
 /** What `supports` is asked about a call: the kernel, the element type, the sizes, the gradient. */
 export interface CallShape {
-  readonly kernel: "crossEntropy" | "linearCrossEntropy" | "distillation";
+  readonly kernel: "crossEntropy" | "linearCrossEntropy" | "distillation" | "rowStats" | "sliceBackward";
   readonly dtype: "float32" | "float64";
   readonly n: number;
   readonly v: number;
@@ -208,6 +208,10 @@ export interface SyncKernels {
   crossEntropy(args: CrossEntropyArgs): CrossEntropyResult;
   linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
   distillation(args: DistillationArgs): DistillationResult;
+  /** The slice statistics of a vocabulary slice, written into `out` (the slice API's first step). */
+  rowStats?(args: CrossEntropyArgs, slice: VocabSlice, out: SliceStats): void;
+  /** A slice's gradient from the merged statistics, into `args.gradOut` (the slice API's last step). */
+  sliceBackward?(args: CrossEntropyArgs, slice: VocabSlice, merged: MergedStats): void;
 }
 
 /** Bytes of executor memory allocated now, and the most at once since creation or the last reset. */
@@ -289,6 +293,9 @@ export interface Backend {
   linearCrossEntropy?(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
   /** The synchronous distillation kernel (KL, reverse KL, JSD of a student from a teacher). */
   distillation?(args: DistillationArgs): DistillationResult;
+  /** The synchronous slice kernels of the slice API (docs/slices.md): statistics and gradient of one vocabulary slice. */
+  rowStats?(args: CrossEntropyArgs, slice: VocabSlice, out: SliceStats): void;
+  sliceBackward?(args: CrossEntropyArgs, slice: VocabSlice, merged: MergedStats): void;
   /** A new executor (an engine's backend). */
   createExecutor?(options: ExecutorOptions): Promise<Executor>;
 }

@@ -3,5 +3,7 @@ import { syncBackend } from "../common.js";
 import { crossEntropy } from "./crossEntropy.js";
 import { distillation } from "./distillation.js";
 import { linearCrossEntropy } from "./linearCrossEntropy.js";
+import { rowStats } from "./rowStats.js";
+import { sliceBackward } from "./sliceBackward.js";
 
-export const jsBackend = syncBackend("js", 10, { crossEntropy, linearCrossEntropy, distillation });
+export const jsBackend = syncBackend("js", 10, { crossEntropy, linearCrossEntropy, distillation, rowStats, sliceBackward });
