@@ -9,21 +9,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { LinearCrossEntropyOutput } from "../../src/index.js";
 import { label, linearTolerance, MATRIX, runnerFor, type Dtype } from "../conformance/matrix.js";
-import { assertClose, type LinearCase, materialise, type Materialised, randomArray, rng } from "./oracle.js";
+import { buildCases, type OptionSet } from "./cases.js";
+import { assertClose, type LinearCase, materialise, type Materialised } from "./oracle.js";
 
 const SHAPES: readonly (readonly [number, number, number])[] = [
   [7, 5, 3],
   [13, 11, 37],
   [10, 6, 301],
 ];
-
-interface OptionSet {
-  name: string;
-  options: Record<string, unknown>;
-  probs?: boolean;
-  /** Fraction of targets set to the ignoreIndex. */
-  ignored?: number;
-}
 
 const OUTPUTS = { accuracy: true, argmax: true, entropy: true };
 
@@ -50,37 +43,8 @@ function optionSets(v: number, rand: () => number): OptionSet[] {
   ];
 }
 
-function cases(): LinearCase[] {
-  const rand = rng(20261202);
-  const out: LinearCase[] = [];
-  let k = 0;
-  for (const [n, d, v] of SHAPES) {
-    for (const set of optionSets(v, rand)) {
-      for (const f32 of [true, false]) {
-        k++;
-        const hidden = randomArray(n * d, 1.5, rand, f32);
-        const weight = randomArray(v * d, 1, rand, f32);
-        const ignoreIndex = (set.options.ignoreIndex as number | undefined) ?? -100;
-        let target: LinearCase["target"];
-        if (set.probs) {
-          const probs = new Float64Array(n * v);
-          for (let i = 0; i < n; i++) {
-            let s = 0;
-            for (let j = 0; j < v; j++) s += probs[i * v + j] = rand() ** 3;
-            for (let j = 0; j < v; j++) probs[i * v + j]! /= s;
-          }
-          target = { probs: Array.from({ length: n }, (_, i) => Array.from(probs.subarray(i * v, (i + 1) * v))) };
-        } else {
-          target = Array.from({ length: n }, () => (rand() < (set.ignored ?? 0) ? ignoreIndex : Math.floor(rand() * v)));
-        }
-        // Chunks of 3 or 4 rows (N = 7, 13, 10 is a multiple of neither), one row, or a tiny budget.
-        const chunk = [{ chunkSize: 3 }, { chunkSize: 4 }, { chunkSize: 1 }, { memoryBudget: 64 }][k % 4]!;
-        out.push({ name: `${set.name} N=${n} D=${d} V=${v} ${f32 ? "f32" : "f64"} ${JSON.stringify(chunk)}`, n, d, v, hidden, weight, target, options: { ...set.options, ...chunk } });
-      }
-    }
-  }
-  return out;
-}
+// Chunks of 3 or 4 rows (N = 7, 13, 10 is a multiple of neither), one row, or a tiny budget.
+const CHUNKS = [{ chunkSize: 4 }, { chunkSize: 3 }, { chunkSize: 1 }, { memoryBudget: 64 }];
 
 /** A reduced output (number, or per token under "none"), present exactly when `want` is. */
 function checkReduced(name: string, got: number | ArrayLike<number> | undefined, want: number | Float64Array | undefined, dtype: Dtype, exact = false): void {
@@ -124,7 +88,7 @@ function compare(c: LinearCase, name: string, got: LinearCrossEntropyOutput, wan
   if (c.options.bias !== undefined) assertClose(got.gradBias!, want.gradBias, linearTolerance(dtype, want.gradBias), `${name}: gradBias`);
 }
 
-const all = cases();
+const all = buildCases(20261202, SHAPES, optionSets, CHUNKS);
 const wants = all.map(materialise);
 
 test("the oracle's cases ask for every output and cross chunk boundaries", () => {
