@@ -7,7 +7,7 @@ export { sliceStats, mergeSliceStats, sliceGrad } from "./api/slices.js";
 export type { SliceOptions, SliceStatistics, MergedSliceStats } from "./api/options.js";
 export type { GpuDeviceLike } from "./backends/types.js";
 export { softmax, logSoftmax, perplexity, type SoftmaxOptions } from "./api/softmax.js";
-export type { CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, LogitsInput, TargetInput, Reduction } from "./api/options.js";
+export type { CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, LmOutputFields, LmOutputsOf, LogitsInput, TargetInput, Reduction } from "./api/options.js";
 export type { LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, MatrixInput, BiasInput } from "./api/options.js";
 export type { BackendName, FloatOutput } from "./api/options.js";
 export type { DistillationOptions, DistillationOutput, DistillationKind, DistillationReduction } from "./api/options.js";

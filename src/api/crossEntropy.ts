@@ -4,13 +4,27 @@
  */
 import { lmOnly, lmOutputs } from "../backends/common.js";
 import { backendFor } from "../backends/registry.js";
-import type { CallShape, CrossEntropyArgs, CrossEntropyResult, FloatArray } from "../backends/types.js";
-import type { CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, FloatOutput, LogitsInput, Reduction, TargetInput } from "./options.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, FloatArray, LossSpec } from "../backends/types.js";
+import type { CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, FloatOutput, LmOutputFields, LogitsInput, Reduction, TargetInput } from "./options.js";
 import { resolveCrossEntropy, type ResolvedCrossEntropy } from "./resolve.js";
 
 /** What the registry is asked about a crossEntropy call. */
 export function crossEntropyShape(r: Pick<ResolvedCrossEntropy, "logits" | "n" | "v" | "grad" | "spec">): CallShape {
   return { kernel: "crossEntropy", dtype: r.logits instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: 0, grad: r.grad, lmOutputs: lmOnly(r.spec) };
+}
+
+/**
+ * Set on `out` the LM outputs a call asked for (accuracy, argmax, entropy, and zLoss when z > 0),
+ * reduced from a kernel's per-row results (common.ts lmOutputs), in the input's element type:
+ * crossEntropy's and linearCrossEntropy's results share this shaping.
+ */
+export function setLmOutputs(fn: string, out: LmOutputFields, target: Int32Array | null, spec: LossSpec, n: number, result: CrossEntropyResult, f32: boolean): void {
+  const extra = lmOutputs(fn, target, spec, n, result);
+  const shaped = (x: number | Float64Array): number | Float32Array | Float64Array => (typeof x === "number" || !f32 ? x : Float32Array.from(x));
+  if (extra.accuracy !== undefined) out.accuracy = shaped(extra.accuracy);
+  if (extra.argmax !== undefined) out.argmax = extra.argmax;
+  if (extra.entropy !== undefined) out.entropy = shaped(extra.entropy);
+  if (extra.zLoss !== undefined) out.zLoss = shaped(extra.zLoss);
 }
 
 /** Shape a kernel's result into the public output (float32 in, float32 out). */
@@ -22,12 +36,7 @@ export function crossEntropyOutput(args: CrossEntropyArgs, result: CrossEntropyR
     lse: cast(result.lse),
   };
   if (grad !== null) out.grad = grad;
-  const extra = lmOutputs(args.target, args.spec, args.n, result);
-  const shaped = (x: number | Float64Array): number | Float32Array | Float64Array => (typeof x === "number" ? x : cast(x));
-  if (extra.accuracy !== undefined) out.accuracy = shaped(extra.accuracy);
-  if (extra.argmax !== undefined) out.argmax = extra.argmax;
-  if (extra.entropy !== undefined) out.entropy = shaped(extra.entropy);
-  if (extra.zLoss !== undefined) out.zLoss = shaped(extra.zLoss);
+  setLmOutputs("crossEntropy", out, args.target, args.spec, args.n, result, f32);
   return out;
 }
 
@@ -51,11 +60,11 @@ export function runCrossEntropy(fn: string, r: ResolvedCrossEntropy): { args: Cr
  * otherwise; `grad` is present when `grad: true` is given. Options only known as a
  * CrossEntropyOptions give the unions.
  */
-export function crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false>(
+export function crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false, A extends boolean = false, M extends boolean = false, E extends boolean = false>(
   logits: X,
   target: TargetInput,
-  options?: CrossEntropyOptions & { reduction?: R; grad?: G },
-): CrossEntropyOutputOf<FloatOutput<X>, R, G>;
+  options?: CrossEntropyOptions & { reduction?: R; grad?: G; accuracy?: A; argmax?: M; entropy?: E },
+): CrossEntropyOutputOf<FloatOutput<X>, R, G, A, M, E>;
 export function crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): CrossEntropyOutput {
   const fn = "crossEntropy";
   const { args, result } = runCrossEntropy(fn, resolveCrossEntropy(fn, "crossEntropy", logits, target, options));

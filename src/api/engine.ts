@@ -58,22 +58,24 @@ export interface Engine {
   /** Free a block from `alloc`, or a gradient the engine returned for engine-owned logits. */
   free(buffer: Float32Array): void;
   /** Cross-entropy with the same options and results (and result types) as `crossEntropy` (options.backend is ignored). */
-  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false>(
+  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false, A extends boolean = false, M extends boolean = false, E extends boolean = false>(
     logits: X,
     target: TargetInput,
-    options?: CrossEntropyOptions & { reduction?: R; grad?: G },
-  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G>>;
+    options?: CrossEntropyOptions & { reduction?: R; grad?: G; accuracy?: A; argmax?: M; entropy?: E },
+  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G, A, M, E>>;
   /**
    * Fused LM head + cross-entropy with the same options and results as `linearCrossEntropy`
    * (options.backend is ignored), on the engine's threads. hidden and weight from `alloc` are used
    * in place; gradWeight is then a new engine block (free it).
    */
-  linearCrossEntropy<X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined>(
+  linearCrossEntropy<
+    X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined, A extends boolean = false, M extends boolean = false, E extends boolean = false,
+  >(
     hidden: X,
     weight: MatrixInput,
     target: TargetInput,
-    options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
-  ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>>;
+    options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B; accuracy?: A; argmax?: M; entropy?: E },
+  ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B, A, M, E>>;
   /**
    * Distillation loss with the same options and results as `distillationLoss` (options.backend is
    * ignored). The gradient of engine-owned student logits is a new engine block (free it).
@@ -206,11 +208,11 @@ class ExecutorEngine implements Engine {
     return p;
   }
 
-  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false>(
+  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false, A extends boolean = false, M extends boolean = false, E extends boolean = false>(
     logits: X,
     target: TargetInput,
-    options?: CrossEntropyOptions & { reduction?: R; grad?: G },
-  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G>>;
+    options?: CrossEntropyOptions & { reduction?: R; grad?: G; accuracy?: A; argmax?: M; entropy?: E },
+  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G, A, M, E>>;
   crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
     const fn = "engine.crossEntropy";
     return this.enqueue(() => {
@@ -236,12 +238,14 @@ class ExecutorEngine implements Engine {
     });
   }
 
-  linearCrossEntropy<X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined>(
+  linearCrossEntropy<
+    X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined, A extends boolean = false, M extends boolean = false, E extends boolean = false,
+  >(
     hidden: X,
     weight: MatrixInput,
     target: TargetInput,
-    options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
-  ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>>;
+    options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B; accuracy?: A; argmax?: M; entropy?: E },
+  ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B, A, M, E>>;
   linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput> {
     const fn = "engine.linearCrossEntropy";
     return this.enqueue(() => {

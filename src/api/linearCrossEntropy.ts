@@ -4,6 +4,7 @@
  * budget instead of N×V. Semantics are those of crossEntropy on those logits.
  */
 import { backendFor } from "../backends/registry.js";
+import { setLmOutputs } from "./crossEntropy.js";
 import type { CallShape, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../backends/types.js";
 import type { BiasInput, FloatOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, MatrixInput, Reduction, TargetInput } from "./options.js";
 import { resolveLinear, type ResolvedLinear } from "./resolve.js";
@@ -37,6 +38,7 @@ export function linearOutput(args: LinearCrossEntropyArgs, result: LinearCrossEn
   if (args.gradHidden !== null) out.gradHidden = args.gradHidden;
   if (gradWeight !== null) out.gradWeight = gradWeight;
   if (args.gradBias !== null) out.gradBias = args.gradBias;
+  setLmOutputs("linearCrossEntropy", out, args.target, args.spec, args.n, result, f32);
   return out;
 }
 
@@ -56,12 +58,14 @@ function runLinear(fn: string, r: ResolvedLinear): LinearCrossEntropyOutput {
  * The result's type follows the call as crossEntropy's does (the element type is hidden's), with
  * gradHidden and gradWeight present when `grad: true` is given, and gradBias too with a bias.
  */
-export function linearCrossEntropy<X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined>(
+export function linearCrossEntropy<
+  X extends MatrixInput, R extends Reduction = "mean", G extends boolean = false, B extends BiasInput | undefined = undefined, A extends boolean = false, M extends boolean = false, E extends boolean = false,
+>(
   hidden: X,
   weight: MatrixInput,
   target: TargetInput,
-  options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B },
-): LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B>;
+  options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B; accuracy?: A; argmax?: M; entropy?: E },
+): LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B, A, M, E>;
 export function linearCrossEntropy(hidden: MatrixInput, weight: MatrixInput, target: TargetInput, options?: LinearCrossEntropyOptions): LinearCrossEntropyOutput {
   const fn = "linearCrossEntropy";
   return runLinear(fn, resolveLinear(fn, hidden, weight, target, options));

@@ -64,24 +64,41 @@ export interface CrossEntropyOptions {
 }
 
 /**
+ * The outputs LM training reads beside the loss (docs/lm-outputs.md), from the same pass:
+ * crossEntropy's and linearCrossEntropy's results carry them. `F` is the element type, `R` the
+ * reduction: per token (F) for "none", a number otherwise.
+ */
+export interface LmOutputFields<F extends FloatArray = FloatArray, R extends Reduction = Reduction> {
+  /** With `accuracy`: the fraction of tokens not ignored whose argmax is the target ("mean"; / denominator when given), their count ("sum"), or 0/1 per token ("none"). */
+  accuracy?: R extends "none" ? F : number;
+  /** With `argmax`: (N) the predicted class of every row, the first index on ties. */
+  argmax?: Int32Array;
+  /** With `entropy`: −Σ p·log p per token, reduced as `accuracy` is (0 for ignored tokens under "none"). */
+  entropy?: R extends "none" ? F : number;
+  /** With zLoss > 0: the z-loss part Σ z·lse² of `loss`, reduced as the loss is. */
+  zLoss?: R extends "none" ? F : number;
+}
+
+/**
+ * The LM outputs a call asked for literally (`A` accuracy, `M` argmax, `E` entropy: `true`),
+ * as present members; options only known as booleans leave them optional (LmOutputFields).
+ */
+export type LmOutputsOf<F extends FloatArray, R extends Reduction, A extends boolean, M extends boolean, E extends boolean> =
+  ([A] extends [true] ? { accuracy: R extends "none" ? F : number } : unknown) &
+  ([M] extends [true] ? { argmax: Int32Array } : unknown) &
+  ([E] extends [true] ? { entropy: R extends "none" ? F : number } : unknown);
+
+/**
  * The result of crossEntropy; `F` is Float32Array for float32 logits, Float64Array otherwise, and
  * `R` the reduction.
  */
-export interface CrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> {
+export interface CrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> extends LmOutputFields<F, R> {
   /** A number for "mean" and "sum"; the N per-token losses for "none". */
   loss: R extends "none" ? F : number;
   /** (N) log-sum-exp of the (capped) logits of each row. */
   lse: F;
   /** (N, V) d loss / d logits when `grad` is set (for "none": of the sum of the per-token losses). */
   grad?: F;
-  /** With `accuracy`: the fraction of tokens not ignored whose argmax is the target ("mean"; / denominator when given), their count ("sum"), or 0/1 per token ("none"). */
-  accuracy?: number | F;
-  /** With `argmax`: (N) the predicted class of every row, the first index on ties. */
-  argmax?: Int32Array;
-  /** With `entropy`: −Σ p·log p per token, reduced as `accuracy` is (0 for ignored tokens under "none"). */
-  entropy?: number | F;
-  /** With zLoss > 0: the z-loss part Σ z·lse² of `loss`, reduced as the loss is. */
-  zLoss?: number | F;
 }
 
 /**
@@ -129,7 +146,7 @@ export interface MergedSliceStats {
 export type MatrixInput = Float32Array | Float64Array | readonly number[] | readonly (readonly number[])[];
 
 /** Options of linearCrossEntropy: those of crossEntropy (weight renamed classWeight), plus the head's bias and chunking. */
-export interface LinearCrossEntropyOptions {
+export interface LinearCrossEntropyOptions extends Pick<CrossEntropyOptions, "temperature" | "denominator" | "accuracy" | "argmax" | "entropy"> {
   /** V; needed only with flat probability targets (otherwise V = weight.length / D). Checked when given. */
   classes?: number;
   /** The LM head's bias, length V. Default none. */
@@ -158,7 +175,7 @@ export interface LinearCrossEntropyOptions {
 }
 
 /** The result of linearCrossEntropy; `F` is the element type of `hidden`, `R` the reduction. */
-export interface LinearCrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> {
+export interface LinearCrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> extends LmOutputFields<F, R> {
   /** A number for "mean" and "sum"; the N per-token losses for "none". */
   loss: R extends "none" ? F : number;
   /** (N) log-sum-exp of the (capped) logits of each row. */
@@ -216,20 +233,23 @@ export function distillationReduction(fn: string, x: unknown): DistillationReduc
 
 /**
  * What a crossEntropy call returns, from what its arguments say about it: `F` the element type,
- * `R` the reduction, `G` the grad option. `grad` is present when G is `true`, optional when the
- * call may or may not ask for it (G is `boolean`).
+ * `R` the reduction, `G` the grad option, `A`, `M`, `E` the accuracy, argmax and entropy options.
+ * `grad` is present when G is `true`, optional when the call may or may not ask for it (G is
+ * `boolean`); likewise accuracy, argmax and entropy (LmOutputsOf).
  */
-export type CrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean> = [G] extends [true]
+export type CrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean, A extends boolean = false, M extends boolean = false, E extends boolean = false> = ([G] extends [true]
   ? CrossEntropyOutput<F, R> & { grad: F }
-  : CrossEntropyOutput<F, R>;
+  : CrossEntropyOutput<F, R>) & LmOutputsOf<F, R, A, M, E>;
 
 /**
  * What a linearCrossEntropy call returns: as CrossEntropyOutputOf, with gradHidden and gradWeight
  * present when G is `true`, and gradBias too when a bias `B` was given.
  */
-export type LinearCrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean, B extends BiasInput | undefined> = [G] extends [true]
+export type LinearCrossEntropyOutputOf<
+  F extends FloatArray, R extends Reduction, G extends boolean, B extends BiasInput | undefined, A extends boolean = false, M extends boolean = false, E extends boolean = false,
+> = ([G] extends [true]
   ? LinearCrossEntropyOutput<F, R> & ([B] extends [BiasInput] ? { gradHidden: F; gradWeight: F; gradBias: F } : { gradHidden: F; gradWeight: F })
-  : LinearCrossEntropyOutput<F, R>;
+  : LinearCrossEntropyOutput<F, R>) & LmOutputsOf<F, R, A, M, E>;
 
 /** The LM head's bias (length V). */
 export type BiasInput = Float32Array | Float64Array | readonly number[];
@@ -313,11 +333,11 @@ export const OPTIONS = {
     default: undefined,
     check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0 (leave it out for no cap)"),
   },
-  temperature: { calls: ["crossEntropy", "distillationLoss"], default: 1, check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0") },
-  denominator: { calls: ["crossEntropy"], default: undefined, check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0") },
-  accuracy: { calls: ["crossEntropy"], default: false, check: boolean },
-  argmax: { calls: ["crossEntropy"], default: false, check: boolean },
-  entropy: { calls: ["crossEntropy"], default: false, check: boolean },
+  temperature: { calls: ["crossEntropy", "linearCrossEntropy", "distillationLoss"], default: 1, check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0") },
+  denominator: { calls: ["crossEntropy", "linearCrossEntropy"], default: undefined, check: numberIn((x) => x > 0 && Number.isFinite(x), "a finite number > 0") },
+  accuracy: { calls: ["crossEntropy", "linearCrossEntropy"], default: false, check: boolean },
+  argmax: { calls: ["crossEntropy", "linearCrossEntropy"], default: false, check: boolean },
+  entropy: { calls: ["crossEntropy", "linearCrossEntropy"], default: false, check: boolean },
   grad: { calls: ["crossEntropy", "linearCrossEntropy", "distillationLoss"], default: false, check: boolean },
   /** A vocabulary shard's classes [v0, v1) (sliceStats, sliceGrad; checked against classes by resolve.ts). */
   v0: { calls: ["slices"], default: undefined, check: nonNegativeInteger },

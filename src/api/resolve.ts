@@ -227,6 +227,13 @@ function resolveTarget(fn: string, target: TargetInput, n: number, v: number, ig
   return { target: out, probs: null };
 }
 
+/** options.accuracy compares the argmax with a class: index targets only. */
+function checkAccuracyTarget(fn: string, spec: LossSpec, probs: FloatArray | null): void {
+  if (spec.accuracy && probs !== null) {
+    throw new TypeError(`${fn}: options.accuracy needs class-index targets; got probability targets ({ probs }), which have no class to compare the argmax with`);
+  }
+}
+
 /** A resolved crossEntropy call: the kernel's inputs and spec, and what the api does around it. */
 export interface ResolvedCrossEntropy {
   logits: FloatArray;
@@ -251,9 +258,7 @@ export function resolveCrossEntropy(fn: string, call: OptionCall, logits: Logits
   if (inplace && !flat.callerBuffer) throw new TypeError(`${fn}: options.inplace needs logits as a Float32Array or Float64Array; got a plain array`);
   const backend = o.get("backend");
   const t = target === null ? { target: new Int32Array(flat.n).fill(-1), probs: null } : resolveTarget(fn, target, flat.n, flat.v, o.get("ignoreIndex"));
-  if (spec.accuracy && t.probs !== null) {
-    throw new TypeError(`${fn}: options.accuracy needs class-index targets; got probability targets ({ probs }), which have no class to compare the argmax with`);
-  }
+  checkAccuracyTarget(fn, spec, t.probs);
   return { logits: flat.data, n: flat.n, v: flat.v, ...t, spec, grad, inplace, backend };
 }
 
@@ -360,6 +365,7 @@ export function resolveLinear(fn: string, hiddenIn: MatrixInput, weightIn: Matri
   const chunkRows = chunkSize !== undefined ? Math.min(chunkSize, n) : Math.max(1, Math.min(n, Math.floor(o.get("memoryBudget") / (v * (f32 ? 4 : 8)))));
 
   const t = resolveTarget(fn, targetIn, n, v, o.get("ignoreIndex"));
+  checkAccuracyTarget(fn, spec, t.probs);
   return { hidden: h.data, weight, bias, n, d, v, ...t, spec, chunkRows, gradFilter: o.get("gradFilter"), grad: o.get("grad"), backend: o.get("backend") };
 }
 

@@ -106,10 +106,10 @@ export interface LmOutputs {
  * probability targets), in row order. Accuracy and entropy are unweighted: "mean" divides by
  * their count K, or by the caller's denominator; the z-loss part divides by the loss's own D.
  */
-export function lmOutputs(target: Int32Array | null, spec: LossSpec, n: number, result: CrossEntropyResult): LmOutputs {
+export function lmOutputs(fn: string, target: Int32Array | null, spec: LossSpec, n: number, result: CrossEntropyResult): LmOutputs {
   const out: LmOutputs = {};
   if ((wantsArgmax(spec) && result.argmax === undefined) || (spec.entropy && result.entropy === undefined)) {
-    throw new Error("crossEntropy: the backend returned no argmax or entropy; expected a kernel that reports the outputs options.argmax, accuracy and entropy ask for");
+    throw new Error(`${fn}: the backend returned no argmax or entropy; expected a kernel that reports the outputs options.argmax, accuracy and entropy ask for`);
   }
   const counts = (i: number): boolean => target === null || target[i]! >= 0;
   const reduce = (rows: Float64Array, divisor: number): number | Float64Array => {

@@ -44,20 +44,22 @@ describe("tfjs linearCrossEntropy", () => {
     tf.dispose([h, w, b]);
   });
 
-  it("matches xent's crossEntropy op on materialised logits for every reduction and option, with a per-row upstream gradient", () => {
+  it("matches xent's crossEntropy op on materialised logits for every reduction and option (temperature, denominator), with a per-row upstream gradient", () => {
     const n = 9;
     const d = 6;
     const v = 13;
     const { h, w, b, t } = problem(n, d, v, 5);
     t[2] = -100;
     const rowScale = tf.tensor1d(new Float32Array([1, 2, 2, 0, 1, 3, 1, 0.5, 2]));
-    const options = { labelSmoothing: 0.05, zLoss: 1e-3, softcap: 3 };
-    for (const reduction of ["mean", "sum", "none"] as const) {
+    const options = { labelSmoothing: 0.05, zLoss: 1e-3, softcap: 3, temperature: 1.4 };
+    const runs = [["mean", {}], ["mean", { denominator: 20 }], ["sum", {}], ["none", {}]] as const;
+    for (const [reduction, extra] of runs) {
       const head = (loss: tf.Tensor) => (reduction === "none" ? tf.sum(tf.mul(loss, rowScale)) : loss) as tf.Scalar;
-      const want = tf.variableGrads(() => head(crossEntropy(tf.add(tf.matMul(h, w, false, true), b) as tf.Tensor2D, t, { ...options, reduction })));
-      const got = tf.variableGrads(() => head(linearCrossEntropy(h, w, t, { ...options, bias: b, reduction })));
-      assertClose(got.value.dataSync()[0]!, want.value.dataSync()[0]!, tol, `${reduction} loss`);
-      for (const x of [h, w, b]) assertClose(got.grads[x.name]!.dataSync(), want.grads[x.name]!.dataSync(), tol, `${reduction} grad ${x.name}`);
+      const want = tf.variableGrads(() => head(crossEntropy(tf.add(tf.matMul(h, w, false, true), b) as tf.Tensor2D, t, { ...options, ...extra, reduction })));
+      const got = tf.variableGrads(() => head(linearCrossEntropy(h, w, t, { ...options, ...extra, bias: b, reduction })));
+      const tag = `${reduction} ${JSON.stringify(extra)}`;
+      assertClose(got.value.dataSync()[0]!, want.value.dataSync()[0]!, tol, `${tag} loss`);
+      for (const x of [h, w, b]) assertClose(got.grads[x.name]!.dataSync(), want.grads[x.name]!.dataSync(), tol, `${tag} grad ${x.name}`);
       tf.dispose([want.value, got.value, ...Object.values(want.grads), ...Object.values(got.grads)]);
     }
     tf.dispose([h, w, b, rowScale]);

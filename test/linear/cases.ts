@@ -14,7 +14,8 @@ const SHAPES: readonly (readonly [number, number, number])[] = [
   [33, 17, 50],
 ];
 
-interface OptionSet {
+/** One set of options for every shape: `probs` for probability targets, `ignored` a fraction of ignored targets. */
+export interface OptionSet {
   name: string;
   options: Record<string, unknown>;
   probs?: boolean;
@@ -46,11 +47,26 @@ function optionSets(v: number, rand: () => number): OptionSet[] {
 }
 
 export function linearCases(): LinearCase[] {
-  const rand = rng(20261128);
+  // Cycle the chunking: one row per chunk, a few rows, and the default budget.
+  return buildCases(20261128, SHAPES, optionSets, [{ chunkSize: 1 }, { chunkSize: 3 }, {}, { memoryBudget: 64 }]);
+}
+
+/**
+ * Every option set on every shape (N, D, V), float32 and float64, with random hidden and weight
+ * from `seed`; case k takes chunking `chunks[k % chunks.length]`, and probability targets alternate
+ * between flat (with options.classes) and rows.
+ */
+export function buildCases(
+  seed: number,
+  shapes: readonly (readonly [number, number, number])[],
+  sets: (v: number, rand: () => number) => OptionSet[],
+  chunks: readonly Record<string, unknown>[],
+): LinearCase[] {
+  const rand = rng(seed);
   const cases: LinearCase[] = [];
   let k = 0;
-  for (const [n, d, v] of SHAPES) {
-    for (const set of optionSets(v, rand)) {
+  for (const [n, d, v] of shapes) {
+    for (const set of sets(v, rand)) {
       for (const f32 of [true, false]) {
         k++;
         const hidden = randomArray(n * d, 1.5, rand, f32);
@@ -75,8 +91,7 @@ export function linearCases(): LinearCase[] {
         } else {
           target = Array.from({ length: n }, () => (rand() < (set.ignored ?? 0) ? ignoreIndex : Math.floor(rand() * v)));
         }
-        // Cycle the chunking: one row per chunk, a few rows, and the default budget.
-        const chunk = [{ chunkSize: 1 }, { chunkSize: 3 }, {}, { memoryBudget: 64 }][k % 4]!;
+        const chunk = chunks[k % chunks.length]!;
         cases.push({
           name: `${set.name} N=${n} D=${d} V=${v} ${f32 ? "f32" : "f64"} ${JSON.stringify(chunk)}`,
           n,

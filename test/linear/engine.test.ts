@@ -16,7 +16,7 @@ async function withEngine<T>(threads: number, f: (e: Engine) => Promise<T>): Pro
   }
 }
 
-test("engine.linearCrossEntropy is bitwise identical on 1, 2, 3 and 4 threads (and matches the sync wasm backend)", async () => {
+test("engine.linearCrossEntropy is bitwise identical on 1, 2, 3 and 4 threads, LM outputs included (and matches the sync wasm backend)", async () => {
   // Several vocabulary blocks (256) and gradHidden column groups (64), odd sizes, every option.
   const n = 29, d = 70, v = 1100;
   const rand = rng(99);
@@ -25,24 +25,29 @@ test("engine.linearCrossEntropy is bitwise identical on 1, 2, 3 and 4 threads (a
   const bias = randomArray(v, 0.5, rand, true) as Float32Array;
   const target = Array.from({ length: n }, (_, i) => (i % 9 === 4 ? -100 : Math.floor(rand() * v)));
   const options = { grad: true, bias, labelSmoothing: 0.1, zLoss: 0.01, softcap: 5, chunkSize: 6 } as const;
+  const lm = { ...options, temperature: 0.8, denominator: 40, accuracy: true, argmax: true, entropy: true } as const;
   const outs: LinearCrossEntropyOutput[] = [];
   for (const threads of [1, 2, 3, 4]) {
     outs.push(await withEngine(threads, (e) => e.linearCrossEntropy(hidden, weight, target, options)));
     outs.push(await withEngine(threads, (e) => e.linearCrossEntropy(hidden, weight, target, { ...options, gradFilter: 1e-3 })));
+    outs.push(await withEngine(threads, (e) => e.linearCrossEntropy(hidden, weight, target, lm)));
   }
-  for (let t = 2; t < outs.length; t++) {
-    const a = outs[t % 2]!;
+  assert.ok(outs[2]!.argmax instanceof Int32Array && typeof outs[2]!.entropy === "number" && typeof outs[2]!.zLoss === "number");
+  for (let t = 3; t < outs.length; t++) {
+    const a = outs[t % 3]!;
     const b = outs[t]!;
     assert.equal(b.loss, a.loss, `loss, run ${t}`);
     assert.deepEqual(b.lse, a.lse, `lse, run ${t}`);
     assert.deepEqual(b.gradHidden, a.gradHidden, `gradHidden, run ${t}`);
     assert.deepEqual(b.gradWeight, a.gradWeight, `gradWeight, run ${t}`);
     assert.deepEqual(b.gradBias, a.gradBias, `gradBias, run ${t}`);
+    assert.deepEqual([b.accuracy, b.argmax, b.entropy, b.zLoss], [a.accuracy, a.argmax, a.entropy, a.zLoss], `LM outputs, run ${t}`);
   }
   assert.ok(await init(), "the wasm backend registers");
   const sync = linearCrossEntropy(hidden, weight, target, { ...options, backend: "wasm" });
   assert.deepEqual(sync.gradWeight, outs[0]!.gradWeight, "the synchronous wasm backend runs the same kernels");
   assert.deepEqual(sync.gradHidden, outs[0]!.gradHidden);
+  assert.deepEqual(linearCrossEntropy(hidden, weight, target, { ...lm, backend: "wasm" }), outs[2], "the LM outputs too");
 });
 
 test("engine.linearCrossEntropy: bad input is rejected with the engine's name, a disposed engine refuses, js engine agrees", async () => {
@@ -51,6 +56,8 @@ test("engine.linearCrossEntropy: bad input is rejected with the engine's name, a
   await withEngine(2, async (e) => {
     await assert.rejects(e.linearCrossEntropy(hidden, weight.subarray(1), [0, 1, 2]), /^RangeError: engine.linearCrossEntropy: weight has length 19, which is not a multiple of D = 4/);
     await assert.rejects(e.linearCrossEntropy(hidden, weight, [0, 1, 2], { bias: [1, 2] }), /engine.linearCrossEntropy: options.bias has length 2; expected V = 5/);
+    await assert.rejects(e.linearCrossEntropy(hidden, weight, [0, 1, 2], { denominator: 4, reduction: "sum" }), /^TypeError: engine.linearCrossEntropy: options.denominator is given with reduction "sum"/);
+    await assert.rejects(e.linearCrossEntropy(hidden, weight, { probs: new Float32Array(15) }, { classes: 5, accuracy: true }), /^TypeError: engine.linearCrossEntropy: options.accuracy needs class-index targets/);
     // The engine still works after a rejected call, and frees everything.
     const out = await e.linearCrossEntropy(hidden, weight, [0, 1, 2], { grad: true });
     assert.equal(typeof out.loss, "number");

@@ -1,6 +1,6 @@
 /**
  * The materialised path, in float64: logits = hidden·weightᵀ + bias, then the public
- * crossEntropy on the reference backend with the gradient, then dHidden = G·weight,
+ * crossEntropy on the reference backend with the gradient (and the LM outputs the options ask for), then dHidden = G·weight,
  * dWeight = Gᵀ·hidden and dBias = Σ_rows G. Every linearCrossEntropy backend is checked against it.
  */
 import { crossEntropy } from "../../src/index.js";
@@ -20,6 +20,13 @@ export interface LinearCase {
 export interface Materialised {
   loss: number | Float64Array;
   lse: Float64Array;
+  /** The LM outputs the case's options ask for (zLoss with zLoss > 0), as crossEntropy returns them. */
+  accuracy?: number | Float64Array;
+  argmax?: Int32Array;
+  entropy?: number | Float64Array;
+  zLoss?: number | Float64Array;
+  /** The materialised float64 logits (N, V). */
+  logits: Float64Array;
   gradHidden: Float64Array;
   gradWeight: Float64Array;
   gradBias: Float64Array;
@@ -48,7 +55,7 @@ export function materialise(c: LinearCase): Materialised {
     }
   }
   const ceOptions: Record<string, unknown> = { classes: v, grad: true, backend: "reference" };
-  for (const key of ["reduction", "ignoreIndex", "labelSmoothing", "zLoss", "softcap"]) {
+  for (const key of ["reduction", "ignoreIndex", "labelSmoothing", "zLoss", "softcap", "temperature", "denominator", "accuracy", "argmax", "entropy"]) {
     if (o[key] !== undefined) ceOptions[key] = o[key];
   }
   if (o.classWeight !== undefined) ceOptions.weight = o.classWeight;
@@ -58,6 +65,7 @@ export function materialise(c: LinearCase): Materialised {
     target = { probs: Float64Array.from(Array.isArray(p) && Array.isArray(p[0]) ? (p as number[][]).flat() : (p as ArrayLike<number>)) };
   }
   const out = crossEntropy(logits, target, ceOptions);
+  const { accuracy, argmax, entropy, zLoss } = out;
   const g = out.grad!;
   const gradHidden = new Float64Array(n * d);
   const gradWeight = new Float64Array(v * d);
@@ -72,7 +80,7 @@ export function materialise(c: LinearCase): Materialised {
       }
     }
   }
-  return { loss: out.loss as number | Float64Array, lse: out.lse, gradHidden, gradWeight, gradBias };
+  return { loss: out.loss as number | Float64Array, lse: out.lse, accuracy, argmax, entropy, zLoss, logits, gradHidden, gradWeight, gradBias };
 }
 
 export { assertClose } from "../helpers/close.js";

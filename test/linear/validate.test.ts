@@ -84,6 +84,19 @@ describe("linearCrossEntropy validation", () => {
     // The registry's own message, as for crossEntropy.
     assert.throws(() => linearCrossEntropy(hidden, weight, target, { backend: "nope" }), /unknown backend "nope"/);
   });
+  it("the LM options keep crossEntropy's checks, naming linearCrossEntropy", () => {
+    const probs = new Float64Array(N * V).fill(1 / V);
+    throws(() => linearCrossEntropy(hidden, weight, { probs }, { classes: V, accuracy: true }), TypeError, /options.accuracy needs class-index targets; got probability targets/);
+    throws(() => linearCrossEntropy(hidden, weight, target, { denominator: 10, reduction: "sum" }), TypeError, /options.denominator is given with reduction "sum"; expected reduction "mean"/);
+    throws(() => linearCrossEntropy(hidden, weight, target, { denominator: 10, reduction: "none" }), TypeError, /options.denominator is given with reduction "none"/);
+    throws(() => linearCrossEntropy(hidden, weight, target, { denominator: 0 }), RangeError, /options.denominator is 0; expected a finite number > 0/);
+    throws(() => linearCrossEntropy(hidden, weight, target, { temperature: 0 }), RangeError, /options.temperature is 0; expected a finite number > 0/);
+    throws(() => linearCrossEntropy(hidden, weight, target, { temperature: Infinity }), RangeError, /options.temperature is Infinity/);
+    throws(() => linearCrossEntropy(hidden, weight, target, { temperature: "2" as never }), TypeError, /options.temperature is string; expected a number/);
+    for (const name of ["accuracy", "argmax", "entropy"] as const) {
+      throws(() => linearCrossEntropy(hidden, weight, target, { [name]: 1 } as never), TypeError, new RegExp(`options.${name} is 1; expected true or false`));
+    }
+  });
   it("never modifies the caller's arrays", () => {
     const h = Float32Array.from(hidden);
     const w = Float32Array.from(weight);

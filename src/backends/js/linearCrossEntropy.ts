@@ -5,7 +5,8 @@
  * For each chunk of R = chunkRows rows (the last one may be shorter):
  *   1. logits (R, V) = hidden[rows] (R, D) · weightᵀ (+ bias), into one reused scratch buffer;
  *   2. the js crossEntropy kernel on that chunk, with reduction "sum" and its gradient written
- *      in place over the logits: per-row loss, lse and dL/dlogits (R, V) with every option;
+ *      in place over the logits: per-row loss, lse, argmax and entropy (when the spec asks) and
+ *      dL/dlogits (R, V) with every option (temperature and softcap included);
  *   3. the mean's 1/D, with the global D (never the chunk's), on the rows that are not ignored;
  *   4. gradBias += column sums; then, per vocabulary block of BLOCK columns:
  *        dHidden[rows] (R, D) += dL[:, block] · weight[block]      (float64 scratch, R×D)
@@ -20,10 +21,11 @@
  * twice and dWeight updated once per chunk, which a scalar kernel hides behind its arithmetic.
  *
  * Scratch: R×V logits (input type), R×D float64 for dHidden, V float64 for gradBias, and what
- * the crossEntropy kernel allocates per chunk (a V float64 row under softcap, 2R float64).
+ * the crossEntropy kernel allocates per chunk (a V float64 row under softcap or a temperature,
+ * 2R float64, and R int32 and R float64 for the argmax and entropy when asked).
  * Results do not depend on R for the loss and lse; gradients change only by float32 rounding.
  */
-import { gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { gradScale, meanDenominator, reduceLoss, wantsArgmax } from "../common.js";
 import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
 import { crossEntropy } from "./crossEntropy.js";
 import { matmul } from "./matmul.js";
@@ -47,11 +49,14 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
   const dH = grad ? new Float64Array(rMax * d) : null; // (R, D)
   const dB = grad && gradBias !== null ? new Float64Array(v) : null; // (V)
   const scratchBytes =
-    chunk.byteLength + (dH?.byteLength ?? 0) + (dB?.byteLength ?? 0) + (spec.softcap > 0 ? 8 * v : 0) + 16 * rMax;
+    chunk.byteLength + (dH?.byteLength ?? 0) + (dB?.byteLength ?? 0) + (spec.softcap > 0 || spec.temperature !== 1 ? 8 * v : 0) +
+    (16 + (wantsArgmax(spec) ? 4 : 0) + (spec.entropy ? 8 : 0)) * rMax;
 
   const rowLoss = new Float64Array(n);
   const lse = new Float64Array(n);
-  const chunkSpec = { ...spec, reduction: "sum" as const }; // the mean's 1/D is applied in step 3
+  const argmax = wantsArgmax(spec) ? new Int32Array(n) : undefined;
+  const entropy = spec.entropy ? new Float64Array(n) : undefined;
+  const chunkSpec = { ...spec, reduction: "sum" as const, denominator: null }; // the mean's 1/D is applied in step 3
 
   for (let r0 = 0; r0 < n; r0 += rMax) {
     const rows = Math.min(rMax, n - r0);
@@ -78,6 +83,8 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
     });
     rowLoss.set(ce.rowLoss, r0);
     lse.set(ce.lse, r0);
+    if (argmax !== undefined) argmax.set(ce.argmax!, r0);
+    if (entropy !== undefined) entropy.set(ce.entropy!, r0);
     if (!grad) continue;
 
     // 3. the mean's 1/D on rows that count (ignored rows stay exactly zero, as in crossEntropy).
@@ -108,7 +115,7 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
     gradHidden.set(dH!.subarray(0, rows * d), r0 * d);
   }
   if (dB !== null) gradBias!.set(dB);
-  return { loss: reduceLoss(rowLoss, spec, denom), rowLoss, lse, scratchBytes };
+  return { loss: reduceLoss(rowLoss, spec, denom), rowLoss, lse, argmax, entropy, scratchBytes };
 }
 
 /** True when every |dL| of the tile (rows, nb) at column j0 is below the threshold (NaN never is). */

@@ -4,6 +4,7 @@
  * For each row i of hidden (N, D):
  *   logits_j = bias_j + Σ_k hidden[i][k]·weight[j][k]            (V) float64
  *   loss_i, lse_i, g = dL_i/dlogits                                by the reference crossEntropy
+ *   (with every option of the spec: temperature, softcap, ..., and the row's argmax and entropy)
  *   g *= 1/D for the mean (D over the whole batch), unless the row is ignored
  *   dHidden[i][k] = Σ_j g_j·weight[j][k]
  *   dWeight[j][k] += g_j·hidden[i][k]
@@ -12,7 +13,7 @@
  * It holds one row of logits (V), never (N, V). The gradient filter is a speed option of the
  * fast kernels; the reference ignores it and always returns the exact gradient.
  */
-import { gradScale, meanDenominator, reduceLoss } from "../common.js";
+import { gradScale, meanDenominator, reduceLoss, wantsArgmax } from "../common.js";
 import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
 import { crossEntropy } from "./crossEntropy.js";
 
@@ -20,13 +21,15 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
   const { hidden, weight, bias, n, d, v, target, probs, spec, gradHidden, gradWeight, gradBias } = args;
   const denom = meanDenominator(target, spec, n);
   const scale = gradScale(spec.reduction, denom);
-  const rowSpec = { ...spec, reduction: "sum" as const }; // the mean's 1/D is applied below, over the whole batch
+  const rowSpec = { ...spec, reduction: "sum" as const, denominator: null }; // the mean's 1/D is applied below, over the whole batch
   const grad = gradHidden !== null && gradWeight !== null;
 
   const logits = new Float64Array(v); // one row of logits
   const g = new Float64Array(v); // its gradient
   const rowLoss = new Float64Array(n);
   const lse = new Float64Array(n);
+  const argmax = wantsArgmax(spec) ? new Int32Array(n) : undefined;
+  const entropy = spec.entropy ? new Float64Array(n) : undefined;
 
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < v; j++) {
@@ -45,6 +48,8 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
     });
     rowLoss[i] = r.rowLoss[0]!;
     lse[i] = r.lse[0]!;
+    if (argmax !== undefined) argmax[i] = r.argmax![0]!;
+    if (entropy !== undefined) entropy[i] = r.entropy![0]!;
     if (!grad) continue;
 
     const ignored = target !== null && target[i]! < 0;
@@ -59,5 +64,5 @@ export function linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEnt
       if (gradBias !== null) gradBias[j] = gradBias[j]! + g[j]!;
     }
   }
-  return { loss: reduceLoss(rowLoss, spec, denom), rowLoss, lse, scratchBytes: 2 * 8 * v + 3 * 8 * v + 16 };
+  return { loss: reduceLoss(rowLoss, spec, denom), rowLoss, lse, argmax, entropy, scratchBytes: 2 * 8 * v + 3 * 8 * v + 16 };
 }

@@ -106,15 +106,21 @@ export function rowsJob(s: Staged, rows: number): Job {
   return { kernel: "crossEntropyRows", params: s.ptr, items: rows, scratch: s.scratch, scratchStride: s.params.v * 4 };
 }
 
-/** Read the per-row results, reduce them in row order, and free the temporaries. */
-export function collect(inst: WasmInstance, s: Staged, spec: LossSpec): CrossEntropyResult {
+/** Copy the per-row results of all N rows out of wasm memory and reduce the loss in row order (the temporaries stay). */
+export function readRows(inst: WasmInstance, s: Staged, spec: LossSpec): CrossEntropyResult {
   const { params: p, n } = s;
   const rowLoss = inst.f64(p.rowLoss, n).slice();
   const lse = inst.f64(p.lse, n).slice();
   const argmax = p.argmax === 0 ? undefined : inst.i32(p.argmax, n).slice();
   const entropy = p.entropy === 0 ? undefined : inst.f64(p.entropy, n).slice();
-  for (const t of s.temps) inst.free(t);
   return { loss: reduceLoss(rowLoss, spec, s.d), rowLoss, lse, argmax, entropy };
+}
+
+/** Read the per-row results, reduce them in row order, and free the temporaries. */
+export function collect(inst: WasmInstance, s: Staged, spec: LossSpec): CrossEntropyResult {
+  const result = readRows(inst, s, spec);
+  for (const t of s.temps) inst.free(t);
+  return result;
 }
 
 /** Elements of logits staged at once by the synchronous backend (16 MiB of float32). */

@@ -4,7 +4,8 @@
  *
  * For each chunk of R rows (one parameter struct, rewritten per chunk): a "linearLogits" job
  * (vocabulary blocks over threads), the bias on
- * the host, a cross-entropy job (rows over threads; gradient in place, with the global 1/D), the
+ * the host, a cross-entropy job (rows over threads; gradient in place, with the global 1/D and
+ * the 1/τ of the temperature; the rows' argmax and entropy into all-N outputs when asked), the
  * bias gradient and the filter mask on the host, then a "linearGrad" job (gradHidden column groups
  * and gradWeight vocabulary blocks over threads). Every output element is written by one item
  * with a fixed summation order, so results are bitwise identical for any thread count.
@@ -12,10 +13,9 @@
  * The steps are a generator of jobs, so the synchronous backend (runs each job inline) and the
  * executor (hands each job to its thread pool) share one loop.
  */
-import { reduceLoss } from "../common.js";
 import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
 import { LIN_HC, LIN_PARAMS_BYTES, LIN_VB, runJob, writeLinearParams, type Job } from "./abi.js";
-import { pointAtRows, rowsJob, stage } from "./crossEntropy.js";
+import { pointAtRows, readRows, rowsJob, stage } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
 
 /** Where the large operands lie in wasm memory (byte offsets); gradWeight is zero-filled, or 0. */
@@ -92,9 +92,7 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
       gradHidden.set(inst.f32(dH, rows * d), r0 * d);
     }
     if (dB !== null) gradBias!.set(dB);
-    const rowLoss = inst.f64(staged.params.rowLoss, n).slice();
-    const lse = inst.f64(staged.params.lse, n).slice();
-    return { loss: reduceLoss(rowLoss, args.spec, staged.d), rowLoss, lse, scratchBytes };
+    return { ...readRows(inst, staged, args.spec), scratchBytes };
   } finally {
     for (const p of temps) inst.free(p);
   }
