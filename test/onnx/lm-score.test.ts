@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { assertClose } from "../helpers/close.js";
 import {
-  halfToFloat, importPeer, loadModelFolder, loadTokenizer, MissingPackageError, ModelFolderError, wrapTokenizer, type LoadedModel,
+  halfToFloat, widenHalf, importPeer, loadModelFolder, loadTokenizer, MissingPackageError, ModelFolderError, wrapTokenizer, type LoadedModel,
 } from "../../examples/tiny-gpt/src/lm/model-folder.js";
 import { isModelScoreUserError, scoreFileWithModel } from "../../examples/tiny-gpt/src/lm/run-model-score.js";
 import { scoreIds, scoreText, windows, type ScoringModel, type TextTokenizer } from "../../examples/tiny-gpt/src/lm/score-text.js";
@@ -230,6 +230,16 @@ describe("model folders", () => {
     const cases: [number, number][] = [[0x3c00, 1], [0xc000, -2], [0x7bff, 65504], [0x0001, 2 ** -24], [0x8000, -0], [0x7c00, Infinity], [0xfc00, -Infinity], [0x3555, 0.333251953125]];
     for (const [h, want] of cases) assert.equal(halfToFloat(h), want, `0x${h.toString(16)}`);
     assert.ok(Number.isNaN(halfToFloat(0x7e00)));
+    // as onnxruntime-node hands them over: bits in a Uint16Array, or a Float16Array where the runtime has one (Node 24+)
+    const bits = Uint16Array.from(cases, ([h]) => h);
+    assert.deepEqual([...widenHalf(bits)], cases.map(([, want]) => Math.fround(want)));
+    assert.deepEqual([...widenHalf(bits.subarray(2))], cases.slice(2).map(([, want]) => Math.fround(want)));
+    const half: unknown = Reflect.get(globalThis, "Float16Array");
+    if (typeof half === "function") {
+      const f16: unknown = Reflect.construct(half, [cases.map(([, want]) => want)]);
+      assert.deepEqual([...widenHalf(f16)], cases.map(([, want]) => Math.fround(want)), "a Float16Array");
+    }
+    assert.throws(() => widenHalf([1, 2]), /float16 logits came as \[object Array\]; expected a Float16Array or a Uint16Array/);
   });
 });
 

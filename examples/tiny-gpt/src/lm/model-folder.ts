@@ -176,6 +176,18 @@ export function halfToFloat(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+/**
+ * float16 logits widened to float32, exactly. onnxruntime-node hands them over as a Float16Array
+ * where the runtime has one (Node 24 and later) and as their bits in a Uint16Array elsewhere:
+ * both hold the same 16-bit patterns, read here through a Uint16Array view of the same bytes.
+ */
+export function widenHalf(data: unknown): Float32Array {
+  if (!ArrayBuffer.isView(data) || data.byteLength % 2 !== 0 || data.byteOffset % 2 !== 0) {
+    throw new ModelFolderError(`float16 logits came as ${Object.prototype.toString.call(data)}; expected a Float16Array or a Uint16Array of float16 bits`);
+  }
+  return Float32Array.from(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2), halfToFloat);
+}
+
 /** Load a causal LM folder: its tokenizer, config and ONNX session, as a model `scoreText` runs. */
 export async function loadModelFolder(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelFolderError(`model folder ${JSON.stringify(dir)} does not exist or is not a folder`);
@@ -235,7 +247,7 @@ export async function loadModelFolder(dir: string, options: LoadOptions = {}): P
     const last = t.dims[t.dims.length - 1];
     if (last !== vocabSize) throw new ModelFolderError(`${onnxPath}: ${output} has ${String(last)} classes; config.json's vocab_size is ${vocabSize}`);
     if (t.type === "float32") return t.data as Float32Array;
-    if (t.type === "float16") return Float32Array.from(t.data as Uint16Array, halfToFloat);
+    if (t.type === "float16") return widenHalf(t.data);
     throw new ModelFolderError(`${onnxPath}: ${output} is ${t.type}; expected float32 or float16`);
   };
 
