@@ -188,7 +188,7 @@ export interface SliceConstants {
   readonly scale: number;
 }
 
-export function sliceConstants(args: CrossEntropyArgs): SliceConstants {
+function sliceConstants(args: CrossEntropyArgs): SliceConstants {
   const { v, n, target, spec } = args;
   const d = meanDenominator(target, spec, n);
   return { wSum: classWeightSum(spec, v), d, scale: gradScale(spec.reduction, d) };

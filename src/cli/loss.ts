@@ -19,7 +19,7 @@ interface LossFlags {
 }
 
 /** How far from 1 the sum of --probs may be (typed, rounded probabilities); closer sums are renormalised. */
-export const PROB_SUM_TOLERANCE = 1e-3;
+const PROB_SUM_TOLERANCE = 1e-3;
 
 export function registerLoss(program: Command): void {
   program
@@ -39,7 +39,7 @@ export function registerLoss(program: Command): void {
     });
 }
 
-export function runLoss(flags: LossFlags): string {
+function runLoss(flags: LossFlags): string {
   if ((flags.probs === undefined) === (flags.logits === undefined)) {
     throw new UsageError("give exactly one of --probs and --logits");
   }

@@ -146,8 +146,3 @@ function edge(j0: number, nj: number, m: number, k: number, a: MatView, b: MatVi
     }
   }
 }
-
-/** Floating-point operations of one product: 2·m·n·k. */
-export function matmulFlops(m: number, n: number, k: number): number {
-  return 2 * m * n * k;
-}

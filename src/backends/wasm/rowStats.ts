@@ -23,7 +23,7 @@ export function rowStats(inst: WasmInstance, args: CrossEntropyArgs, slice: Voca
 }
 
 /** Copy (5, N) float64 statistics at `ptr` in wasm memory into `out`. */
-export function readStats(inst: WasmInstance, ptr: number, n: number, out: SliceStats): void {
+function readStats(inst: WasmInstance, ptr: number, n: number, out: SliceStats): void {
   const b = inst.f64(ptr, 5 * n);
   out.max.set(b.subarray(0, n));
   out.sumExp.set(b.subarray(n, 2 * n));

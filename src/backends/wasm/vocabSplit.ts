@@ -25,7 +25,7 @@ import { writeMerged } from "./sliceBackward.js";
 /** Classes per slice (32 KiB of float32 per row): slice k is [k·VOCAB_SLICE, min(V, (k+1)·VOCAB_SLICE)). */
 export const VOCAB_SLICE = 8192;
 /** The most rows for which the vocabulary is split. */
-export const VOCAB_SPLIT_MAX_ROWS = 8;
+const VOCAB_SPLIT_MAX_ROWS = 8;
 
 /** True when a call of n rows of V classes runs slice by slice (a choice by shape, never by thread count). */
 export function useVocabSplit(n: number, v: number): boolean {

@@ -9,7 +9,7 @@
  */
 
 /** Keep the lines of the `//#if` branches whose name is in `defines`. */
-export function preprocess(source: string, defines: ReadonlySet<string>): string {
+function preprocess(source: string, defines: ReadonlySet<string>): string {
   const out: string[] = [];
   let keep = true;
   let inIf = false;
