@@ -17,21 +17,21 @@ const SYNC_LINEAR_BYTES = 2 ** 31;
 const BLOCK_ELEMENTS = 2 ** 28;
 
 /** The synchronous kernels, bound to their instance once `load()` has compiled it. */
-interface SyncKernels {
+interface BoundKernels {
   crossEntropy(args: CrossEntropyArgs): CrossEntropyResult;
   linearCrossEntropy(args: LinearCrossEntropyArgs): LinearCrossEntropyResult;
   distillation(args: DistillationArgs): DistillationResult;
 }
 
-let kernels: SyncKernels | null = null;
-let loading: Promise<SyncKernels> | null = null;
+let kernels: BoundKernels | null = null;
+let loading: Promise<BoundKernels> | null = null;
 
-function loaded(): SyncKernels {
+function loaded(): BoundKernels {
   if (kernels === null) throw new Error('wasm backend: not loaded; expected `await init()` before backend "wasm" runs synchronously');
   return kernels;
 }
 
-async function loadKernels(): Promise<SyncKernels> {
+async function loadKernels(): Promise<BoundKernels> {
   const [ce, lin, di, { WasmInstance }] = await Promise.all([import("./crossEntropy.js"), import("./linearCrossEntropy.js"), import("./distillation.js"), import("./instance.js")]);
   const inst = await WasmInstance.create("own");
   return {
