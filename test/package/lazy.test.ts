@@ -5,6 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
@@ -12,16 +15,25 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 
 /** The src/ modules a child loads running `body` after `import * as xent from "./src/index.ts"`. */
 function loaded(body: string): string[] {
-  const hook = `data:text/javascript,${encodeURIComponent(
-    `export async function load(url, context, next) { if (url.includes("/src/")) process.stderr.write("LOADED " + url.slice(url.indexOf("/src/") + 1) + "\\n"); return next(url, context); }`,
-  )}`;
-  const main = `import { register } from "node:module";
+  // The hook runs on the loader's own thread (Node 22 and later), whose stderr may be cut off when
+  // the process exits: it appends each URL to a file, synchronously, before the module loads.
+  const dir = mkdtempSync(join(tmpdir(), "xent-lazy-"));
+  const log = join(dir, "loaded.txt");
+  try {
+    const hook = `data:text/javascript,${encodeURIComponent(
+      `import { appendFileSync } from "node:fs";
+export async function load(url, context, next) { if (url.includes("/src/")) appendFileSync(${JSON.stringify(log)}, url.slice(url.indexOf("/src/") + 1) + "\\n"); return next(url, context); }`,
+    )}`;
+    const main = `import { register } from "node:module";
 register(${JSON.stringify(hook)});
 const xent = await import("./src/index.ts");
 ${body}`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", main], { cwd: root, encoding: "utf8" });
-  assert.equal(r.status, 0, r.stderr);
-  return [...r.stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => m[1]!);
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", main], { cwd: root, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(log, "utf8").split("\n").filter((l) => l !== "");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 test("import loads no embedded kernels, engine or WebGPU executor; init() and createEngine() load them", () => {
