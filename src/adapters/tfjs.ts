@@ -41,6 +41,20 @@ function float32Data(fn: string, name: string, x: tf.Tensor): Float32Array {
   return data;
 }
 
+/**
+ * The loss value of a customGrad op and the gradient of its (N, V) input: the core's (N, V)
+ * gradient is saved, and scaled by dy, a scalar for "mean"/"sum" or one factor per row for "none".
+ */
+function lossAndGrad(loss: number | Float32Array, grad: Float32Array, n: number, v: number, none: boolean, save: tf.GradSaveFunc) {
+  save([tf.tensor2d(grad, [n, v])]);
+  const value = typeof loss === "number" ? tf.scalar(loss) : tf.tensor1d(loss);
+  const gradOf = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+    const g = saved[0]!;
+    return none ? tf.mul(tf.reshape(dy, [n, 1]), g) : tf.mul(dy, g);
+  };
+  return { value, gradOf };
+}
+
 /** An int32 tensor's values, checked instead of cast. */
 function int32Data(fn: string, name: string, x: tf.Tensor): Int32Array {
   const data = x.dataSync();
@@ -71,17 +85,8 @@ export function crossEntropy(logits: tf.Tensor2D, target: TfTarget, options?: Tf
     // (N, V) float32, read once; the core never writes to it (inplace is off).
     const data = float32Data(fn, "logits", x);
     const out = coreCrossEntropy(data, t, { ...options, classes: v, grad: true });
-    const grad = tf.tensor2d(out.grad!, [n, v]);
-    save([grad]);
-    const value = typeof out.loss === "number" ? tf.scalar(out.loss) : tf.tensor1d(out.loss);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const g = saved[0]!;
-        // mean/sum: dy is a scalar; none: dy is (N), one factor per row.
-        return reduction === "none" ? tf.mul(tf.reshape(dy, [n, 1]), g) : tf.mul(dy, g);
-      },
-    };
+    const { value, gradOf } = lossAndGrad(out.loss, out.grad!, n, v, reduction === "none", save);
+    return { value, gradFunc: gradOf };
   });
   return op(logits) as tf.Scalar | tf.Tensor1D;
 }
@@ -208,17 +213,8 @@ export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, opt
     const t = args[1] as tf.Tensor;
     const save = args[2] as tf.GradSaveFunc;
     const out = coreDistillationLoss(float32Data(fn, "student", s), float32Data(fn, "teacher", t), coreOptions);
-    const grad = tf.tensor2d(out.grad!, [n, v]);
-    save([grad]);
-    const value = typeof out.loss === "number" ? tf.scalar(out.loss) : tf.tensor1d(out.loss);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const g = saved[0]!;
-        const ds = none ? tf.mul(tf.reshape(dy, [n, 1]), g) : tf.mul(dy, g);
-        return [ds, tf.zeros([n, v])];
-      },
-    };
+    const { value, gradOf } = lossAndGrad(out.loss, out.grad!, n, v, none, save);
+    return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [gradOf(dy, saved), tf.zeros([n, v])] };
   });
   return op(student, teacher) as tf.Scalar | tf.Tensor1D;
 }
