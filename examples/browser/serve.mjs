@@ -3,18 +3,21 @@
 // page cross-origin isolated, so that xent's engine can run Web Worker threads:
 //   Cross-Origin-Opener-Policy: same-origin
 //   Cross-Origin-Embedder-Policy: require-corp
-// The checkpoint folder is served under /checkpoint/ for the surprisal demo.
+// The checkpoint folder is served under /checkpoint/ for the surprisal demo, a model folder
+// (config.json, tokenizer.json, onnx/model.onnx) under /model/ and onnxruntime-web's files under
+// /ort/ for the model demo.
 // Usage (from the repository root, after npm run demo:build):
-//   node examples/browser/serve.mjs [--port 8080] [--checkpoint runs/latest/checkpoint] [--no-isolation]
+//   node examples/browser/serve.mjs [--port 8080] [--checkpoint runs/latest/checkpoint] [--model fixtures/tiny-gpt2-onnx] [--no-isolation]
 // --port 0 takes any free port; --no-isolation leaves the headers out (the engine then runs on 1 thread).
 import { createReadStream, existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:http";
 import { dirname, extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const USAGE = "usage: node examples/browser/serve.mjs [--port N] [--host H] [--checkpoint DIR] [--no-isolation]";
+const USAGE = "usage: node examples/browser/serve.mjs [--port N] [--host H] [--checkpoint DIR] [--model DIR] [--no-isolation]";
 const args = process.argv.slice(2);
-const opts = { port: 8080, host: "127.0.0.1", checkpoint: "runs/latest/checkpoint", isolation: true };
+const opts = { port: 8080, host: "127.0.0.1", checkpoint: "runs/latest/checkpoint", model: "fixtures/tiny-gpt2-onnx", isolation: true };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const value = () => {
@@ -27,6 +30,7 @@ for (let i = 0; i < args.length; i++) {
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) fail(`--port is "${args[i]}"; expected an integer in [0, 65535]`);
   } else if (a === "--host") opts.host = value();
   else if (a === "--checkpoint") opts.checkpoint = value();
+  else if (a === "--model") opts.model = value();
   else if (a === "--no-isolation") opts.isolation = false;
   else fail(`unknown argument "${a}"`);
 }
@@ -39,12 +43,30 @@ function fail(message) {
 const site = join(dirname(fileURLToPath(import.meta.url)), "dist");
 if (!existsSync(join(site, "index.html"))) fail(`${site} has no index.html; run npm run demo:build first`);
 const checkpoint = resolve(opts.checkpoint);
+const model = resolve(opts.model);
+/** onnxruntime-web's dist/ (its ES module and .wasm files), or null where the package is not installed. */
+const ort = (() => {
+  try {
+    return dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
+  } catch {
+    return null;
+  }
+})();
+/** URL prefix -> the folder it serves. */
+const mounts = [
+  ["/checkpoint/", checkpoint],
+  ["/model/", model],
+  ["/ort/", ort],
+];
 
 const TYPES = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
   ".json": "application/json",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".onnx": "application/octet-stream",
   ".bin": "application/octet-stream",
   ".png": "image/png",
   ".svg": "image/svg+xml",
@@ -65,7 +87,8 @@ const server = createServer((req, res) => {
     path = "";
   }
   if (path.endsWith("/")) path += "index.html";
-  const file = path.startsWith("/checkpoint/") ? inside(checkpoint, path.slice("/checkpoint".length)) : inside(site, path);
+  const mount = mounts.find(([prefix]) => path.startsWith(prefix));
+  const file = mount === undefined ? inside(site, path) : mount[1] === null ? null : inside(mount[1], path.slice(mount[0].length - 1));
   const found = file !== null && (req.method === "GET" || req.method === "HEAD") && existsSync(file) && statSync(file).isFile();
   if (!found) {
     res.writeHead(404, { ...isolation, "Content-Type": "text/plain; charset=utf-8" });
@@ -84,5 +107,6 @@ const server = createServer((req, res) => {
 server.listen(opts.port, opts.host, () => {
   const { port } = server.address();
   const ck = existsSync(join(checkpoint, "config.json")) ? checkpoint : `${checkpoint} (missing: run npm start to train one)`;
-  console.log(`demo: http://${opts.host}:${port}/ (${opts.isolation ? "cross-origin isolated" : "not cross-origin isolated"}; checkpoint ${ck})`);
+  const md = existsSync(join(model, "config.json")) ? model : `${model} (missing: no config.json)`;
+  console.log(`demo: http://${opts.host}:${port}/ (${opts.isolation ? "cross-origin isolated" : "not cross-origin isolated"}; checkpoint ${ck}; model ${md}${ort === null ? "; onnxruntime-web is not installed" : ""})`);
 });
