@@ -17,15 +17,15 @@
  * for them ("auto"), with the same results as the synchronous API.
  */
 import { backendFor, createExecutor, executorNames } from "../backends/registry.js";
-import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, GpuDeviceLike, MemoryStats } from "../backends/types.js";
-import { crossEntropyOutput, crossEntropyShape } from "./crossEntropy.js";
+import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDeviceLike, MemoryStats } from "../backends/types.js";
+import { crossEntropyOutput, crossEntropyShape, setLmOutputs } from "./crossEntropy.js";
 import { distillationOutput, distillationShape } from "./distillation.js";
 import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
 import type {
-  BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, DistillationOptions, DistillationOutput, FloatOutput, LinearCrossEntropyOptions,
-  LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
+  BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, DistillationOptions, DistillationOutput, EngineLogitsInput, EngineTargetInput, FloatOutput,
+  GpuBufferLike, GradOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
 } from "./options.js";
-import { describe, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveLinear } from "./resolve.js";
+import { describe, needsGpuPath, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveGpuCrossEntropy, resolveLinear } from "./resolve.js";
 
 export interface EngineOptions {
   /**
@@ -57,12 +57,18 @@ export interface Engine {
   alloc(n: number): Float32Array;
   /** Free a block from `alloc`, or a gradient the engine returned for engine-owned logits. */
   free(buffer: Float32Array): void;
-  /** Cross-entropy with the same options and results (and result types) as `crossEntropy` (options.backend is ignored). */
-  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false, A extends boolean = false, M extends boolean = false, E extends boolean = false>(
+  /**
+   * Cross-entropy with the same options and results (and result types) as `crossEntropy` (options.backend is ignored).
+   * A webgpu engine also takes logits on the GPU (a GPUBuffer or a GpuBufferView, float32,
+   * float16 or bfloat16), used where they lie, and 16-bit host logits (Uint16Array with
+   * options.dtype): the gradient is then a GPU buffer (a new one, which the caller destroys; or
+   * the logits' own with inplace), or a Uint16Array, in the logits' format (docs/webgpu.md).
+   */
+  crossEntropy<X extends EngineLogitsInput, R extends Reduction = "mean", G extends boolean = false, A extends boolean = false, M extends boolean = false, E extends boolean = false>(
     logits: X,
-    target: TargetInput,
+    target: EngineTargetInput,
     options?: CrossEntropyOptions & { reduction?: R; grad?: G; accuracy?: A; argmax?: M; entropy?: E },
-  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G, A, M, E>>;
+  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G, A, M, E, GradOutput<X>>>;
   /**
    * Fused LM head + cross-entropy with the same options and results as `linearCrossEntropy`
    * (options.backend is ignored), on the engine's threads. hidden and weight from `alloc` are used
@@ -208,16 +214,19 @@ class ExecutorEngine implements Engine {
     return p;
   }
 
-  crossEntropy<X extends LogitsInput, R extends Reduction = "mean", G extends boolean = false, A extends boolean = false, M extends boolean = false, E extends boolean = false>(
+  crossEntropy<X extends EngineLogitsInput, R extends Reduction = "mean", G extends boolean = false, A extends boolean = false, M extends boolean = false, E extends boolean = false>(
     logits: X,
-    target: TargetInput,
+    target: EngineTargetInput,
     options?: CrossEntropyOptions & { reduction?: R; grad?: G; accuracy?: A; argmax?: M; entropy?: E },
-  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G, A, M, E>>;
-  crossEntropy(logits: LogitsInput, target: TargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput> {
+  ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G, A, M, E, GradOutput<X>>>;
+  crossEntropy(logits: EngineLogitsInput, target: EngineTargetInput, options?: CrossEntropyOptions): Promise<CrossEntropyOutput<FloatArray, Reduction, FloatArray | Uint16Array | GpuBufferLike>> {
     const fn = "engine.crossEntropy";
+    const gpu = this.executor.crossEntropyGpu?.bind(this.executor);
+    if (gpu !== undefined && needsGpuPath(logits, target)) return this.enqueue(() => this.gpuStep(fn, gpu, logits, target, options));
+    // Elsewhere GPU and 16-bit inputs are refused by resolveCrossEntropy, with one line.
     return this.enqueue(() => {
       const ex = this.executor;
-      const r = resolveCrossEntropy(fn, "crossEntropy", logits, target, options);
+      const r = resolveCrossEntropy(fn, "crossEntropy", logits as LogitsInput, target as TargetInput, options);
       this.live(fn, "logits", r.logits);
       this.live(fn, "target.probs", r.probs);
       const shape = crossEntropyShape(r);
@@ -236,6 +245,51 @@ class ExecutorEngine implements Engine {
         (result, grad) => crossEntropyOutput(args, result, grad),
       );
     });
+  }
+
+  /**
+   * A call on GPU or 16-bit logits: validated now (GPU contents are read when it runs: leave them
+   * until it settles), run by the webgpu kernel, never read back. 16-bit host logits and host
+   * probabilities are captured; the result's per-row values are float32.
+   */
+  private gpuStep(
+    fn: string,
+    gpu: (args: GpuCrossEntropyArgs) => Promise<GpuCrossEntropyResult>,
+    logits: EngineLogitsInput,
+    target: EngineTargetInput,
+    options: CrossEntropyOptions | undefined,
+  ): { work: () => Promise<CrossEntropyOutput<FloatArray, Reduction, Uint16Array | GpuBufferLike>>; cleanup: () => void } {
+    const r = resolveGpuCrossEntropy(fn, logits, target, options);
+    const why = this.executor.supports({ kernel: "crossEntropy", dtype: "float32", n: r.n, v: r.v, d: 0, grad: r.grad });
+    if (why !== true) throw new RangeError(`${fn}: GPU and 16-bit logits run only on the GPU, which cannot run this call: ${why}`);
+    const host = "host" in r.logits ? r.logits.host : null;
+    const hs = host === null ? null : host.slice(); // captured
+    const gradOut = hs === null || !r.grad ? null : r.inplace ? hs : new Uint16Array(hs.length);
+    const args: GpuCrossEntropyArgs = {
+      logits: hs === null ? r.logits : { host: hs, dtype: r.logits.dtype === "float16" ? "float16" : "bfloat16" },
+      n: r.n,
+      v: r.v,
+      target: r.target,
+      probs: r.probs === null || !ArrayBuffer.isView(r.probs) ? r.probs : r.probs.slice(),
+      spec: r.spec,
+      grad: !r.grad ? "none" : r.inplace ? "inplace" : "new",
+      gradOut,
+    };
+    return {
+      work: async () => {
+        const result = await gpu(args);
+        const out: CrossEntropyOutput<FloatArray, Reduction, Uint16Array | GpuBufferLike> = {
+          loss: r.spec.reduction === "none" ? Float32Array.from(result.rowLoss) : result.loss,
+          lse: Float32Array.from(result.lse),
+        };
+        if (host !== null && gradOut !== null && r.inplace) host.set(gradOut);
+        const grad = host !== null && r.inplace ? host : (gradOut ?? result.grad);
+        if (grad !== null) out.grad = grad;
+        setLmOutputs(fn, out, r.target, r.spec, r.n, result, true);
+        return out;
+      },
+      cleanup: () => undefined,
+    };
   }
 
   linearCrossEntropy<

@@ -4,9 +4,9 @@
  * option, the value and what was expected). src/api/resolve.ts applies this table for every
  * entry point: crossEntropy, linearCrossEntropy, softmax/logSoftmax/perplexity and the engine.
  */
-import type { DistillationKind, DistillationReduction, FloatArray, Reduction } from "../backends/types.js";
+import type { DistillationKind, DistillationReduction, FloatArray, GpuBufferLike, GpuDtype, Reduction } from "../backends/types.js";
 
-export type { DistillationKind, DistillationReduction, Reduction };
+export type { DistillationKind, DistillationReduction, GpuBufferLike, GpuDtype, Reduction };
 
 /**
  * A backend's name: one that xent ships ("wasm" once `init()` has run; "webgpu" for the engine only), or one added with
@@ -14,8 +14,35 @@ export type { DistillationKind, DistillationReduction, Reduction };
  */
 export type BackendName = "auto" | "js" | "reference" | "wasm" | "webgpu" | (string & {});
 
-/** The element type of a result for input of type `X`: Float32Array for float32, Float64Array for float64 or numbers. */
-export type FloatOutput<X> = [X] extends [Float32Array] ? Float32Array : [X] extends [Float64Array | readonly number[] | readonly (readonly number[])[]] ? Float64Array : FloatArray;
+/**
+ * Part of a GPU buffer holding logits (or probabilities) for a webgpu engine (docs/webgpu.md):
+ * `length` elements of `dtype` from byte `offset` of `buffer`. `B` is the buffer's type (WebGPU's
+ * GPUBuffer where @webgpu/types is installed), which the gradient then has too.
+ */
+export interface GpuBufferView<B extends GpuBufferLike = GpuBufferLike> {
+  readonly buffer: B;
+  /** Byte offset of the first element, a multiple of 4. Default 0. */
+  readonly offset?: number;
+  /** Elements (N×V). Default: the rest of the buffer after `offset`. */
+  readonly length?: number;
+  /** "float32" (default), or 16-bit "float16" / "bfloat16", two to a 32-bit word. */
+  readonly dtype?: GpuDtype;
+}
+
+/** Logits on the GPU: a GPUBuffer (float32 unless options.dtype says otherwise) or a view of one. */
+export type GpuLogits<B extends GpuBufferLike = GpuBufferLike> = B | GpuBufferView<B>;
+
+/** Logits an engine takes: those of crossEntropy, and on a webgpu engine GPU buffers and 16-bit host floats (Uint16Array bits, with options.dtype). */
+export type EngineLogitsInput = LogitsInput | Uint16Array | GpuLogits;
+
+/** Targets an engine takes: those of crossEntropy, and on a webgpu engine float32 probabilities on the GPU. */
+export type EngineTargetInput = TargetInput | { readonly probs: GpuLogits };
+
+/** The gradient's type for logits of type `X`: the GPU buffer's type for GPU logits, Uint16Array for 16-bit host logits, else FloatOutput. */
+export type GradOutput<X> = [X] extends [GpuBufferView<infer B>] ? B : [X] extends [GpuBufferLike] ? X : [X] extends [Uint16Array] ? Uint16Array : FloatOutput<X>;
+
+/** The element type of a result for input of type `X`: Float32Array for float32 (and 16-bit or GPU logits), Float64Array for float64 or numbers. */
+export type FloatOutput<X> = [X] extends [Float32Array | Uint16Array | GpuLogits] ? Float32Array : [X] extends [Float64Array | readonly number[] | readonly (readonly number[])[]] ? Float64Array : FloatArray;
 
 /** Logits: N×V row-major floats, or N rows of V numbers. */
 export type LogitsInput = Float32Array | Float64Array | readonly number[] | readonly (readonly number[])[];
@@ -59,6 +86,11 @@ export interface CrossEntropyOptions {
   grad?: boolean;
   /** Write the gradient into the logits buffer instead of a new array. Needs grad and float logits. */
   inplace?: boolean;
+  /**
+   * The format of Uint16Array logits and of a bare GPUBuffer on a webgpu engine: "float16" or
+   * "bfloat16" bits, or "float32" (default). Typed float arrays are float32 or float64 by type.
+   */
+  dtype?: GpuDtype;
   /** Backend name ("auto", "js", "reference", "wasm", or a registered one). Default "auto". */
   backend?: BackendName;
 }
@@ -92,13 +124,17 @@ export type LmOutputsOf<F extends FloatArray, R extends Reduction, A extends boo
  * The result of crossEntropy; `F` is Float32Array for float32 logits, Float64Array otherwise, and
  * `R` the reduction.
  */
-export interface CrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> extends LmOutputFields<F, R> {
+export interface CrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction, Gr = F> extends LmOutputFields<F, R> {
   /** A number for "mean" and "sum"; the N per-token losses for "none". */
   loss: R extends "none" ? F : number;
   /** (N) log-sum-exp of the (capped) logits of each row. */
   lse: F;
-  /** (N, V) d loss / d logits when `grad` is set (for "none": of the sum of the per-token losses). */
-  grad?: F;
+  /**
+   * (N, V) d loss / d logits when `grad` is set (for "none": of the sum of the per-token losses).
+   * For GPU logits a GPU buffer in the logits' dtype: a new one (the caller owns it: `destroy()`
+   * it), or with `inplace` the logits' own buffer; for 16-bit host logits a Uint16Array.
+   */
+  grad?: Gr;
 }
 
 /**
@@ -237,9 +273,9 @@ export function distillationReduction(fn: string, x: unknown): DistillationReduc
  * `grad` is present when G is `true`, optional when the call may or may not ask for it (G is
  * `boolean`); likewise accuracy, argmax and entropy (LmOutputsOf).
  */
-export type CrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean, A extends boolean = false, M extends boolean = false, E extends boolean = false> = ([G] extends [true]
-  ? CrossEntropyOutput<F, R> & { grad: F }
-  : CrossEntropyOutput<F, R>) & LmOutputsOf<F, R, A, M, E>;
+export type CrossEntropyOutputOf<F extends FloatArray, R extends Reduction, G extends boolean, A extends boolean = false, M extends boolean = false, E extends boolean = false, Gr = F> = ([G] extends [true]
+  ? CrossEntropyOutput<F, R, Gr> & { grad: Gr }
+  : CrossEntropyOutput<F, R, Gr>) & LmOutputsOf<F, R, A, M, E>;
 
 /**
  * What a linearCrossEntropy call returns: as CrossEntropyOutputOf, with gradHidden and gradWeight
@@ -343,6 +379,14 @@ export const OPTIONS = {
   v0: { calls: ["slices"], default: undefined, check: nonNegativeInteger },
   v1: { calls: ["slices"], default: undefined, check: nonNegativeInteger },
   inplace: { calls: ["crossEntropy", "distillationLoss"], default: false, check: boolean },
+  dtype: {
+    calls: ["crossEntropy"],
+    default: undefined,
+    check: (fn: string, name: string, x: unknown): GpuDtype => {
+      if (x !== "float32" && x !== "float16" && x !== "bfloat16") throw new RangeError(`${fn}: options.${name} is ${JSON.stringify(x)}; expected "float32", "float16" or "bfloat16"`);
+      return x;
+    },
+  },
   kind: {
     calls: ["distillationLoss"],
     default: "kl",

@@ -6,7 +6,8 @@
  * options' own keys are read (inherited ones are ignored, on every path). Nothing here modifies
  * the caller's arrays.
  */
-import type { CrossEntropyArgs, DistillationSpec, FloatArray, GpuDeviceLike, LossSpec, MergedStats, SliceStats, VocabSlice } from "../backends/types.js";
+import { lmOnly } from "../backends/common.js";
+import type { CrossEntropyArgs, DistillationSpec, FloatArray, GpuBufferLike, GpuDeviceLike, GpuDtype, GpuInput, HostHalf, LossSpec, MergedStats, SliceStats, VocabSlice } from "../backends/types.js";
 import {
   describe,
   distillationReduction,
@@ -16,6 +17,8 @@ import {
   type OptionCall,
   type OptionName,
   type TargetInput,
+  type EngineLogitsInput,
+  type EngineTargetInput,
 } from "./options.js";
 
 export { describe };
@@ -101,6 +104,12 @@ function flattenFloats(fn: string, name: string, x: unknown, v: number | undefin
     return v;
   };
   if (isFloatArray(x)) return { data: x, v: needV(), callerBuffer: true };
+  if (isGpuLogits(x)) {
+    throw new TypeError(`${fn}: ${name} is a GPU buffer; only an engine on the webgpu backend takes GPU buffers (createEngine({ backend: "webgpu" })); expected a Float32Array, a Float64Array, a number[] or a number[][] here`);
+  }
+  if (isHalfArray(x)) {
+    throw new TypeError(`${fn}: ${name} is a ${x.constructor.name} of 16-bit floats; only an engine on the webgpu backend takes them (createEngine({ backend: "webgpu" })); expected a Float32Array here (widen them)`);
+  }
   if (!Array.isArray(x)) {
     throw new TypeError(`${fn}: ${name} is ${describe(x)}; expected a Float32Array, a Float64Array, a number[] or a number[][]`);
   }
@@ -250,6 +259,10 @@ export interface ResolvedCrossEntropy {
 /** Validate a crossEntropy call (also softmax's, with target null: every row ignored; perplexity's; the engine's). */
 export function resolveCrossEntropy(fn: string, call: OptionCall, logits: LogitsInput, target: TargetInput | null, options: unknown): ResolvedCrossEntropy {
   const o = new Options(fn, call, options);
+  const dtype = o.get("dtype");
+  if (dtype !== undefined && dtype !== "float32") {
+    throw new TypeError(`${fn}: options.dtype is "${dtype}"; 16-bit logits run on an engine on the webgpu backend only; expected "float32" (or no dtype) here`);
+  }
   const flat = resolveLogits(fn, logits, o.get("classes"));
   const spec = resolveSpec(o, flat.v, "weight");
   const grad = o.get("grad");
@@ -260,6 +273,137 @@ export function resolveCrossEntropy(fn: string, call: OptionCall, logits: Logits
   const t = target === null ? { target: new Int32Array(flat.n).fill(-1), probs: null } : resolveTarget(fn, target, flat.n, flat.v, o.get("ignoreIndex"));
   checkAccuracyTarget(fn, spec, t.probs);
   return { logits: flat.data, n: flat.n, v: flat.v, ...t, spec, grad, inplace, backend };
+}
+
+/** A GPUBuffer as far as can be told: size, usage and mapAsync (no typed array has them). */
+export function isGpuBuffer(x: unknown): x is GpuBufferLike {
+  return typeof x === "object" && x !== null && !ArrayBuffer.isView(x) && typeof Reflect.get(x, "size") === "number" && typeof Reflect.get(x, "usage") === "number" &&
+    typeof Reflect.get(x, "mapAsync") === "function";
+}
+
+/** A GPUBuffer, or a view `{ buffer: GPUBuffer, ... }` of one. */
+export function isGpuLogits(x: unknown): boolean {
+  return isGpuBuffer(x) || (typeof x === "object" && x !== null && !ArrayBuffer.isView(x) && !Array.isArray(x) && isGpuBuffer(Reflect.get(x, "buffer")));
+}
+
+/** 16-bit float bits on the host: a Uint16Array, or a Float16Array where the runtime has one. */
+export function isHalfArray(x: unknown): x is Uint16Array | ArrayBufferView {
+  return x instanceof Uint16Array || (ArrayBuffer.isView(x) && x.constructor.name === "Float16Array");
+}
+
+/** True when an engine call must take the webgpu path: GPU logits or probabilities, or 16-bit logits. */
+export function needsGpuPath(logits: unknown, target: unknown): boolean {
+  const probs: unknown = typeof target === "object" && target !== null && !ArrayBuffer.isView(target) && !Array.isArray(target) ? Reflect.get(target, "probs") : undefined;
+  return isGpuLogits(logits) || isHalfArray(logits) || isGpuLogits(probs);
+}
+
+const GPU_STORAGE = 0x80; // GPUBufferUsage.STORAGE, fixed by the WebGPU spec
+
+/** A GPU buffer or view, checked: `length` elements of `dtype` from byte `offset`, a multiple of 4, inside the buffer, with STORAGE usage. */
+function gpuInput(fn: string, name: string, x: unknown, dtypeOption: GpuDtype | undefined): GpuInput {
+  const buffer: unknown = isGpuBuffer(x) ? x : typeof x === "object" && x !== null ? Reflect.get(x, "buffer") : undefined;
+  if (!isGpuBuffer(buffer)) throw new TypeError(`${fn}: ${name} is ${describe(x)}; expected a GPUBuffer or { buffer: GPUBuffer, offset?, length?, dtype? }`);
+  const view = x === buffer ? undefined : x;
+  const field = (k: string): unknown => (typeof view === "object" && view !== null ? Reflect.get(view, k) : undefined);
+  const offset = field("offset") ?? 0;
+  if (typeof offset !== "number" || !Number.isInteger(offset) || offset < 0 || offset % 4 !== 0) {
+    throw new RangeError(`${fn}: ${name}.offset is ${describe(offset)}; expected a byte offset >= 0, a multiple of 4`);
+  }
+  const own = field("dtype");
+  if (own !== undefined && own !== "float32" && own !== "float16" && own !== "bfloat16") {
+    throw new RangeError(`${fn}: ${name}.dtype is ${JSON.stringify(own)}; expected "float32", "float16" or "bfloat16"`);
+  }
+  if (own !== undefined && dtypeOption !== undefined && own !== dtypeOption) {
+    throw new TypeError(`${fn}: ${name}.dtype is "${own}" and options.dtype "${dtypeOption}"; expected one of them, or both the same`);
+  }
+  const dtype: GpuDtype = own ?? dtypeOption ?? "float32";
+  const eb = dtype === "float32" ? 4 : 2;
+  if ((buffer.usage & GPU_STORAGE) === 0) {
+    throw new TypeError(`${fn}: ${name}'s buffer has usage 0x${buffer.usage.toString(16)} without GPUBufferUsage.STORAGE; expected a buffer created with STORAGE (the kernel binds it as a storage buffer)`);
+  }
+  const mapState: unknown = Reflect.get(buffer, "mapState");
+  if (mapState !== undefined && mapState !== "unmapped") throw new TypeError(`${fn}: ${name}'s buffer is ${String(mapState)}; expected an unmapped buffer`);
+  const given = field("length");
+  const rest = (buffer.size - offset) / eb;
+  const length: unknown = given ?? rest;
+  if (given === undefined) {
+    if (!Number.isInteger(rest) || rest < 0) {
+      throw new RangeError(`${fn}: ${name}'s buffer has ${buffer.size - offset} bytes after offset ${offset}, not a whole number of ${dtype} values; expected ${name}.length`);
+    }
+  }
+  if (typeof length !== "number" || !Number.isInteger(length) || length < 1) throw new RangeError(`${fn}: ${name}.length is ${describe(length)}; expected a number of elements >= 1`);
+  if (offset + length * eb > buffer.size) {
+    throw new RangeError(`${fn}: ${name} holds ${length} ${dtype} values from byte ${offset}, ${offset + length * eb} bytes, past the buffer's size ${buffer.size}; expected them inside the buffer`);
+  }
+  return { buffer, offset, length, dtype };
+}
+
+/** A resolved engine call on GPU or 16-bit logits (the webgpu engine's crossEntropyGpu). */
+export interface ResolvedGpuCrossEntropy {
+  logits: GpuInput | HostHalf;
+  n: number;
+  v: number;
+  target: Int32Array | null;
+  probs: FloatArray | GpuInput | null;
+  spec: LossSpec;
+  grad: boolean;
+  inplace: boolean;
+}
+
+/**
+ * Validate an engine call whose logits are a GPU buffer (or view) or 16-bit host floats, or whose
+ * probability targets are on the GPU. GPU contents are not read: their values (NaN, probabilities
+ * >= 0) are not checked. Calls the GPU kernel cannot run are refused (never read back).
+ */
+export function resolveGpuCrossEntropy(fn: string, logits: EngineLogitsInput, target: EngineTargetInput, options: unknown): ResolvedGpuCrossEntropy {
+  const o = new Options(fn, "crossEntropy", options);
+  const v = o.get("classes");
+  const dtypeOption = o.get("dtype");
+  let x: GpuInput | HostHalf;
+  let length: number;
+  if (isHalfArray(logits)) {
+    const f16 = !(logits instanceof Uint16Array);
+    const dtype = f16 ? "float16" : dtypeOption;
+    if (dtype === undefined || dtype === "float32") {
+      throw new TypeError(`${fn}: logits is a Uint16Array; expected options.dtype "float16" or "bfloat16" saying what its 16-bit values are`);
+    }
+    if (f16 && dtypeOption !== undefined && dtypeOption !== "float16") throw new TypeError(`${fn}: logits is a Float16Array and options.dtype "${dtypeOption}"; expected "float16" or no dtype`);
+    const bits = new Uint16Array(logits.buffer, logits.byteOffset, logits.byteLength / 2);
+    x = { host: bits, dtype };
+    length = bits.length;
+  } else if (isGpuLogits(logits)) {
+    x = gpuInput(fn, "logits", logits, dtypeOption);
+    length = x.length;
+  } else {
+    throw new TypeError(`${fn}: target.probs is a GPU buffer with logits ${describe(logits)}; expected the logits on the GPU too`);
+  }
+  if (v === undefined) throw new TypeError(`${fn}: options.classes is required with GPU or 16-bit logits; expected the number of classes V`);
+  if (length % v !== 0) throw new RangeError(`${fn}: logits has ${length} values, which is not a multiple of classes = ${v}; expected N×V`);
+  if (x.dtype !== "float32" && v % 2 !== 0) {
+    throw new RangeError(
+      `${fn}: options.classes is ${v} with ${x.dtype} logits; expected an even V (two 16-bit values share each 32-bit word, and each row must start on one: pad the vocabulary to an even size)`,
+    );
+  }
+  const n = length / v;
+  const spec = resolveSpec(o, v, "weight");
+  if (lmOnly(spec)) {
+    throw new TypeError(`${fn}: options temperature, argmax, accuracy and entropy are not computed by the GPU kernel; expected none of them with GPU or 16-bit logits (read the logits back yourself to run them on the CPU)`);
+  }
+  const grad = o.get("grad");
+  const inplace = o.get("inplace");
+  if (inplace && !grad) throw new TypeError(`${fn}: options.inplace needs options.grad = true; expected grad: true with inplace: true`);
+  const probsIn: unknown = typeof target === "object" && target !== null && !Array.isArray(target) && !ArrayBuffer.isView(target) ? Reflect.get(target, "probs") : undefined;
+  let t: { target: Int32Array | null; probs: FloatArray | GpuInput | null };
+  if (isGpuLogits(probsIn)) {
+    const p = gpuInput(fn, "target.probs", probsIn, undefined);
+    if (p.dtype !== "float32") throw new TypeError(`${fn}: target.probs has dtype "${p.dtype}"; expected float32 probabilities`);
+    if (p.length !== n * v) throw new RangeError(`${fn}: target.probs has ${p.length} values; expected N×V = ${n}×${v} = ${n * v}`);
+    t = { target: null, probs: p };
+  } else {
+    if (isGpuBuffer(target)) throw new TypeError(`${fn}: target is a GPU buffer; expected the class indices on the host (an Int32Array of N = ${n}), or { probs }`);
+    t = resolveTarget(fn, target as TargetInput, n, v, o.get("ignoreIndex"));
+  }
+  return { logits: x, n, v, ...t, spec, grad, inplace };
 }
 
 /** A resolved linearCrossEntropy call. `bias` is a copy in hidden's element type. */

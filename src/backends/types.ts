@@ -245,6 +245,8 @@ export interface Executor {
   supports(call: CallShape): true | string;
   crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult>;
   linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult>;
+  /** Logits on the GPU or 16-bit host logits (the webgpu executor only; other engines refuse such inputs). */
+  crossEntropyGpu?(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult>;
   /** Absent where the executor has no distillation kernel (the engine then runs it on a CPU backend). */
   distillation?(args: DistillationArgs): Promise<DistillationResult>;
   memoryStats(): MemoryStats;
@@ -262,6 +264,61 @@ export interface GpuDeviceLike {
   readonly queue: object;
   createBuffer(...args: never[]): unknown;
   createComputePipelineAsync(...args: never[]): unknown;
+}
+
+/**
+ * A WebGPU `GPUBuffer`, as far as the public types need one: a real GPUBuffer (from
+ * `@webgpu/types`, or `tensor.dataToGPU()` of TensorFlow.js's webgpu backend) is assignable to
+ * it, and users without WebGPU types need none. The webgpu backend checks it at run time.
+ */
+export interface GpuBufferLike {
+  readonly size: number;
+  readonly usage: number;
+  mapAsync(...args: never[]): unknown;
+  destroy(): unknown;
+}
+
+/** How a GPU buffer (or 16-bit host array) stores its floats: float32, or 16-bit floats two to a 32-bit word. */
+export type GpuDtype = "float32" | "float16" | "bfloat16";
+
+/** Logits (or probabilities) on the GPU, validated: `length` elements of `dtype` from byte `offset` of `buffer`. */
+export interface GpuInput {
+  readonly buffer: GpuBufferLike;
+  readonly offset: number;
+  readonly length: number;
+  readonly dtype: GpuDtype;
+}
+
+/** 16-bit float logits on the host (float16 or bfloat16 bits), uploaded packed. */
+export interface HostHalf {
+  readonly host: Uint16Array;
+  readonly dtype: "float16" | "bfloat16";
+}
+
+/**
+ * A cross-entropy call whose logits are GPU buffers or 16-bit host arrays (the webgpu
+ * executor's `crossEntropyGpu`). As CrossEntropyArgs, except:
+ * - `logits` is a GpuInput of n·v elements (any dtype), or 16-bit host logits;
+ * - `probs` may be a float32 GpuInput of n·v elements;
+ * - `grad`: "none"; "new" (GPU logits: a new buffer in the logits' dtype; host logits: `gradOut`);
+ *   "inplace" (written over the logits: the caller's GPU buffer, or `gradOut` === the host logits).
+ * - 16-bit logits have an even V (each row starts on a 32-bit word).
+ */
+export interface GpuCrossEntropyArgs {
+  readonly logits: GpuInput | HostHalf;
+  readonly n: number;
+  readonly v: number;
+  readonly target: Int32Array | null;
+  readonly probs: FloatArray | GpuInput | null;
+  readonly spec: LossSpec;
+  readonly grad: "none" | "new" | "inplace";
+  /** 16-bit host logits with a gradient: where it goes (the logits themselves for inplace). */
+  readonly gradOut: Uint16Array | null;
+}
+
+/** What `crossEntropyGpu` returns: the per-row values on the host, and the gradient's GPU buffer ("new": the caller owns it; "inplace": the logits' own). */
+export interface GpuCrossEntropyResult extends CrossEntropyResult {
+  readonly grad: GpuBufferLike | null;
 }
 
 /** Options an executor is created with (validated by createEngine). */

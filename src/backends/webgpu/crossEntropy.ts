@@ -1,13 +1,19 @@
 /// <reference types="@webgpu/types" />
 /**
- * Host of the fused cross-entropy kernel (crossEntropy.wgsl): uploads float32 logits (N, V) a
- * block of rows at a time, runs one workgroup per row, reads back the gradient block by block
- * (double-buffered, so the GPU works on block k+1 while block k is copied out) and the per-row
- * loss and lse at the end. The batch reduction runs on the host, in float64 and row order, as on
- * every other backend.
+ * Host of the fused cross-entropy kernel (crossEntropy.wgsl), one workgroup per row, a block of
+ * rows at a time (blocks.ts), for logits of two origins:
+ * - host arrays (float32, or 16-bit floats packed two to a word): each block is uploaded, run,
+ *   and its gradient read back (double-buffered, so the GPU works on block k+1 while block k is
+ *   copied out);
+ * - GPU buffers (a caller's, at a byte offset): each block is bound where it lies, at the
+ *   largest offset aligned to minStorageBufferOffsetAlignment at or below it, the rest of the
+ *   way being a uniform (xBase), so nothing is copied; the gradient goes to a new buffer or over
+ *   the logits, and stays on the GPU.
+ * Only the per-row loss and lse come back. The batch reduction runs on the host, in float64 and
+ * row order, as on every other backend.
  */
 import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
-import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
+import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, HostHalf, LossSpec } from "../types.js";
 import { planRowBlocks, type BlockLimits } from "./blocks.js";
 import type { BufferPool } from "./buffers.js";
 import type { PipelineCache } from "./shader.js";
@@ -21,7 +27,7 @@ export interface GpuContext {
   readonly limits: BlockLimits;
 }
 
-const PARAMS_BYTES = 48;
+const PARAMS_BYTES = 64;
 const FLAG_PROBS = 1;
 const FLAG_GRAD = 2;
 const FLAG_WEIGHTED = 4;
@@ -34,77 +40,136 @@ const { STORAGE, COPY_DST, COPY_SRC, MAP_READ, UNIFORM } = {
   UNIFORM: 0x40,
 }; // GPUBufferUsage's values, fixed by the WebGPU spec (the global may not exist before a device does)
 
-/** The same elements on an ArrayBuffer, as writeBuffer wants (a copy only when on a SharedArrayBuffer). */
-function onArrayBuffer(x: Float32Array | Int32Array): Float32Array<ArrayBuffer> | Int32Array<ArrayBuffer> {
+/** The same bytes on an ArrayBuffer, as writeBuffer wants (a copy only when on a SharedArrayBuffer). */
+function onArrayBuffer(x: Float32Array | Int32Array | Uint16Array): Uint8Array<ArrayBuffer> {
   const buf = x.buffer;
-  if (buf instanceof ArrayBuffer) return x instanceof Float32Array ? new Float32Array(buf, x.byteOffset, x.length) : new Int32Array(buf, x.byteOffset, x.length);
-  return x instanceof Float32Array ? Float32Array.from(x) : Int32Array.from(x);
+  if (buf instanceof ArrayBuffer) return new Uint8Array(buf, x.byteOffset, x.byteLength);
+  return Uint8Array.from(new Uint8Array(buf, x.byteOffset, x.byteLength));
 }
 
+/** Where the logits are, and where their gradient goes. */
+type Source =
+  | { readonly kind: "host"; readonly data: Float32Array | Uint16Array; readonly gradOut: Float32Array | Uint16Array | null }
+  | { readonly kind: "gpu"; readonly input: GpuInput; readonly grad: "none" | "new" | "inplace" };
+
+interface Call {
+  readonly n: number;
+  readonly v: number;
+  readonly target: Int32Array | null;
+  readonly probs: FloatArray | GpuInput | null;
+  readonly spec: LossSpec;
+  readonly dtype: GpuDtype;
+  readonly src: Source;
+}
+
+const isGpuInput = (p: FloatArray | GpuInput | HostHalf | null): p is GpuInput => p !== null && "buffer" in p && "dtype" in p && "offset" in p;
+
+/** Float32 typed-array logits (the engine's ordinary path). */
 export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): Promise<CrossEntropyResult> {
-  const { logits, n, v, target, probs, gradOut } = args;
-  // The loss options, read in one place.
-  const { reduction, labelSmoothing, zLoss, softcap, classWeight } = args.spec;
+  const { logits, gradOut } = args;
   if (!(logits instanceof Float32Array)) {
     throw new TypeError(`webgpu backend: crossEntropy logits are a ${logits.constructor.name}; expected a Float32Array (the GPU kernel reads float32)`);
   }
   if (gradOut !== null && !(gradOut instanceof Float32Array)) {
     throw new TypeError(`webgpu backend: crossEntropy gradient output is a ${gradOut.constructor.name}; expected a Float32Array`);
   }
-  const { device, buffers, pipelines } = ctx;
-  const d = meanDenominator(target, args.spec, n);
-  const scale = gradScale(reduction, d);
-  const wSum = classWeightSum(args.spec, v);
+  const { result } = await run(ctx, { ...args, dtype: "float32", src: { kind: "host", data: logits, gradOut } });
+  return result;
+}
 
-  const vec4 = v % 4 === 0;
-  // The typed-array path uploads into its own buffer, so the gradient is always written over it.
-  const defines = [vec4 ? "VEC4" : "SCALAR", "GRAD_INPLACE"];
+/** Logits on the GPU, or 16-bit host logits. */
+export async function crossEntropyGpuInput(ctx: GpuContext, args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult> {
+  const { logits } = args;
+  const src: Source = isGpuInput(logits) ? { kind: "gpu", input: logits, grad: args.grad } : { kind: "host", data: logits.host, gradOut: args.gradOut };
+  const { result, grad } = await run(ctx, { ...args, dtype: logits.dtype, src });
+  return { ...result, grad };
+}
+
+/** Round `bytes` up to a multiple of 4 (storage bindings and copies work in 32-bit words). */
+const words = (bytes: number): number => Math.ceil(bytes / 4) * 4;
+
+async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResult; grad: GPUBuffer | null }> {
+  const { n, v, target, probs, src, dtype } = c;
+  // The loss options, read in one place.
+  const { reduction, labelSmoothing, zLoss, softcap, classWeight } = c.spec;
+  const { device, buffers, pipelines, limits } = ctx;
+  const d = meanDenominator(target, c.spec, n);
+  const scale = gradScale(reduction, d);
+  const wSum = classWeightSum(c.spec, v);
+
+  const eb = dtype === "float32" ? 4 : 2; // bytes per element
+  const gpuX = src.kind === "gpu" ? src.input : null;
+  const gpuP = isGpuInput(probs) ? probs : null;
+  const wantGrad = src.kind === "gpu" ? src.grad !== "none" : src.gradOut !== null;
+  const separate = src.kind === "gpu" && src.grad === "new";
+  // Lanes: vec4 when V and every row's first element allow it, else scalar (float32) or pairs (16-bit, V even).
+  const xOffset = gpuX?.offset ?? 0;
+  const lanes = v % 4 === 0 && xOffset % (4 * eb) === 0 ? 4 : eb === 4 ? 1 : 2;
+  const unit = lanes * eb; // bytes of one S (storage unit) of the logits
+  // GPU probabilities bound where they lie when their offset suits the lanes, else copied block by block.
+  const copyProbs = gpuP !== null && gpuP.offset % (lanes * 4) !== 0;
+  if (copyProbs && (gpuP.buffer.usage & COPY_SRC) === 0) {
+    throw new TypeError(
+      `webgpu backend: target.probs is at byte offset ${gpuP.offset}, not a multiple of ${lanes * 4}, so it is copied to an aligned block; its buffer needs GPUBufferUsage.COPY_SRC`,
+    );
+  }
+  const defines = [
+    lanes === 4 ? "VEC4" : lanes === 2 ? "VEC2" : "SCALAR",
+    eb === 4 ? "F32" : lanes === 4 ? "PACKED4" : "PACKED2",
+    ...(dtype === "float16" ? ["F16"] : dtype === "bfloat16" ? ["BF16"] : []),
+    separate ? "GRAD_SEPARATE" : "GRAD_INPLACE",
+  ];
   const pipeline = await pipelines.get("crossEntropy", SOURCE, defines);
 
-  const rowBytes = v * 4;
-  const plan = planRowBlocks(n, rowBytes, ctx.limits, false);
+  const rowBytes = v * eb;
+  // Blocks bound at an aligned offset below their start need up to one alignment more.
+  const slack = gpuX !== null || gpuP !== null ? limits.offsetAlignment : 0;
+  const plan = planRowBlocks(n, rowBytes, { ...limits, maxBindingBytes: limits.maxBindingBytes - slack }, false);
   const blockBytes = plan.rowsPerBlock * rowBytes;
 
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");
   let failure: unknown = null;
+  let gradBuf: GPUBuffer | null = null;
   const rowRead = buffers.get("rows-read", n * 8, MAP_READ | COPY_DST);
   try {
-    const xBuf = buffers.get("logits", blockBytes, STORAGE | COPY_DST | COPY_SRC);
-    const probsBuf = probs !== null ? buffers.get("probs", blockBytes, STORAGE | COPY_DST) : buffers.get("probs-stub", 16, STORAGE);
-    const weightBuf = classWeight !== null ? buffers.get("weight", rowBytes, STORAGE | COPY_DST) : buffers.get("weight-stub", 16, STORAGE);
+    const hostX = src.kind === "host" ? buffers.get("logits", words(blockBytes), STORAGE | COPY_DST | COPY_SRC) : null;
+    const hostP = probs !== null && (gpuP === null || copyProbs) ? buffers.get("probs", blockBytes / eb * 4, STORAGE | COPY_DST) : null;
+    const probsStub = probs === null ? buffers.get("probs-stub", 16, STORAGE) : null;
+    const weightBuf = classWeight !== null ? buffers.get("weight", v * 4, STORAGE | COPY_DST) : buffers.get("weight-stub", 16, STORAGE);
     const targetBuf = buffers.get("target", n * 4, STORAGE | COPY_DST);
     const rowOutBuf = buffers.get("rows", n * 8, STORAGE | COPY_SRC);
     const paramsBuf = buffers.get("params", PARAMS_BYTES, UNIFORM | COPY_DST);
     const gradRead =
-      gradOut !== null ? [buffers.get("grad-read-0", blockBytes, MAP_READ | COPY_DST), buffers.get("grad-read-1", blockBytes, MAP_READ | COPY_DST)] : [];
+      src.kind === "host" && src.gradOut !== null
+        ? [buffers.get("grad-read-0", words(blockBytes), MAP_READ | COPY_DST), buffers.get("grad-read-1", words(blockBytes), MAP_READ | COPY_DST)]
+        : [];
+    if (separate) {
+      // The caller's: not pooled. COPY_SRC to read it back, COPY_DST to reuse it.
+      gradBuf = device.createBuffer({ label: "xent gradient", size: Math.max(4, words(n * rowBytes)), usage: STORAGE | COPY_SRC | COPY_DST });
+    }
 
     const queue = device.queue;
     if (classWeight !== null) queue.writeBuffer(weightBuf, 0, Float32Array.from(classWeight));
     if (target !== null) queue.writeBuffer(targetBuf, 0, onArrayBuffer(target));
-    const bindGroup = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: paramsBuf, size: PARAMS_BYTES } },
-        { binding: 1, resource: { buffer: xBuf, size: blockBytes } },
-        { binding: 2, resource: { buffer: targetBuf } },
-        { binding: 3, resource: { buffer: probsBuf } },
-        { binding: 4, resource: { buffer: weightBuf } },
-        { binding: 5, resource: { buffer: rowOutBuf, size: n * 8 } },
-      ],
-    });
 
     const params = new ArrayBuffer(PARAMS_BYTES);
     const pu = new Uint32Array(params);
     const pf = new Float32Array(params);
     pu[0] = v;
-    pu[2] = (probs !== null ? FLAG_PROBS : 0) | (gradOut !== null ? FLAG_GRAD : 0) | (classWeight !== null ? FLAG_WEIGHTED : 0);
+    pu[2] = (probs !== null ? FLAG_PROBS : 0) | (wantGrad ? FLAG_GRAD : 0) | (classWeight !== null ? FLAG_WEIGHTED : 0);
     pf[4] = labelSmoothing;
     pf[5] = labelSmoothing / v;
     pf[6] = zLoss;
     pf[7] = softcap;
     pf[8] = scale;
     pf[9] = wSum;
+
+    /** A binding of `bytes` bytes from byte `at` of `buffer`, at the aligned offset below it, and `at`'s distance from there in units of `u` bytes. */
+    const bindAt = (buffer: GPUBuffer, at: number, bytes: number, u: number): { resource: GPUBufferBinding; base: number } => {
+      const start = at - (at % limits.offsetAlignment);
+      return { resource: { buffer, offset: start, size: words(at + bytes) - start }, base: (at - start) / u };
+    };
 
     // Copy block k's gradient out of its readback buffer (the GPU meanwhile runs block k+1).
     const pending: (Promise<void> | null)[] = [null, null];
@@ -121,25 +186,60 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
       const count = rows * v;
       const slot = b % 2;
       await drain(slot); // its readback buffer is free again
+      const enc = device.createCommandEncoder();
+      // logits: uploaded into the pool's block, or bound where they lie
+      let xBind: { resource: GPUBufferBinding; base: number };
+      if (src.kind === "host") {
+        queue.writeBuffer(hostX!, 0, onArrayBuffer(src.data.subarray(e0, e0 + count)));
+        xBind = { resource: { buffer: hostX!, size: words(count * eb) }, base: 0 };
+      } else {
+        xBind = bindAt(src.input.buffer as GPUBuffer, xOffset + e0 * eb, count * eb, unit);
+      }
+      let pBind: { resource: GPUBufferBinding; base: number };
+      if (probs === null) pBind = { resource: { buffer: probsStub! }, base: 0 };
+      else if (gpuP === null) {
+        const block = (probs as FloatArray).subarray(e0, e0 + count);
+        queue.writeBuffer(hostP!, 0, onArrayBuffer(block instanceof Float32Array ? block : Float32Array.from(block)));
+        pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
+      } else if (copyProbs) {
+        enc.copyBufferToBuffer(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, hostP!, 0, count * 4);
+        pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
+      } else {
+        pBind = bindAt(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, count * 4, lanes * 4);
+      }
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: paramsBuf, size: PARAMS_BYTES } },
+        { binding: 1, resource: xBind.resource },
+        { binding: 2, resource: { buffer: targetBuf } },
+        { binding: 3, resource: pBind.resource },
+        { binding: 4, resource: { buffer: weightBuf } },
+        { binding: 5, resource: { buffer: rowOutBuf, size: n * 8 } },
+      ];
+      pu[10] = xBind.base;
+      pu[11] = pBind.base;
+      if (gradBuf !== null) {
+        const gBind = bindAt(gradBuf, e0 * eb, count * eb, unit);
+        entries.push({ binding: 6, resource: gBind.resource });
+        pu[12] = gBind.base;
+      }
       pu[1] = r0;
       queue.writeBuffer(paramsBuf, 0, params);
-      queue.writeBuffer(xBuf, 0, onArrayBuffer(logits.subarray(e0, e0 + count)));
-      if (probs !== null) {
-        const block = probs.subarray(e0, e0 + count);
-        queue.writeBuffer(probsBuf, 0, block instanceof Float32Array ? onArrayBuffer(block) : Float32Array.from(block));
-      }
-      const enc = device.createCommandEncoder();
+      const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
       const pass = enc.beginComputePass();
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(rows);
       pass.end();
       const read = gradRead[slot];
-      if (gradOut !== null && read !== undefined) enc.copyBufferToBuffer(xBuf, 0, read, 0, count * 4);
+      const gradOut = src.kind === "host" ? src.gradOut : null;
+      const bytes = words(count * eb);
+      if (gradOut !== null && read !== undefined) enc.copyBufferToBuffer(hostX!, 0, read, 0, bytes);
       queue.submit([enc.finish()]);
       if (gradOut !== null && read !== undefined) {
-        pending[slot] = read.mapAsync(MAP_READ, 0, count * 4).then(() => {
-          gradOut.set(new Float32Array(read.getMappedRange(0, count * 4)), e0);
+        pending[slot] = read.mapAsync(MAP_READ, 0, bytes).then(() => {
+          const got = read.getMappedRange(0, bytes);
+          if (gradOut instanceof Float32Array) gradOut.set(new Float32Array(got, 0, count), e0);
+          else gradOut.set(new Uint16Array(got, 0, count), e0);
           read.unmap();
         });
       }
@@ -156,6 +256,7 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
   const validation = await device.popErrorScope();
   const oom = await device.popErrorScope();
   const err = validation ?? oom;
+  if (err !== null || failure !== null) gradBuf?.destroy();
   if (err !== null) throw new Error(`webgpu backend: crossEntropy (N=${n}, V=${v}) failed on the GPU: ${err.message}`);
   if (failure !== null) throw failure;
 
@@ -168,5 +269,7 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
     rowLoss[i] = rows32[2 * i]!;
     lse[i] = rows32[2 * i + 1]!;
   }
-  return { loss: reduceLoss(rowLoss, args.spec, d), rowLoss, lse };
+  const result = { loss: reduceLoss(rowLoss, c.spec, d), rowLoss, lse };
+  const grad = src.kind === "gpu" && src.grad === "inplace" ? (src.input.buffer as GPUBuffer) : gradBuf;
+  return { result, grad };
 }

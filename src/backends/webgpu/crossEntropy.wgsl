@@ -12,6 +12,8 @@
 // -Infinity has lse -Infinity and a NaN loss and gradient; an ignored row has loss 0 and a zero
 // gradient whatever its logits. Special values are detected on the bits, not by float compares.
 
+// Lanes: T holds the LANES consecutive elements one invocation handles at a time (V is a
+// multiple of LANES, and so is each row's first element in its binding).
 //#if VEC4
 alias T = vec4<f32>;
 alias I = vec4<i32>;
@@ -21,7 +23,20 @@ const LANE_OFFSET: U = U(0u, 1u, 2u, 3u);
 fn hmax(a: T) -> f32 { return max(max(a.x, a.y), max(a.z, a.w)); }
 fn hsum(a: T) -> f32 { return (a.x + a.y) + (a.z + a.w); }
 fn anyTrue(b: vec4<bool>) -> bool { return any(b); }
-//#else
+fn lane(a: T, j: u32) -> f32 { return a[j]; }
+//#endif
+//#if VEC2
+alias T = vec2<f32>;
+alias I = vec2<i32>;
+alias U = vec2<u32>;
+const LANES: u32 = 2u;
+const LANE_OFFSET: U = U(0u, 1u);
+fn hmax(a: T) -> f32 { return max(a.x, a.y); }
+fn hsum(a: T) -> f32 { return a.x + a.y; }
+fn anyTrue(b: vec2<bool>) -> bool { return any(b); }
+fn lane(a: T, j: u32) -> f32 { return a[j]; }
+//#endif
+//#if SCALAR
 alias T = f32;
 alias I = i32;
 alias U = u32;
@@ -30,7 +45,81 @@ const LANE_OFFSET: U = 0u;
 fn hmax(a: T) -> f32 { return a; }
 fn hsum(a: T) -> f32 { return a; }
 fn anyTrue(b: bool) -> bool { return b; }
+fn lane(a: T, j: u32) -> f32 { return a; }
 //#endif
+
+// Storage of the logits and the gradient: S holds one T. float32 (F32), or 16-bit floats packed
+// two to a u32 word (PACKED4: vec4 lanes in two words; PACKED2: vec2 lanes in one word), read
+// as float16 (F16, unpack2x16float is core WGSL: no shader-f16 needed) or bfloat16 (BF16: the
+// high half of a float32); the arithmetic is float32 either way, and the gradient is rounded
+// to the 16-bit format to nearest, ties to even (f16Bits, bf16Bits: exact integer code, as
+// pack2x16float leaves the rounding and out-of-range values to the implementation).
+//#if F32
+alias S = T;
+fn unpackS(s: S) -> T { return s; }
+fn packS(a: T) -> S { return a; }
+//#endif
+//#if PACKED4
+alias S = vec2<u32>;
+fn unpackS(s: S) -> T { return T(unpackW(s.x), unpackW(s.y)); }
+fn packS(a: T) -> S { return S(packW(a.xy), packW(a.zw)); }
+//#endif
+//#if PACKED2
+alias S = u32;
+fn unpackS(s: S) -> T { return unpackW(s); }
+fn packS(a: T) -> S { return packW(a); }
+//#endif
+//#if F16
+fn unpackW(w: u32) -> vec2<f32> { return unpack2x16float(w); }
+fn packW(a: vec2<f32>) -> u32 { return f16Bits(a.x) | (f16Bits(a.y) << 16u); }
+//#endif
+//#if BF16
+fn unpackW(w: u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u)); }
+fn packW(a: vec2<f32>) -> u32 { return bf16Bits(a.x) | (bf16Bits(a.y) << 16u); }
+//#endif
+
+// float32 -> float16 bits, round to nearest even; overflow gives ±Infinity, NaN stays NaN.
+fn f16Bits(a: f32) -> u32 {
+  let b = bitcast<u32>(a);
+  let sign = (b >> 16u) & 0x8000u;
+  let e = i32((b >> 23u) & 0xffu);
+  let m = b & 0x7fffffu;
+  if (e == 255) {
+    return sign | 0x7c00u | select(0u, 0x200u, m != 0u);
+  }
+  let h = e - 112; // the float16 exponent field
+  if (h >= 31) {
+    return sign | 0x7c00u;
+  }
+  var r: u32;
+  var rem: u32;
+  var half: u32;
+  if (h <= 0) { // a float16 subnormal (or 0): r·2^-24
+    if (h < -10) {
+      return sign;
+    }
+    let mm = m | 0x800000u;
+    let shift = u32(14 - h);
+    r = mm >> shift;
+    rem = mm & ((1u << shift) - 1u);
+    half = 1u << (shift - 1u);
+  } else {
+    r = (u32(h) << 10u) | (m >> 13u);
+    rem = m & 0x1fffu;
+    half = 0x1000u;
+  }
+  let up = rem > half || (rem == half && (r & 1u) == 1u);
+  return sign | (r + select(0u, 1u, up)); // a carry rounds up into the exponent, or to Infinity
+}
+
+// float32 -> bfloat16 bits (the high half), round to nearest even; NaN stays NaN.
+fn bf16Bits(a: f32) -> u32 {
+  let b = bitcast<u32>(a);
+  if ((b & 0x7fffffffu) > 0x7f800000u) {
+    return (b >> 16u) | 0x40u;
+  }
+  return (b + 0x7fffu + ((b >> 16u) & 1u)) >> 16u;
+}
 
 struct Params {
   v: u32,         // real V, the classes of a row
@@ -43,8 +132,12 @@ struct Params {
   softcap: f32,   // s, or 0 for no cap
   scale: f32,     // the reduction's gradient factor (1/D for mean, else 1)
   wSum: f32,      // W = Σ_j w_j (V when unweighted)
-  _pad1: f32,
-  _pad2: f32,
+  xBase: u32,     // the block's first logit in x, in S units (the binding starts at an aligned offset)
+  pBase: u32,     // the block's first probability in probs, in T units
+  gBase: u32,     // the block's first gradient element in g, in S units (GRAD_SEPARATE)
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
 const WG: u32 = 256u;
@@ -56,41 +149,39 @@ const NAN_BITS: u32 = 0x7fc00000u;
 
 @group(0) @binding(0) var<uniform> P: Params;
 //#if GRAD_INPLACE
-@group(0) @binding(1) var<storage, read_write> x: array<T>;     // (rows, V) logits; the gradient is written over them
+@group(0) @binding(1) var<storage, read_write> x: array<S>;     // (rows, V) logits; the gradient is written over them
 //#else
-@group(0) @binding(1) var<storage, read> x: array<T>;           // (rows, V) logits
+@group(0) @binding(1) var<storage, read> x: array<S>;           // (rows, V) logits
 //#endif
 @group(0) @binding(2) var<storage, read> targets: array<i32>;  // (N) class indices, -1 ignored (whole batch)
 @group(0) @binding(3) var<storage, read> probs: array<T>;       // (rows, V) probabilities, or a stub
 @group(0) @binding(4) var<storage, read> weight: array<T>;      // (V) class weights, or a stub
 @group(0) @binding(5) var<storage, read_write> rowOut: array<f32>; // (N, 2) loss and lse per row
 //#if GRAD_SEPARATE
-@group(0) @binding(6) var<storage, read_write> g: array<T>;     // (rows, V) gradient
+@group(0) @binding(6) var<storage, read_write> g: array<S>;     // (rows, V) gradient, in the logits' format
 //#endif
+
+// The T at unit i of the block's logits, and the gradient's store.
+fn loadX(i: u32) -> T {
+  return unpackS(x[P.xBase + i]);
+}
 
 fn putGrad(i: u32, value: T) {
 //#if GRAD_INPLACE
-  x[i] = value;
+  x[P.xBase + i] = packS(value);
 //#endif
 //#if GRAD_SEPARATE
-  g[i] = value;
+  g[P.gBase + i] = packS(value);
 //#endif
 }
 
-fn xAt(i: u32) -> f32 {
-//#if VEC4
-  return x[i >> 2u][i & 3u];
-//#else
-  return x[i];
-//#endif
+// The logit at element e of the block.
+fn xAt(e: u32) -> f32 {
+  return lane(loadX(e / LANES), e % LANES);
 }
 
 fn weightAt(j: u32) -> f32 {
-//#if VEC4
-  return weight[j >> 2u][j & 3u];
-//#else
-  return weight[j];
-//#endif
+  return lane(weight[j / LANES], j % LANES);
 }
 
 // exp(a), accurate to about 1 ulp of float32 (WGSL's built-in exp is allowed 3 + 2·|a| ulp):
@@ -227,7 +318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var tw = 0.0;
   var bad = 0u;
   for (var k = t; k < units; k += WG) {
-    let raw = x[base + k];
+    let raw = loadX(base + k);
     var c = capT(raw);
     let flags = badT(raw);
     if (flags != 0u) {
@@ -245,7 +336,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (weighted) {
         w = weight[k];
       }
-      let tp = fma(T(1.0 - P.eps), probs[base + k], T(P.epsOverV));
+      let tp = fma(T(1.0 - P.eps), probs[P.pBase + base + k], T(P.epsOverV));
       tw += hsum(w * tp);
     }
   }
@@ -295,7 +386,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var part = 0.0;
   if (wantGrad || hasProbs || smoothing) {
     for (var k = t; k < units; k += WG) {
-      let raw = x[base + k];
+      let raw = loadX(base + k);
       var th = T(0.0);
       var c = raw;
       if (P.softcap > 0.0) {
@@ -309,7 +400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       }
       var gk: T;
       if (hasProbs) {
-        let tp = fma(T(1.0 - P.eps), probs[base + k], T(P.epsOverV));
+        let tp = fma(T(1.0 - P.eps), probs[P.pBase + base + k], T(P.epsOverV));
         part += hsum(w * tp * (T(lse) - c));
         gk = rowTw * p - w * tp;
       } else {

@@ -5,13 +5,14 @@
  *
  * Typed-array inputs are uploaded a block of rows at a time and results read back into the
  * caller's arrays (the gradient into `gradOut`, which may be the logits themselves for inplace).
+ * GPU buffers (`crossEntropyGpu`) are read where they lie, and their gradient stays on the GPU.
  * Only float32 crossEntropy runs here (`supports` says why for the rest; the engine runs those
  * calls on the CPU).
  */
-import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, GpuCrossEntropyArgs, GpuCrossEntropyResult, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
 import type { BlockLimits } from "./blocks.js";
 import { BufferPool } from "./buffers.js";
-import { crossEntropyGpu, type GpuContext } from "./crossEntropy.js";
+import { crossEntropyGpu, crossEntropyGpuInput, type GpuContext } from "./crossEntropy.js";
 import { acquireDevice } from "./gpu.js";
 import { pipelinesOf } from "./shader.js";
 
@@ -36,6 +37,7 @@ export interface WebGpuExecutor extends Executor {
   readonly adapterName: string;
   /** Bytes of GPU buffers the executor holds for reuse between calls. */
   readonly bufferBytes: number;
+  crossEntropyGpu(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult>;
 }
 
 /** Create a WebGPU executor on the given device, or on a new one (navigator.gpu, or `webgpu` in Node). */
@@ -146,6 +148,10 @@ class GpuExecutor implements WebGpuExecutor {
 
   crossEntropy(args: CrossEntropyArgs): Promise<CrossEntropyResult> {
     return this.run("crossEntropy", () => crossEntropyGpu(this.ctx, args));
+  }
+
+  crossEntropyGpu(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult> {
+    return this.run("crossEntropy", () => crossEntropyGpuInput(this.ctx, args));
   }
 
   linearCrossEntropy(_args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {

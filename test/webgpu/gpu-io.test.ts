@@ -1,0 +1,186 @@
+/**
+ * GPU-resident inputs and outputs of the webgpu engine (docs/webgpu.md, "GPU buffers"): logits
+ * and probabilities read where they lie in a caller's GPUBuffer (at aligned and unaligned byte
+ * offsets, in row blocks), the gradient as a new GPUBuffer or over the logits, and the errors for
+ * what is refused. Results are compared with the float64 reference, and with the typed-array path
+ * bit for bit.
+ */
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { resolveGpuCrossEntropy } from "../../src/api/resolve.js";
+import { createEngine, crossEntropy, type CrossEntropyOptions, type TargetInput } from "../../src/index.js";
+import type { GpuBufferView } from "../../src/api/options.js";
+import type { WebGpuExecutor } from "../../src/backends/webgpu/index.js";
+import { assertClose } from "../helpers/close.js";
+import { genTargets, genValues } from "../helpers/gen.js";
+import { openExecutor } from "./setup.js";
+
+const F32 = { value: { atol: 2e-6, rtol: 2e-6 }, grad: { atol: 1e-6, rtol: 1e-4 } };
+const STORAGE = 0x80;
+const COPY_SRC = 0x4;
+const COPY_DST = 0x8;
+const MAP_READ = 0x1;
+
+/** A buffer holding `data`'s bytes at byte `offset` (the rest: `fill` bytes). */
+export function upload(device: GPUDevice, data: ArrayBufferView, offset = 0, extra = 0, usage = STORAGE | COPY_SRC | COPY_DST): GPUBuffer {
+  const size = Math.ceil((offset + data.byteLength + extra) / 4) * 4;
+  const buf = device.createBuffer({ size, usage, mappedAtCreation: true });
+  const bytes = new Uint8Array(buf.getMappedRange());
+  bytes.fill(0xab);
+  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+  buf.unmap();
+  return buf;
+}
+
+/** `bytes` bytes of `buf` from `offset`, read back (test only). */
+export async function readBack(device: GPUDevice, buf: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+  const size = Math.ceil(bytes / 4) * 4;
+  const read = device.createBuffer({ size, usage: MAP_READ | COPY_DST });
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(buf, offset, read, 0, size);
+  device.queue.submit([enc.finish()]);
+  await read.mapAsync(MAP_READ);
+  const out = read.getMappedRange().slice(0, bytes);
+  read.unmap();
+  read.destroy();
+  return out;
+}
+
+function probsOf(n: number, v: number, seed: number): Float32Array {
+  const p = new Float32Array(genValues(n * v, seed, 1).map(Math.abs));
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < v; j++) s += p[i * v + j]!;
+    for (let j = 0; j < v; j++) p[i * v + j]! /= s;
+  }
+  return p;
+}
+
+const ex = await openExecutor();
+if (typeof ex === "string") {
+  test("webgpu GPU inputs", { skip: ex }, () => {});
+} else {
+  const device = ex.device;
+  const engine = await createEngine({ backend: "webgpu", device });
+  after(() => engine.dispose());
+  // bindings of at most 16500 bytes: a few rows each, so calls run in several blocks bound at offsets
+  const small = await openExecutor({ device, maxBindingBytes: 16500 });
+
+  /** crossEntropy on GPU logits through the executor `on` (the engine's validation, the executor's kernel). */
+  async function runGpu(on: WebGpuExecutor, logits: GpuBufferView<GPUBuffer>, target: TargetInput | { probs: GpuBufferView<GPUBuffer> }, options: CrossEntropyOptions) {
+    const r = resolveGpuCrossEntropy("test", logits, target, options);
+    return on.crossEntropyGpu({ ...r, grad: !r.grad ? "none" : r.inplace ? "inplace" : "new", gradOut: null });
+  }
+
+  test("GPU logits at aligned and unaligned offsets, the gradient as a new GPUBuffer, equal the reference and the typed-array path bit for bit", async () => {
+    for (const [n, v, offset] of [[7, 1000, 0], [7, 1000, 20], [7, 1000, 48], [5, 1031, 4], [6, 37, 260]] as const) {
+      const x = new Float32Array(genValues(n * v, n * v + offset, 8));
+      const t = genTargets(n, 2, v);
+      t[1] = -100;
+      const buf = upload(device, x, offset, 12);
+      for (const o of [{ classes: v, grad: true }, { classes: v, grad: true, labelSmoothing: 0.1, zLoss: 1e-3, softcap: 5, reduction: "sum" as const }, { classes: v, reduction: "none" as const }]) {
+        const label = `${n}x${v} at byte ${offset} ${JSON.stringify({ ...o, classes: undefined })}`;
+        const got = await engine.crossEntropy({ buffer: buf, offset, length: n * v }, t, o);
+        const want = crossEntropy(Float64Array.from(x), t, { ...o, backend: "reference" });
+        if (typeof want.loss === "number") assertClose(got.loss as number, want.loss, F32.value, `${label} loss`);
+        else assertClose(got.loss as Float32Array, want.loss, F32.value, `${label} per-token loss`);
+        assertClose(got.lse, want.lse, F32.value, `${label} lse`);
+        const typed = await engine.crossEntropy(x, t, o);
+        assert.deepEqual(got.lse, typed.lse, `${label}: lse as the typed-array path`);
+        if (o.grad === true) {
+          const g = got.grad as GPUBuffer;
+          assert.ok(g !== buf && g.size >= n * v * 4, `${label}: a new buffer`);
+          assert.ok((g.usage & (STORAGE | COPY_SRC | COPY_DST)) === (STORAGE | COPY_SRC | COPY_DST), `${label}: STORAGE | COPY_SRC | COPY_DST`);
+          const grad = new Float32Array(await readBack(device, g, 0, n * v * 4));
+          g.destroy();
+          assertClose(grad, want.grad!, F32.grad, `${label} grad`);
+          if (v % 4 !== 0 || offset % 16 === 0) assert.deepEqual(grad, typed.grad, `${label}: grad bits as the typed-array path`);
+        } else assert.equal(got.grad, undefined);
+      }
+      // the caller's buffer is untouched
+      const after = new Float32Array(await readBack(device, buf, offset, n * v * 4));
+      assert.deepEqual(after, x, `${n}x${v} at ${offset}: logits unchanged`);
+      buf.destroy();
+    }
+  });
+
+  test("inplace writes the gradient over the view only; the result's grad is the caller's buffer", async () => {
+    const [n, v, offset] = [6, 100, 36];
+    const x = new Float32Array(genValues(n * v, 9, 4));
+    const t = genTargets(n, 3, v);
+    const buf = upload(device, x, offset, 40);
+    const before = new Uint8Array(await readBack(device, buf, 0, buf.size));
+    const got = await engine.crossEntropy({ buffer: buf, offset, length: n * v }, t, { classes: v, grad: true, inplace: true, zLoss: 1e-2 });
+    assert.equal(got.grad, buf);
+    const want = crossEntropy(Float64Array.from(x), t, { classes: v, grad: true, zLoss: 1e-2, backend: "reference" });
+    assertClose(got.loss, want.loss, F32.value, "loss");
+    const now = new Uint8Array(await readBack(device, buf, 0, buf.size));
+    assertClose(new Float32Array(now.slice(offset, offset + n * v * 4).buffer), want.grad!, F32.grad, "grad in place");
+    assert.deepEqual(now.subarray(0, offset), before.subarray(0, offset), "bytes before the view untouched");
+    assert.deepEqual(now.subarray(offset + n * v * 4), before.subarray(offset + n * v * 4), "bytes after the view untouched");
+    buf.destroy();
+  });
+
+  if (typeof small === "string") test("row blocks", { skip: small }, () => {});
+  else {
+    test("row blocks bound at offsets of one buffer (vec4 and scalar rows, GPU probabilities aligned and copied, in place)", async () => {
+      for (const [n, v, offset, pOffset] of [[23, 1000, 8, 16], [19, 1031, 100, 4], [17, 1000, 0, 8]] as const) {
+        const x = new Float32Array(genValues(n * v, n + v, 8));
+        const t = genTargets(n, 3, v);
+        const probs = probsOf(n, v, 5);
+        const weight = Float64Array.from(genValues(v, 6, 1), (w) => Math.abs(w) + 0.1);
+        const xb = upload(device, x, offset);
+        const pb = upload(device, probs, pOffset);
+        const all: CrossEntropyOptions = { classes: v, labelSmoothing: 0.1, weight, zLoss: 1e-3, softcap: 5, grad: true };
+        const xv = { buffer: xb, offset, length: n * v };
+        const label = `${n}x${v} at ${offset}, probs at ${pOffset}`;
+        for (const [name, target, o] of [
+          ["index", t, { classes: v, grad: true }],
+          ["probs, all options", { probs: { buffer: pb, offset: pOffset } }, { ...all, reduction: "sum" }],
+        ] as const) {
+          const got = await runGpu(small, xv, target, o);
+          const hostTarget = "probs" in target ? { probs: Float64Array.from(probs) } : target;
+          const want = crossEntropy(Float64Array.from(x), hostTarget, { ...o, backend: "reference" });
+          assertClose(got.loss, want.loss as number, F32.value, `${label} ${name} loss`);
+          assertClose(got.lse, want.lse, F32.value, `${label} ${name} lse`);
+          const g = got.grad as GPUBuffer;
+          assertClose(new Float32Array(await readBack(device, g, 0, n * v * 4)), want.grad!, F32.grad, `${label} ${name} grad`);
+          g.destroy();
+        }
+        const got = await runGpu(small, xv, t, { classes: v, grad: true, inplace: true });
+        const want = crossEntropy(Float64Array.from(x), t, { classes: v, grad: true, backend: "reference" });
+        assertClose(new Float32Array(await readBack(device, xb, offset, n * v * 4)), want.grad!, F32.grad, `${label} in place`);
+        assert.equal(got.grad, xb);
+        xb.destroy();
+        pb.destroy();
+      }
+    });
+  }
+
+  test("GPU inputs: what is refused, with one line naming the argument", async () => {
+    const v = 8;
+    const x = new Float32Array(4 * v);
+    const buf = upload(device, x);
+    const noStorage = device.createBuffer({ size: 128, usage: COPY_DST | COPY_SRC });
+    const t = [1, 2, 3, 4];
+    await assert.rejects(engine.crossEntropy(noStorage, t, { classes: v }), /logits's buffer has usage 0xc without GPUBufferUsage\.STORAGE/);
+    await assert.rejects(engine.crossEntropy({ buffer: buf, offset: 2 }, t, { classes: v }), /logits\.offset is 2; expected a byte offset >= 0, a multiple of 4/);
+    await assert.rejects(engine.crossEntropy({ buffer: buf, length: 40 }, t, { classes: v }), /logits holds 40 float32 values from byte 0, 160 bytes, past the buffer's size 128/);
+    await assert.rejects(engine.crossEntropy(buf, t), /options\.classes is required with GPU or 16-bit logits/);
+    await assert.rejects(engine.crossEntropy(buf, t, { classes: 5 }), /not a multiple of classes = 5/);
+    await assert.rejects(engine.crossEntropy(buf, [1, 2], { classes: v }), /target has length 2; expected N = 4/);
+    await assert.rejects(engine.crossEntropy(buf, t, { classes: v, argmax: true }), /not computed by the GPU kernel/);
+    await assert.rejects(engine.crossEntropy(buf, t, { classes: v, inplace: true }), /inplace needs options\.grad = true/);
+    await assert.rejects(engine.crossEntropy(buf, { probs: { buffer: buf, dtype: "float16" } }, { classes: v }), /target\.probs has dtype "float16"; expected float32/);
+    await assert.rejects(engine.crossEntropy({ buffer: buf, dtype: "float16" }, t, { classes: v, dtype: "bfloat16" }), /logits\.dtype is "float16" and options\.dtype "bfloat16"/);
+    // GPU probabilities need GPU logits
+    await assert.rejects(engine.crossEntropy(x, { probs: buf }, { classes: v }), /target\.probs is a GPU buffer with logits a Float32Array/);
+    // the synchronous API and other engines refuse GPU buffers
+    assert.throws(() => Reflect.apply(crossEntropy, undefined, [buf, t, { classes: v }]), /^TypeError: crossEntropy: logits is a GPU buffer; only an engine on the webgpu backend takes GPU buffers/);
+    const js = await createEngine({ backend: "js" });
+    await assert.rejects(js.crossEntropy(buf, t, { classes: v }), /engine\.crossEntropy: logits is a GPU buffer; only an engine on the webgpu backend/);
+    js.dispose();
+    buf.destroy();
+    noStorage.destroy();
+  });
+}
