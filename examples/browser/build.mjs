@@ -13,7 +13,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
 await build({
-  entryPoints: [join(here, "src/explainer.ts"), join(here, "src/surprisal.ts")],
+  entryPoints: [join(here, "src/explainer.ts"), join(here, "src/surprisal.ts"), join(here, "src/model.ts")],
   outdir: out,
   bundle: true,
   format: "esm",

@@ -234,3 +234,75 @@ describe("the live surprisal demo", () => {
     await page.close();
   });
 });
+
+describe("the model demo (an ONNX model folder in ONNX Runtime Web)", () => {
+  const MODEL = join(ROOT, "fixtures/tiny-gpt2-onnx");
+  interface Case { name: string; text: string; ids: number[]; losses: (number | null)[] }
+  const expected = JSON.parse(readFileSync(join(MODEL, "expected.json"), "utf8")) as { context: number; stride: number; cases: Case[] };
+
+  /** Score `text` with the page's button; the per-token losses shown, and the largest GPU buffer range the page mapped for reading meanwhile. */
+  async function score(page: Page, text: string): Promise<{ nats: number[]; mappedBytes: number }> {
+    await page.evaluate(() => {
+      (globalThis as { mappedBytes?: number }).mappedBytes = 0;
+    });
+    await page.locator("#input").fill(text);
+    await page.locator("#score").click();
+    await page.waitForFunction((t) => document.getElementById("text")!.dataset.scored === t, text, { timeout: 60_000 });
+    return page.evaluate(() => ({
+      nats: Array.from(document.querySelectorAll<HTMLElement>("#text .t"), (s) => (s.dataset.nats === undefined ? NaN : Number(s.dataset.nats))),
+      mappedBytes: (globalThis as { mappedBytes?: number }).mappedBytes ?? 0,
+    }));
+  }
+
+  /** Every fixture text: the page's per-token losses against PyTorch's for the same model and tokens (expected.json). */
+  async function assertLikeTorch(page: Page, gpu: boolean): Promise<void> {
+    for (const c of expected.cases) {
+      const got = await score(page, c.text);
+      assert.equal(got.nats.length, c.ids.length, `${c.name}: tokens`);
+      assertClose(got.nats, c.losses.map((x) => x ?? NaN), { atol: 1e-4, rtol: 1e-4 }, `${c.name}: per-token loss (nats) against PyTorch`);
+      // with the logits on the GPU, no N×V range is read back: only per-row values (8 bytes a row and less)
+      if (gpu) assert.ok(got.mappedBytes < c.ids.length * 16, `${c.name}: the page read ${got.mappedBytes} bytes of GPU buffers back; the logits are ${c.ids.length} × 1031 floats`);
+    }
+  }
+
+  it("scores on WebGPU with the logits left on the GPU, as PyTorch does per token", async () => {
+    const gpuBrowser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: ["--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usage"],
+    });
+    try {
+      const page = await gpuBrowser.newPage({ viewport: { width: 900, height: 700 } });
+      // count the bytes of every GPU buffer range the page maps (reads back), before any page script runs
+      await page.addInitScript(() => {
+        const proto = (globalThis as { GPUBuffer?: { prototype: { mapAsync(mode: number, offset?: number, size?: number): Promise<void>; size: number } } }).GPUBuffer?.prototype;
+        if (proto === undefined) return;
+        const orig = proto.mapAsync;
+        proto.mapAsync = function (this: { size: number }, mode: number, offset = 0, size?: number) {
+          const g = globalThis as { mappedBytes?: number };
+          g.mappedBytes = Math.max(g.mappedBytes ?? 0, size ?? this.size - offset);
+          return orig.call(this, mode, offset, size);
+        };
+      });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`${await serve("--model", MODEL)}model.html`);
+      await page.waitForFunction(() => document.body.dataset.ready !== undefined, undefined, { timeout: 120_000 });
+      assert.deepEqual(errors, [], "errors on the page");
+      assert.equal(await page.evaluate(() => document.body.dataset.ready), "true", await page.locator("#engine").innerText());
+      assert.equal(await page.evaluate(() => document.body.dataset.logits), "gpu-buffer");
+      assert.equal(await page.evaluate(() => document.body.dataset.engine), "webgpu:1");
+      await assertLikeTorch(page, true);
+      await shot(page, "model-webgpu.png");
+    } finally {
+      await gpuBrowser.close();
+    }
+  });
+
+  it("without WebGPU, runs the model on WebAssembly and the loss on the CPU engine, with the same figures", async () => {
+    const page = await open(`${await serve("--model", MODEL)}model.html`);
+    assert.equal(await page.evaluate(() => document.body.dataset.logits), "cpu");
+    assert.match(await page.evaluate(() => document.body.dataset.engine ?? ""), /^wasm:\d+$/);
+    await assertLikeTorch(page, false);
+    await page.close();
+  });
+});

@@ -162,6 +162,13 @@ describe("scoreIds with a logits callback", () => {
     await assert.rejects(scoreIds({ ...m, context: 0 }, ids), /scoreIds: model.context is 0; expected a positive integer/);
     const short = async (x: Int32Array) => new Float32Array(x.length * V - 1);
     await assert.rejects(scoreIds({ ...m, logits: short }, ids), /scoreIds: model.logits returned 27 floats for 4 tokens \(window 0\); expected a Float32Array of 4 × 7/);
+    // logits left on the GPU need the engine that computes their losses there; they are disposed either way
+    let disposed = 0;
+    const onGpu = async (x: Int32Array) => ({ gpuBuffer: { size: x.length * V * 4, usage: 0x80, mapAsync: () => undefined, destroy: () => undefined }, dispose: () => void disposed++ });
+    await assert.rejects(scoreIds({ ...m, logits: onGpu }, ids), /scoreIds: model.logits returned logits on the GPU for 4 tokens \(window 0\); expected model.engine, a webgpu engine on the model's device/);
+    const small = async (_ids: Int32Array) => ({ gpuBuffer: { size: 8, usage: 0x80, mapAsync: () => undefined, destroy: () => undefined }, dispose: () => void disposed++ });
+    await assert.rejects(scoreIds({ ...m, logits: small }, ids), /scoreIds: model.logits returned a GPU buffer of 8 bytes for 4 tokens \(window 0\); expected at least 4 × 7 float32/);
+    assert.equal(disposed, 2);
     const tok: TextTokenizer = { encode: () => Int32Array.from([1]), tokenBytes: () => new Uint8Array(0) };
     const sm: ScoringModel = { ...m, tokenizer: tok };
     await assert.rejects(scoreText(sm, "x"), /scoreText: the text has 1 token; expected at least 2/);

@@ -12,10 +12,21 @@
  * tokens no earlier window scored, so every token but the first is scored once, with between
  * context − stride and context tokens of history (fewer at the very start).
  */
-import { crossEntropy, init } from "xent";
+import { crossEntropy, init, type Engine, type GpuBufferLike } from "xent";
 
-/** Logits of a causal LM for one sequence: ids.length rows of vocabSize floats, row-major. */
-export type LogitsFn = (ids: Int32Array) => Promise<Float32Array>;
+/**
+ * Logits a model leaves in a GPU buffer (ONNX Runtime Web's "gpu-buffer" outputs are such tensors):
+ * ids.length × vocabSize float32, row-major from byte 0. Their losses are computed on the GPU by
+ * `ScoringModel.engine`, and only the per-token losses are read back.
+ */
+export interface GpuTensorLogits {
+  readonly gpuBuffer: GpuBufferLike;
+  /** Free the buffer: called once the window's losses are computed. */
+  dispose(): void;
+}
+
+/** Logits of a causal LM for one sequence: ids.length rows of vocabSize floats, row-major, on the host or on the GPU. */
+export type LogitsFn = (ids: Int32Array) => Promise<Float32Array | GpuTensorLogits>;
 
 /** What scoring needs of a tokenizer: ids for a text, and the UTF-8 bytes each id stands for. */
 export interface TextTokenizer {
@@ -35,6 +46,8 @@ export interface ScoringModel {
   /** The most tokens the model reads at once (n_positions, max_position_embeddings). */
   context: number;
   logits: LogitsFn;
+  /** The engine that computes the losses of logits left on the GPU: a webgpu engine on the model's GPUDevice (`createEngine({ backend: "webgpu", device })`). */
+  engine?: Engine;
 }
 
 export interface ScoreTextOptions {
@@ -129,20 +142,36 @@ export async function scoreIds(
     const t0 = performance.now();
     const logits = await model.logits(ids.slice(w.begin, w.end - 1));
     const t1 = performance.now();
-    if (!(logits instanceof Float32Array) || logits.length !== n * vocabSize) {
-      const got = logits instanceof Float32Array ? `${logits.length} floats` : String(logits);
-      throw new RangeError(`${fn}: model.logits returned ${got} for ${n} tokens (window ${k}); expected a Float32Array of ${n} × ${vocabSize} (the vocabulary)`);
-    }
     // only the rows of tokens this window scores: logits row r predicts ids[begin + 1 + r]
     const first = w.from - w.begin - 1;
-    const rows = logits.subarray(first * vocabSize);
-    const perToken = crossEntropy(rows, ids.subarray(w.from, w.end), { classes: vocabSize, reduction: "none" }).loss as Float32Array;
+    const targets = ids.subarray(w.from, w.end);
+    let perToken: ArrayLike<number>;
+    if (logits instanceof Float32Array) {
+      if (logits.length !== n * vocabSize) throw new RangeError(`${fn}: model.logits returned ${logits.length} floats for ${n} tokens (window ${k}); expected a Float32Array of ${n} × ${vocabSize} (the vocabulary)`);
+      perToken = crossEntropy(logits.subarray(first * vocabSize), targets, { classes: vocabSize, reduction: "none" }).loss;
+    } else {
+      perToken = await gpuLosses(fn, model.engine, logits, first, targets, vocabSize, `${n} tokens (window ${k})`);
+    }
     for (let pos = w.from; pos < w.end; pos++) losses[pos] = perToken[pos - w.from]!;
     lossMs += performance.now() - t1;
     modelMs += t1 - t0;
     options.onWindow?.(k + 1, ws.length);
   }
   return { losses, stride, modelMs, lossMs };
+}
+
+/** Per-token losses of rows [first, first + targets.length) of logits on the GPU, computed there by `engine`; the logits are disposed. */
+async function gpuLosses(fn: string, engine: Engine | undefined, logits: GpuTensorLogits, first: number, targets: Int32Array, vocabSize: number, what: string): Promise<ArrayLike<number>> {
+  try {
+    if (typeof logits !== "object" || logits === null || !("gpuBuffer" in logits)) throw new TypeError(`${fn}: model.logits returned ${String(logits)} for ${what}; expected a Float32Array, or logits on the GPU ({ gpuBuffer, dispose })`);
+    const rows = first + targets.length;
+    if (logits.gpuBuffer.size < rows * vocabSize * 4) throw new RangeError(`${fn}: model.logits returned a GPU buffer of ${logits.gpuBuffer.size} bytes for ${what}; expected at least ${rows} × ${vocabSize} float32`);
+    if (engine === undefined) throw new TypeError(`${fn}: model.logits returned logits on the GPU for ${what}; expected model.engine, a webgpu engine on the model's device, to compute their losses`);
+    const r = await engine.crossEntropy({ buffer: logits.gpuBuffer, offset: first * vocabSize * 4, length: targets.length * vocabSize }, targets, { classes: vocabSize, reduction: "none" });
+    return r.loss;
+  } finally {
+    if (typeof logits?.dispose === "function") logits.dispose();
+  }
 }
 
 /** Where each token lies in the text, from the bytes the tokenizer says each id stands for. */
