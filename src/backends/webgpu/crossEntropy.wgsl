@@ -348,45 +348,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     cy = hmax(capT(T(xAt(base * LANES + u32(y)))));
   }
 
-  // ---- pass 1: online max and sum of exps; Σ w·t' for probability targets. Phase 2 merges
-  // the row's slice records instead, a record per invocation (every workgroup of the row gets
-  // the same bits).
+  // ---- pass 1: online max and sum of exps; Σ w·t' for probability targets
   var m = negInf();
   var s = 0.0;
   var tw = 0.0;
   var bad = 0u;
-  if (P.phase == 2u) {
-    for (var k = t; k < P.slices; k += WG) {
-      let i = (row * P.slices + k) * REC;
-      let mk = rowOut[i];
-      s = mergeSum(m, s, mk, rowOut[i + 1u]);
-      m = max(m, mk);
-      tw += rowOut[i + 2u];
-      bad |= u32(rowOut[i + 4u]);
+  // Phase 2 merges the row's slice records instead of reading the row, a record per invocation
+  // (with the reduction below, every workgroup of the row gets the same bits).
+  let records = select(0u, P.slices, P.phase == 2u);
+  for (var k = t; k < records; k += WG) {
+    let i = (row * P.slices + k) * REC;
+    let mk = rowOut[i];
+    s = mergeSum(m, s, mk, rowOut[i + 1u]);
+    m = max(m, mk);
+    tw += rowOut[i + 2u];
+    bad |= u32(rowOut[i + 4u]);
+  }
+  let pass1End = select(u1, u0, P.phase == 2u);
+  for (var k = u0 + t; k < pass1End; k += WG) {
+    let raw = x[base + k];
+    var c = capT(raw);
+    let flags = badT(raw);
+    if (flags != 0u) {
+      bad |= flags;
+      c = T(negInf()); // keep the running stats finite; the row is NaN anyway
     }
-  } else {
-    for (var k = u0 + t; k < u1; k += WG) {
-      let raw = x[base + k];
-      var c = capT(raw);
-      let flags = badT(raw);
-      if (flags != 0u) {
-        bad |= flags;
-        c = T(negInf()); // keep the running stats finite; the row is NaN anyway
+    let cm = hmax(c);
+    let mNew = max(m, cm);
+    if (!isNegInf(mNew)) {
+      s = s * expS(m - mNew) + hsum(expT(c - T(mNew)));
+      m = mNew;
+    }
+    if (hasProbs) {
+      var w = T(1.0);
+      if (weighted) {
+        w = weight[k];
       }
-      let cm = hmax(c);
-      let mNew = max(m, cm);
-      if (!isNegInf(mNew)) {
-        s = s * expS(m - mNew) + hsum(expT(c - T(mNew)));
-        m = mNew;
-      }
-      if (hasProbs) {
-        var w = T(1.0);
-        if (weighted) {
-          w = weight[k];
-        }
-        let tp = fma(T(1.0 - P.eps), probs[base + k], T(P.epsOverV));
-        tw += hsum(w * tp);
-      }
+      let tp = fma(T(1.0 - P.eps), probs[base + k], T(P.epsOverV));
+      tw += hsum(w * tp);
     }
   }
   reduceStats(t, sg, m, s, tw, bad);
