@@ -1,18 +1,24 @@
 /**
- * `npm run bench:webgpu`: the WebGPU executor's fused cross-entropy forward+backward at GPT-2
- * (N × 50257) and Llama-3 (N × 128256) vocabularies, float32, through createEngine({ backend: "webgpu" }), in place.
+ * `npm run bench:webgpu`: the WebGPU executor's fused cross-entropy forward+backward, float32, in
+ * place, at GPT-2 (N × 50257) and Llama-3 (N × 128256) vocabularies, and few rows (N = 1, 4, 8 ×
+ * 128256, which run in the split-vocabulary mode, and again with it turned off, as one workgroup
+ * per row).
  *
  *   node --import tsx bench/webgpu.ts [--rows N] [--reps K]
  *
- * Prints the adapter's name, the median and minimum time per call (after a warm-up call, buffers
- * reused), and the throughput as GB/s of logits read plus gradient written and as
- * elements/s. These are end-to-end figures: they include the upload of the logits and the
- * readback of the gradient over the host link, not the kernel alone. On SwiftShader (a CPU
- * Vulkan driver) the default is 16 rows, only to prove the script runs: no speed claim there.
+ * Prints the adapter's name, then per shape the vocabulary slices per row, the median and minimum
+ * end-to-end time per call (after a warm-up call, buffers reused: upload of the logits, kernels,
+ * readback of the gradient), the median GPU time of the kernels alone where the device has
+ * timestamp queries, and the throughput as GB/s of logits read once plus gradient written once
+ * (2·N·V·4 bytes) over the kernel time, or over the end-to-end time without timestamps. On
+ * SwiftShader (a CPU Vulkan driver) the default is 16 rows, only to prove the script runs: no
+ * speed claim there.
  */
 import { existsSync } from "node:fs";
+import { crossEntropyOutput } from "../src/api/crossEntropy.js";
+import { resolveCrossEntropy } from "../src/api/resolve.js";
+import { vocabSlices } from "../src/backends/webgpu/crossEntropy.js";
 import { createWebGpuExecutor } from "../src/backends/webgpu/index.js";
-import { createEngine } from "../src/index.js";
 
 const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
 if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
@@ -25,36 +31,44 @@ function flag(name: string): number | undefined {
   return x;
 }
 
-const ex = await createWebGpuExecutor(); // for the adapter's name; the engine runs on its device
-const engine = await createEngine({ backend: "webgpu", device: ex.device });
+const ex = await createWebGpuExecutor({ timestamps: true });
+const unsplit = await createWebGpuExecutor({ device: ex.device, timestamps: true, vocabSlices: 1 });
 const soft = /swiftshader/i.test(ex.adapterName);
 const rows = flag("rows") ?? (soft ? 16 : 2048);
 const reps = flag("reps") ?? (soft ? 3 : 10);
+const timed = ex.device.features.has("timestamp-query");
 console.log(`adapter: ${ex.adapterName}${soft ? " (a CPU driver: figures prove the script runs, nothing more)" : ""}`);
-console.log(`rows ${rows}, ${reps} timed calls after one warm-up; end to end (upload + kernel + gradient readback)`);
-console.log("| shape | median ms | min ms | GB/s (logits + grad, median) | Gelem/s |");
-console.log("| --- | --- | --- | --- | --- |");
-for (const v of [50257, 128256]) {
-  const n = rows;
-  const logits = engine.alloc(n * v); // engine memory: the engine does not copy it per call
+console.log(`subgroup reductions: ${ex.subgroups ? "yes" : "no"}; kernel time: ${timed ? "timestamp queries" : "none (GB/s end to end)"}`);
+console.log(`${reps} timed calls after one warm-up; end to end = upload + kernels + gradient readback`);
+console.log(`| shape | slices | median ms | min ms | kernel ms (median) | GB/s (logits + grad${timed ? ", kernel" : ", end to end"}) |`);
+console.log("| --- | --- | --- | --- | --- | --- |");
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+const shapes = [[rows, 50257], [rows, 128256], [1, 128256], [4, 128256], [8, 128256]] as const;
+for (const [n, v, e] of [...shapes.map(([n, v]) => [n, v, ex] as const), [1, 128256, unsplit] as const, [8, 128256, unsplit] as const]) {
+  const logits = new Float32Array(n * v);
   for (let k = 0; k < logits.length; k++) logits[k] = Math.sin(k * 0.37) * 4;
   const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
+  const r = resolveCrossEntropy("bench", "crossEntropy", logits, target, { classes: v, grad: true, inplace: true });
   const call = async (): Promise<void> => {
-    const out = await engine.crossEntropy(logits, target, { classes: v, grad: true, inplace: true });
+    const args = { logits: r.logits, n, v, target: r.target, probs: null, spec: r.spec, gradOut: r.logits };
+    const out = crossEntropyOutput(args, await e.crossEntropy(args), r.logits);
     if (out.grad !== logits) throw new Error("bench/webgpu.ts: inplace did not return the logits");
   };
   await call(); // warm-up: pipeline compilation, buffer allocation
   const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
+  const kernel: number[] = [];
+  for (let k = 0; k < reps; k++) {
     const t0 = performance.now();
     await call();
     times.push(performance.now() - t0);
+    if (e.lastKernelMs !== null) kernel.push(e.lastKernelMs);
   }
-  engine.free(logits);
-  times.sort((a, b) => a - b);
-  const med = times[Math.floor(times.length / 2)]!;
+  const med = median(times);
+  const km = kernel.length > 0 ? median(kernel) : null;
   const bytes = 2 * n * v * 4;
-  console.log(`| ${n} × ${v} | ${med.toFixed(1)} | ${times[0]!.toFixed(1)} | ${(bytes / med / 1e6).toFixed(2)} | ${((n * v) / med / 1e6).toFixed(3)} |`);
+  console.log(
+    `| ${n} × ${v} | ${e === unsplit ? 1 : vocabSlices(n, v)} | ${med.toFixed(1)} | ${Math.min(...times).toFixed(1)} | ${km === null ? "-" : km.toFixed(3)} | ${(bytes / (km ?? med) / 1e6).toPrecision(3)} |`,
+  );
 }
-engine.dispose();
+unsplit.dispose();
 ex.dispose();

@@ -8,15 +8,16 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { crossEntropy } from "../../src/index.js";
 import { assertClose } from "../helpers/close.js";
-import { conformanceCases } from "./cases.js";
+import { conformanceCases, type ConformanceCase } from "./cases.js";
 import { compareCrossEntropy, type Dtype, type Runner } from "./matrix.js";
 
 /**
- * Every conformance case on one runner: with a gradient, without one, in place, for each dtype;
- * with an engine, zero-copy too. `name` prefixes the test names.
+ * Every conformance case on one runner (or those `only` keeps, given each case and its index):
+ * with a gradient, without one, in place, for each dtype; with an engine, zero-copy too. `name`
+ * prefixes the test names.
  */
-export function crossEntropySuite(name: string, run: Runner, dtypes: readonly Dtype[]): void {
-  for (const c of conformanceCases()) {
+export function crossEntropySuite(name: string, run: Runner, dtypes: readonly Dtype[], only?: (c: ConformanceCase, index: number) => boolean): void {
+  for (const c of conformanceCases().filter((c, i) => only === undefined || only(c, i))) {
     test(`${name} conforms: ${c.name}`, async () => {
       const want = crossEntropy(c.logits, c.target, { ...c.options, grad: true, backend: "reference" });
       const wantNoGrad = crossEntropy(c.logits, c.target, { ...c.options, backend: "reference" });

@@ -1,15 +1,19 @@
 /**
  * The WebGPU backend, in one test process so that the kernel's variants compile once (each takes
  * seconds on SwiftShader; every executor on one device shares its pipelines): the conformance
- * suite through the public `createEngine({ backend: "webgpu", device })`, and the kernel beyond
- * it: row blocks under a small artificial binding limit, bitwise repeatability, NaN and ±Infinity
- * rows, the accuracy of the shader's own exp and log on a dense sweep, and the block planner.
+ * suite through the public `createEngine({ backend: "webgpu", device })` (subgroup reductions
+ * where the device has them, as SwiftShader does), and again on an executor forced to the
+ * workgroup-memory tree and to the split-vocabulary mode; then the kernel beyond it: row blocks
+ * under a small artificial binding limit, few rows of a large vocabulary, bitwise repeatability,
+ * NaN and ±Infinity rows, the accuracy of the shader's own exp and log on a dense sweep, and the
+ * block planner.
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { createEngine, crossEntropy, type CrossEntropyOptions } from "../../src/index.js";
+import { createEngine, crossEntropy, type CrossEntropyOptions, type CrossEntropyOutput } from "../../src/index.js";
 import { crossEntropySuite } from "../conformance/suite.js";
 import { planRowBlocks } from "../../src/backends/webgpu/index.js";
+import { vocabSlices } from "../../src/backends/webgpu/crossEntropy.js";
 import { assertClose } from "../helpers/close.js";
 import { genTargets, genValues } from "../helpers/gen.js";
 import { openExecutor, runOn } from "./setup.js";
@@ -46,8 +50,28 @@ if (typeof ex !== "string") {
     engine: () => Promise.resolve(engine),
   }, ["float32", "float64"]); // float64 is not the GPU's: the engine runs it on the CPU
 }
-// A second executor whose bindings hold at most 3 rows of V=1031 or 4 rows of V=1000: every call is several blocks.
-const small = typeof ex === "string" ? ex : await openExecutor({ device: ex.device, maxBindingBytes: 16500 });
+// The other variants, on the same device: the workgroup-memory tree with every call split into 2
+// vocabulary slices (the second empty for V <= 4), on the suite's cases of at most 8 rows (the
+// split mode's use) and every fifth case of the option grids (a period prime to the grids'
+// dimensions, 2 and 3, so each value of each option is run): SwiftShader runs each workgroup on
+// the CPU, and the whole suite split would double this file's time.
+const split = typeof ex === "string" ? ex : await openExecutor({ device: ex.device, subgroups: false, vocabSlices: 2 });
+if (typeof split !== "string") {
+  const notRun = (): Promise<never> => Promise.reject(new Error("the split executor runs crossEntropy only"));
+  crossEntropySuite(`webgpu split vocabulary, workgroup-memory tree (${split.adapterName})`, {
+    crossEntropy: (logits, target, options) => {
+      if (!(logits instanceof Float32Array)) throw new TypeError("float32 only");
+      return runOn(split, logits, target, options);
+    },
+    linearCrossEntropy: notRun,
+    distillationLoss: notRun,
+    engine: () => null,
+  }, ["float32"], (c, i) => c.logits.length <= 8 * (c.options.classes ?? 1) && (!c.name.startsWith("grid/") || i % 5 === 0));
+}
+// Bindings that hold at most 3 rows of V=1031 or 4 rows of V=1000: every call is several blocks;
+// fused with the tree, and (with every option) split into 2 slices with subgroups.
+const small = typeof ex === "string" ? ex : await openExecutor({ device: ex.device, maxBindingBytes: 16500, subgroups: false });
+const smallSplit = typeof ex === "string" ? ex : await openExecutor({ device: ex.device, maxBindingBytes: 16500, vocabSlices: 2 });
 
 function compare(label: string, got: { loss: number | ArrayLike<number>; lse: ArrayLike<number>; grad?: ArrayLike<number> }, want: typeof got): void {
   if (typeof want.loss === "number") assertClose(got.loss as number, want.loss, F32.value, `${label} loss`);
@@ -56,9 +80,25 @@ function compare(label: string, got: { loss: number | ArrayLike<number>; lse: Ar
   if (want.grad !== undefined) assertClose(got.grad!, want.grad, F32.grad, `${label} grad`);
 }
 
-if (typeof ex === "string" || typeof small === "string") {
+if (typeof ex === "string" || typeof small === "string" || typeof smallSplit === "string" || typeof split === "string") {
   test("webgpu kernel", { skip: typeof ex === "string" ? ex : String(small) }, () => {});
 } else {
+  test("the variants: subgroups where the device has them, the tree where turned off", () => {
+    assert.equal(ex.subgroups, ex.device.features.has("subgroups"));
+    assert.equal(split.subgroups, false);
+    assert.equal(small.subgroups, false);
+  });
+
+  test("vocabSlices: split only few rows of a large vocabulary, slices of at least 4096 classes", () => {
+    assert.equal(vocabSlices(1, 128256), 31);
+    assert.equal(vocabSlices(8, 128256), 31);
+    assert.equal(vocabSlices(8, 262144), 32);
+    assert.equal(vocabSlices(32, 128256), 8);
+    assert.equal(vocabSlices(64, 128256), 1);
+    assert.equal(vocabSlices(4, 8191), 1);
+    assert.equal(vocabSlices(3, 33999), 8);
+  });
+
   test("row blocks under a small binding limit equal the reference (vec4 and scalar rows, probs, in place)", async () => {
     for (const [n, v] of [[23, 1000], [19, 1031]] as const) {
       const x = new Float32Array(genValues(n * v, n + v, 8));
@@ -79,12 +119,15 @@ if (typeof ex === "string" || typeof small === "string") {
         ["index, none, no grad", target, { classes: v, reduction: "none" }],
       ] as const) {
         const want = crossEntropy(Float64Array.from(x), t, { ...o, backend: "reference" });
-        compare(`${n}x${v} ${name}`, await runOn(small, x, t, o), want);
-        if (o.grad === true) {
-          const copy = Float32Array.from(x);
-          const got = await runOn(small, copy, t, { ...o, inplace: true });
-          assert.equal(got.grad, copy);
-          compare(`${n}x${v} ${name}, in place`, got, want);
+        const splitToo = name.endsWith("all options") && v === 1031;
+        for (const [kind, e] of splitToo ? ([["fused", small], ["split", smallSplit]] as const) : ([["fused", small]] as const)) {
+          compare(`${n}x${v} ${name} ${kind}`, await runOn(e, x, t, o), want);
+          if (o.grad === true) {
+            const copy = Float32Array.from(x);
+            const got = await runOn(e, copy, t, { ...o, inplace: true });
+            assert.equal(got.grad, copy);
+            compare(`${n}x${v} ${name} ${kind}, in place`, got, want);
+          }
         }
       }
     }
@@ -104,17 +147,47 @@ if (typeof ex === "string" || typeof small === "string") {
     assert.match(String(small.supports({ kernel: "crossEntropy", dtype: "float32", n: 1, v: 5000, d: 0, grad: true })), /exceeds the device's largest storage binding/);
   });
 
-  test("two runs give identical bits (fixed reduction order)", async () => {
+  const bits = (a: ArrayLike<number>): Uint32Array => new Uint32Array(Float32Array.from(a).buffer);
+  const assertSameBits = (a: CrossEntropyOutput, b: CrossEntropyOutput, label: string): void => {
+    assert.deepEqual(bits(a.loss as Float32Array), bits(b.loss as Float32Array), `${label}: per-token loss bits`);
+    assert.deepEqual(bits(a.lse), bits(b.lse), `${label}: lse bits`);
+    assert.deepEqual(bits(a.grad!), bits(b.grad!), `${label}: gradient bits`);
+  };
+
+  test("two runs give identical bits (fixed reduction order): subgroups, tree, split", async () => {
     const n = 9;
     const v = 4099;
     const x = new Float32Array(genValues(n * v, 77, 10));
     const t = genTargets(n, 5, v);
     const o: CrossEntropyOptions = { classes: v, reduction: "none", labelSmoothing: 0.05, zLoss: 1e-4, grad: true };
-    const a = await runOn(ex, x, t, o);
-    const b = await runOn(ex, x, t, o);
-    assert.deepEqual(new Uint32Array(Float32Array.from(a.loss as Float32Array).buffer), new Uint32Array(Float32Array.from(b.loss as Float32Array).buffer));
-    assert.deepEqual(new Uint32Array(Float32Array.from(a.lse).buffer), new Uint32Array(Float32Array.from(b.lse).buffer));
-    assert.deepEqual(new Uint32Array(Float32Array.from(a.grad!).buffer), new Uint32Array(Float32Array.from(b.grad!).buffer));
+    for (const [label, e] of [["default", ex], ["tree, split", split]] as const) {
+      assertSameBits(await runOn(e, x, t, o), await runOn(e, x, t, o), label);
+    }
+  });
+
+  test("few rows of a large vocabulary (split into vocabSlices(2, 131072) = 32 slices) equal the reference, bit-repeatably", async () => {
+    const n = 2;
+    const v = 131072;
+    const x = new Float32Array(genValues(n * v, 21, 8));
+    const t = Int32Array.from([70000, 5]);
+    const probs = new Float32Array(genValues(n * v, 4, 1).map(Math.abs));
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < v; j++) s += probs[i * v + j]!;
+      for (let j = 0; j < v; j++) probs[i * v + j]! /= s;
+    }
+    const weight = Float64Array.from(genValues(v, 6, 1), (w) => Math.abs(w) + 0.1);
+    const all: CrossEntropyOptions = { classes: v, reduction: "none", labelSmoothing: 0.1, weight, zLoss: 1e-3, softcap: 5, grad: true };
+    for (const [name, tg, o] of [
+      ["index, all options", t, all],
+      ["probs, all options", { probs }, { ...all, reduction: "sum" }],
+      ["index, mean, no grad", t, { classes: v }],
+    ] as const) {
+      const want = crossEntropy(Float64Array.from(x), tg, { ...o, backend: "reference" });
+      const got = await runOn(ex, x, tg, o);
+      compare(`${n}x${v} ${name}`, got, want);
+      if (name === "index, all options") assertSameBits(got, await runOn(ex, x, tg, o), `${n}x${v} ${name}, second run`);
+    }
   });
 
   test("NaN and ±Infinity rows follow the reference (PyTorch's semantics)", async () => {
@@ -131,6 +204,7 @@ if (typeof ex === "string" || typeof small === "string") {
         const opts: CrossEntropyOptions = { classes: v, grad: true, ...o };
         const want = crossEntropy(Float64Array.from(x), t, { ...opts, backend: "reference" });
         compare(`V=${v} ${JSON.stringify(o)}`, await runOn(ex, x, t, opts), want);
+        compare(`V=${v} ${JSON.stringify(o)}, split`, await runOn(split, x, t, opts), want);
       }
     }
   });

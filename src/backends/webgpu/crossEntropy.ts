@@ -11,12 +11,18 @@
  *   the logits, and stays on the GPU.
  * Only the per-row loss and lse come back. The batch reduction runs on the host, in float64 and
  * row order, as on every other backend.
+ *
+ * Few rows of a large vocabulary (`vocabSlices`) run in the split-vocabulary mode instead: S
+ * workgroups per row, each over a slice of V; a statistics dispatch, then a gradient dispatch
+ * whose workgroups each merge their row's slice records in slice order; the host merges the
+ * records into the loss and lse (`mergeRecords`), in float64 and slice order.
  */
 import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, HostHalf, LossSpec } from "../types.js";
 import { planRowBlocks, type BlockLimits } from "./blocks.js";
 import type { BufferPool } from "./buffers.js";
 import type { PipelineCache } from "./shader.js";
+import type { PassTimer } from "./timer.js";
 import { crossEntropy as SOURCE } from "./wgsl.gen.js";
 
 /** What a kernel host needs from its executor. */
@@ -25,7 +31,34 @@ export interface GpuContext {
   readonly pipelines: PipelineCache;
   readonly buffers: BufferPool;
   readonly limits: BlockLimits;
+  /** Reductions with subgroup operations (the device has the `subgroups` feature and they are not turned off). */
+  readonly subgroups: boolean;
+  /** Slices per row for every call (tests), or null for `vocabSlices(n, v)`. */
+  readonly forceSlices: number | null;
+  /** Times the kernels' passes (benchmarks), or null. */
+  readonly timer: PassTimer | null;
 }
+
+/** Rows below which a call may split the vocabulary: fewer row workgroups than a large GPU has cores × 2. */
+export const SPLIT_MAX_ROWS = 64;
+/** Fewest classes of a slice (16 per invocation of a 256-wide workgroup). */
+export const SPLIT_MIN_CLASSES = 4096;
+/** Workgroups the split aims at: enough to occupy a large GPU (about 100 to 150 compute units). */
+export const SPLIT_TARGET_WORKGROUPS = 256;
+
+/**
+ * Vocabulary slices per row for a call of N rows of V classes: 1 (one workgroup per row) from
+ * SPLIT_MAX_ROWS rows on, else enough slices for about SPLIT_TARGET_WORKGROUPS workgroups, each
+ * of at least SPLIT_MIN_CLASSES classes. A function of the shape only (not of the device or the
+ * timing), so a shape always gives the same bits on one device. N = 1 to 8 at V = 128256: 31.
+ */
+export function vocabSlices(n: number, v: number): number {
+  if (n >= SPLIT_MAX_ROWS) return 1;
+  return Math.max(1, Math.min(Math.floor(v / SPLIT_MIN_CLASSES), Math.ceil(SPLIT_TARGET_WORKGROUPS / n)));
+}
+
+/** Floats of one slice record in the split mode: max, Σ exp, Σ w·t', target logit, flags, loss terms (crossEntropy.wgsl REC). */
+const REC = 6;
 
 const PARAMS_BYTES = 64;
 const FLAG_PROBS = 1;
@@ -119,7 +152,13 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     ...(dtype === "float16" ? ["F16"] : dtype === "bfloat16" ? ["BF16"] : []),
     separate ? "GRAD_SEPARATE" : "GRAD_INPLACE",
   ];
+  if (ctx.subgroups) defines.push("SUBGROUPS");
   const pipeline = await pipelines.get("crossEntropy", SOURCE, defines);
+  const slices = ctx.forceSlices ?? vocabSlices(n, v);
+  const split = slices > 1;
+  // The split mode's second dispatch: the gradient, or the loss terms summed over the row.
+  const phase2 = split && (wantGrad || probs !== null || labelSmoothing > 0);
+  const outBytes = split ? n * slices * REC * 4 : n * 8;
 
   const rowBytes = v * eb;
   // Blocks bound at an aligned offset below their start need up to one alignment more.
@@ -131,15 +170,16 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
   device.pushErrorScope("validation");
   let failure: unknown = null;
   let gradBuf: GPUBuffer | null = null;
-  const rowRead = buffers.get("rows-read", n * 8, MAP_READ | COPY_DST);
+  const rowRead = buffers.get("rows-read", outBytes, MAP_READ | COPY_DST);
   try {
     const hostX = src.kind === "host" ? buffers.get("logits", words(blockBytes), STORAGE | COPY_DST | COPY_SRC) : null;
     const hostP = probs !== null && (gpuP === null || copyProbs) ? buffers.get("probs", blockBytes / eb * 4, STORAGE | COPY_DST) : null;
     const probsStub = probs === null ? buffers.get("probs-stub", 16, STORAGE) : null;
     const weightBuf = classWeight !== null ? buffers.get("weight", v * 4, STORAGE | COPY_DST) : buffers.get("weight-stub", 16, STORAGE);
     const targetBuf = buffers.get("target", n * 4, STORAGE | COPY_DST);
-    const rowOutBuf = buffers.get("rows", n * 8, STORAGE | COPY_SRC);
+    const rowOutBuf = buffers.get("rows", outBytes, STORAGE | COPY_SRC);
     const paramsBuf = buffers.get("params", PARAMS_BYTES, UNIFORM | COPY_DST);
+    const params2Buf = phase2 ? buffers.get("params-2", PARAMS_BYTES, UNIFORM | COPY_DST) : null;
     const gradRead =
       src.kind === "host" && src.gradOut !== null
         ? [buffers.get("grad-read-0", words(blockBytes), MAP_READ | COPY_DST), buffers.get("grad-read-1", words(blockBytes), MAP_READ | COPY_DST)]
@@ -164,6 +204,12 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     pf[7] = softcap;
     pf[8] = scale;
     pf[9] = wSum;
+    pu[10] = slices;
+    pu[11] = split ? 1 : 0; // phase: fused, or the split mode's statistics
+    const params2 = new ArrayBuffer(PARAMS_BYTES);
+    const pu2 = new Uint32Array(params2);
+    const timer = ctx.timer;
+    timer?.begin(plan.blocks);
 
     /** A binding of `bytes` bytes from byte `at` of `buffer`, at the aligned offset below it, and `at`'s distance from there in units of `u` bytes. */
     const bindAt = (buffer: GPUBuffer, at: number, bytes: number, u: number): { resource: GPUBufferBinding; base: number } => {
@@ -213,22 +259,32 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
         { binding: 2, resource: { buffer: targetBuf } },
         { binding: 3, resource: pBind.resource },
         { binding: 4, resource: { buffer: weightBuf } },
-        { binding: 5, resource: { buffer: rowOutBuf, size: n * 8 } },
+        { binding: 5, resource: { buffer: rowOutBuf, size: outBytes } },
       ];
-      pu[10] = xBind.base;
-      pu[11] = pBind.base;
+      pu[12] = xBind.base;
+      pu[13] = pBind.base;
       if (gradBuf !== null) {
         const gBind = bindAt(gradBuf, e0 * eb, count * eb, unit);
         entries.push({ binding: 6, resource: gBind.resource });
-        pu[12] = gBind.base;
+        pu[14] = gBind.base;
       }
       pu[1] = r0;
       queue.writeBuffer(paramsBuf, 0, params);
-      const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-      const pass = enc.beginComputePass();
+      const layout = pipeline.getBindGroupLayout(0);
+      const bindGroup = device.createBindGroup({ layout, entries });
+      const pass = enc.beginComputePass(timer !== null ? { timestampWrites: timer.next() } : {});
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(rows);
+      pass.dispatchWorkgroups(slices, rows);
+      if (params2Buf !== null) {
+        // the split mode's gradient dispatch: the same bindings, phase 2; it reads the statistics dispatch's records
+        new Uint8Array(params2).set(new Uint8Array(params));
+        pu2[11] = 2;
+        queue.writeBuffer(params2Buf, 0, params2);
+        const entries2 = entries.map((e) => (e.binding === 0 ? { binding: 0, resource: { buffer: params2Buf, size: PARAMS_BYTES } } : e));
+        pass.setBindGroup(0, device.createBindGroup({ layout, entries: entries2 }));
+        pass.dispatchWorkgroups(slices, rows);
+      }
       pass.end();
       const read = gradRead[slot];
       const gradOut = src.kind === "host" ? src.gradOut : null;
@@ -248,7 +304,8 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     await drain(1);
 
     const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(rowOutBuf, 0, rowRead, 0, n * 8);
+    enc.copyBufferToBuffer(rowOutBuf, 0, rowRead, 0, outBytes);
+    timer?.resolve(enc);
     queue.submit([enc.finish()]);
   } catch (e) {
     failure = e;
@@ -260,16 +317,69 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
   if (err !== null) throw new Error(`webgpu backend: crossEntropy (N=${n}, V=${v}) failed on the GPU: ${err.message}`);
   if (failure !== null) throw failure;
 
-  await rowRead.mapAsync(MAP_READ, 0, n * 8);
-  const rows32 = new Float32Array(rowRead.getMappedRange(0, n * 8).slice(0));
+  await ctx.timer?.read();
+  await rowRead.mapAsync(MAP_READ, 0, outBytes);
+  const rows32 = new Float32Array(rowRead.getMappedRange(0, outBytes).slice(0));
   rowRead.unmap();
+  const { rowLoss, lse } = split ? mergeRecords(c, rows32, slices) : unpackRows(rows32, n);
+  const result = { loss: reduceLoss(rowLoss, c.spec, d), rowLoss, lse };
+  const grad = src.kind === "gpu" && src.grad === "inplace" ? (src.input.buffer as GPUBuffer) : gradBuf;
+  return { result, grad };
+}
+
+/** The fused kernel's (N, 2) loss and lse per row. */
+function unpackRows(rows32: Float32Array, n: number): { rowLoss: Float64Array; lse: Float64Array } {
   const rowLoss = new Float64Array(n);
   const lse = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     rowLoss[i] = rows32[2 * i]!;
     lse[i] = rows32[2 * i + 1]!;
   }
-  const result = { loss: reduceLoss(rowLoss, c.spec, d), rowLoss, lse };
-  const grad = src.kind === "gpu" && src.grad === "inplace" ? (src.input.buffer as GPUBuffer) : gradBuf;
-  return { result, grad };
+  return { rowLoss, lse };
+}
+
+/**
+ * The split mode's (N, slices, REC) records merged per row, in float64 and slice order, into the
+ * loss and lse the fused kernel gives: lse = M + log Σ_k s_k·exp(m_k − M); the loss from the
+ * target logit and the loss terms the gradient dispatch summed over each slice, Σ w·t'·(lse − c)
+ * (probabilities) or Σ w·(lse − c) (smoothing), as the fused kernel's pass 2 does, rather than
+ * from Σ w·c (common.ts mergeStats), whose difference with lse·Σ w·t' cancels in float32.
+ * Flags: 1 a NaN logit, 2 a +Infinity one (crossEntropy.wgsl badT).
+ */
+function mergeRecords(args: Pick<CrossEntropyArgs, "n" | "v" | "target" | "spec">, rec: Float32Array, slices: number): { rowLoss: Float64Array; lse: Float64Array } {
+  const { n, v, target } = args;
+  const { labelSmoothing: eps, zLoss: z, classWeight } = args.spec;
+  const rowLoss = new Float64Array(n);
+  const lse = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r0 = i * slices * REC;
+    let m = -Infinity;
+    for (let k = 0; k < slices; k++) m = Math.max(m, rec[r0 + k * REC]!);
+    let sum = 0;
+    let cy = 0;
+    let part = 0;
+    let flags = 0;
+    for (let k = 0; k < slices; k++) {
+      const r = r0 + k * REC;
+      const mk = rec[r]!;
+      if (mk !== -Infinity) sum += rec[r + 1]! * Math.exp(mk - m);
+      cy += rec[r + 3]!;
+      flags |= rec[r + 4]!;
+      part += rec[r + 5]!;
+    }
+    const l = flags !== 0 ? NaN : m === -Infinity ? m : m + Math.log(sum);
+    lse[i] = flags === 2 ? Infinity : l;
+    const y = target === null ? 0 : target[i]!;
+    if (y < 0) continue; // ignored: loss 0
+    let loss: number;
+    if (target === null) {
+      loss = part;
+    } else {
+      loss = (1 - eps) * (classWeight === null ? 1 : classWeight[y]!) * (l - cy);
+      if (eps > 0) loss += (eps / v) * part;
+    }
+    if (z > 0) loss += z * l * l;
+    rowLoss[i] = flags !== 0 || m === -Infinity ? NaN : loss;
+  }
+  return { rowLoss, lse };
 }

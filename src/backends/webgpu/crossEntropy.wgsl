@@ -1,11 +1,23 @@
-// Fused cross-entropy, forward and backward, one workgroup per row of a block of rows (rows, V).
+//#if SUBGROUPS
+enable subgroups;
+//#endif
+// Fused cross-entropy, forward and backward, one workgroup per row of a block of rows (rows, V),
+// or per (slice, row) when each row's vocabulary is split into P.slices slices.
 //
 // Pass 1 reads the row once: an online max and rescaled sum of exps (per thread, then a
-// workgroup-memory tree in a fixed order, so two runs give identical bits), and for probability
-// targets Σ_j w_j·t'_j. Pass 2 (when a gradient, label smoothing or probability targets need
-// it) reads the row again with the row's lse known: it writes the gradient and sums the loss
-// terms that are Σ over the row. Shapes and option values are uniforms; what changes the code
-// (vec4 or scalar elements, where the gradient goes) is chosen by the host with the //#if lines.
+// reduction across the workgroup in a fixed order, so two runs give identical bits), and for
+// probability targets Σ_j w_j·t'_j. Pass 2 (when a gradient, label smoothing or probability
+// targets need it) reads the row again with the row's lse known: it writes the gradient and sums
+// the loss terms that are Σ over the row. Shapes and option values are uniforms; what changes the
+// code (vec4 or scalar elements, where the gradient goes, subgroup operations) is chosen by the
+// host with the //#if lines.
+//
+// P.phase: 0 is the fused kernel (dispatch (1, rows)). The split-vocabulary mode (few rows, large
+// V; dispatch (slices, rows)) runs phase 1, each workgroup's pass 1 over its slice writing the
+// slice's record (max, sum, Σ w·t', target logit, flags) into rowOut, then phase 2: each workgroup
+// merges its row's records with the same fixed-order reduction as pass 1's (every workgroup of a
+// row gets the same bits), runs pass 2 over its slice and writes the slice's loss terms into the
+// record; the host merges the records into the loss and lse (crossEntropy.ts).
 //
 // NaN semantics follow PyTorch (and the reference backend): a NaN logit, or +Infinity without a
 // softcap, makes the row's lse, loss and gradient NaN; a row whose every capped logit is
@@ -132,12 +144,12 @@ struct Params {
   softcap: f32,   // s, or 0 for no cap
   scale: f32,     // the reduction's gradient factor (1/D for mean, else 1)
   wSum: f32,      // W = Σ_j w_j (V when unweighted)
+  slices: u32,    // slices per row (1: whole rows)
+  phase: u32,     // 0: fused; 1: slice statistics; 2: slice gradient and loss terms
   xBase: u32,     // the block's first logit in x, in S units (the binding starts at an aligned offset)
   pBase: u32,     // the block's first probability in probs, in T units
   gBase: u32,     // the block's first gradient element in g, in S units (GRAD_SEPARATE)
   _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
 }
 
 const WG: u32 = 256u;
@@ -146,6 +158,7 @@ const GRAD: u32 = 2u;
 const WEIGHTED: u32 = 4u;
 const NEG_INF_BITS: u32 = 0xff800000u;
 const NAN_BITS: u32 = 0x7fc00000u;
+const REC: u32 = 6u; // a slice's record: max, sum of exps, Σ w·t', target logit, flags, loss terms
 
 @group(0) @binding(0) var<uniform> P: Params;
 //#if GRAD_INPLACE
@@ -156,7 +169,7 @@ const NAN_BITS: u32 = 0x7fc00000u;
 @group(0) @binding(2) var<storage, read> targets: array<i32>;  // (N) class indices, -1 ignored (whole batch)
 @group(0) @binding(3) var<storage, read> probs: array<T>;       // (rows, V) probabilities, or a stub
 @group(0) @binding(4) var<storage, read> weight: array<T>;      // (V) class weights, or a stub
-@group(0) @binding(5) var<storage, read_write> rowOut: array<f32>; // (N, 2) loss and lse per row
+@group(0) @binding(5) var<storage, read_write> rowOut: array<f32>; // (N, 2) loss and lse per row; split: (N, slices, REC) records
 //#if GRAD_SEPARATE
 @group(0) @binding(6) var<storage, read_write> g: array<S>;     // (rows, V) gradient, in the logits' format
 //#endif
@@ -293,13 +306,127 @@ fn mergeSum(m1: f32, s1: f32, m2: f32, s2: f32) -> f32 {
   return s1 * expS(m1 - m) + s2 * expS(m2 - m);
 }
 
+//#if SUBGROUPS
+var<private> sgLaneId: u32;              // the invocation's index in its subgroup
+var<workgroup> sNonLinear: atomic<u32>;
+var<workgroup> sSubgroupSize: u32;
+
+// The subgroup size, or 0 where subgroup k is not invocations [k·size, (k+1)·size), which the
+// reduction's slots need (true on the implementations we know of; the tree runs otherwise).
+// Checked once per workgroup; the result is uniform.
+fn initSubgroups(t: u32, sgLane: u32, sgSize: u32) -> u32 {
+  sgLaneId = sgLane;
+  let q = t / sgSize;
+  if (subgroupMin(q) != subgroupMax(q) || t % sgSize != sgLane) {
+    atomicOr(&sNonLinear, 1u);
+  }
+  workgroupBarrier();
+  if (t == 0u) {
+    sSubgroupSize = select(sgSize, 0u, atomicLoad(&sNonLinear) != 0u);
+  }
+  return workgroupUniformLoad(&sSubgroupSize);
+}
+
+// reduceStats with subgroup operations: each subgroup reduces its values in registers (in the
+// implementation's order, fixed for a device, driver and subgroup size), lane 0 writes the result
+// to slot (index / size) of one half of the arrays, and the next round reduces those slots the
+// same way, writing to the other half, until one value is left, which goes to slot 0. One barrier
+// a round: two rounds for subgroup sizes 16 to 128, four for 4.
+const HALF: u32 = WG / 2u;
+fn reduceSubgroups(t: u32, size: u32, m: f32, s: f32, a: f32, b: u32) {
+  var cm = m;
+  var cs = s;
+  var ca = a;
+  var cb = b;
+  var count = WG;
+  var half = HALF; // where this round writes: HALF, 0, HALF, ...
+  loop {
+    let gm = subgroupMax(cm);
+    var scaled = 0.0;
+    if (!isNegInf(gm)) {
+      scaled = cs * expS(cm - gm);
+    }
+    let gs = subgroupAdd(scaled);
+    let ga = subgroupAdd(ca);
+    let gb = subgroupOr(cb);
+    count = (count + size - 1u) / size;
+    // the last round writes slot 0, which only invocation 0 (this lane 0) has read this round
+    var k = half + t / size;
+    if (count == 1u) {
+      k = 0u;
+    }
+    if (sgLaneId == 0u && t / size < count) {
+      sMax[k] = gm;
+      sSum[k] = gs;
+      sAux[k] = ga;
+      sBad[k] = gb;
+    }
+    workgroupBarrier();
+    if (count == 1u) {
+      break;
+    }
+    cm = negInf();
+    cs = 0.0;
+    ca = 0.0;
+    cb = 0u;
+    if (t < count) {
+      cm = sMax[half + t];
+      cs = sSum[half + t];
+      ca = sAux[half + t];
+      cb = sBad[half + t];
+    }
+    half = HALF - half;
+  }
+}
+//#endif
+
+// Slot 0 of sMax, sSum, sAux, sBad gets every invocation's (m, s, a, b) merged: the max, the sum
+// of exps rescaled to it, the sum of a, the OR of b, in a fixed order (a workgroup-memory tree, or
+// subgroup operations where `size`, the subgroup size, is not 0). Called by every invocation;
+// ends with a barrier.
+fn reduceStats(t: u32, size: u32, m: f32, s: f32, a: f32, b: u32) {
+//#if SUBGROUPS
+  if (size != 0u) {
+    reduceSubgroups(t, size, m, s, a, b);
+    return;
+  }
+//#endif
+  sMax[t] = m;
+  sSum[t] = s;
+  sAux[t] = a;
+  sBad[t] = b;
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    workgroupBarrier();
+    if (t < stride) {
+      let m1 = sMax[t];
+      let m2 = sMax[t + stride];
+      sSum[t] = mergeSum(m1, sSum[t], m2, sSum[t + stride]);
+      sMax[t] = max(m1, m2);
+      sAux[t] = sAux[t] + sAux[t + stride];
+      sBad[t] = sBad[t] | sBad[t + stride];
+    }
+  }
+  workgroupBarrier();
+}
+
 @compute @workgroup_size(WG)
+//#if SUBGROUPS
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(subgroup_invocation_id) sgLane: u32, @builtin(subgroup_size) sgSize: u32) {
+  let sg = initSubgroups(lid.x, sgLane, sgSize);
+//#else
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let sg = 0u; // no subgroups: the tree
+//#endif
   let t = lid.x;
-  let rowLocal = wid.x;
+  let rowLocal = wid.y;
   let row = P.rowBase + rowLocal;
   let units = P.v / LANES;          // T elements per row (V is a multiple of LANES)
   let base = rowLocal * units;      // first T element of the row in this block
+  // The slice [u0, u1) of the row's T elements this workgroup reads (the whole row when fused).
+  let sliceUnits = (units + P.slices - 1u) / P.slices;
+  let u0 = min(wid.x * sliceUnits, units);
+  let u1 = min(u0 + sliceUnits, units);
+  let rec = (row * P.slices + wid.x) * REC; // the slice's record in rowOut (split mode)
   let hasProbs = (P.flags & PROBS) != 0u;
   let weighted = (P.flags & WEIGHTED) != 0u;
   let wantGrad = (P.flags & GRAD) != 0u;
@@ -308,7 +435,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     y = targets[row];
   }
   var cy = 0.0; // the target's capped logit, read before pass 2 may write over the row
-  if (t == 0u && y >= 0) {
+  if (t == 0u && y >= 0 && u32(y) / LANES >= u0 && u32(y) / LANES < u1 && P.phase != 2u) {
     cy = hmax(capT(T(xAt(base * LANES + u32(y)))));
   }
 
@@ -317,7 +444,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var s = 0.0;
   var tw = 0.0;
   var bad = 0u;
-  for (var k = t; k < units; k += WG) {
+  // Phase 2 merges the row's slice records instead of reading the row, a record per invocation
+  // (with the reduction below, every workgroup of the row gets the same bits).
+  let records = select(0u, P.slices, P.phase == 2u);
+  for (var k = t; k < records; k += WG) {
+    let i = (row * P.slices + k) * REC;
+    let mk = rowOut[i];
+    s = mergeSum(m, s, mk, rowOut[i + 1u]);
+    m = max(m, mk);
+    tw += rowOut[i + 2u];
+    bad |= u32(rowOut[i + 4u]);
+  }
+  let pass1End = select(u1, u0, P.phase == 2u);
+  for (var k = u0 + t; k < pass1End; k += WG) {
     let raw = loadX(base + k);
     var c = capT(raw);
     let flags = badT(raw);
@@ -340,29 +479,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       tw += hsum(w * tp);
     }
   }
-  sMax[t] = m;
-  sSum[t] = s;
-  sAux[t] = tw;
-  sBad[t] = bad;
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    workgroupBarrier();
-    if (t < stride) {
-      let m1 = sMax[t];
-      let m2 = sMax[t + stride];
-      sSum[t] = mergeSum(m1, sSum[t], m2, sSum[t + stride]);
-      sMax[t] = max(m1, m2);
-      sAux[t] = sAux[t] + sAux[t + stride];
-      sBad[t] = sBad[t] | sBad[t + stride];
-    }
-  }
-  workgroupBarrier();
+  reduceStats(t, sg, m, s, tw, bad);
   let rowMax = sMax[0];
   let rowSum = sSum[0];
   let rowTw = sAux[0];
   let rowFlags = sBad[0];
-  let rowBad = rowFlags != 0u;
   workgroupBarrier(); // every thread has read slot 0 before pass 2 reuses it
   storageBarrier();   // and thread 0 has read the target's logit before pass 2 writes the row
+  if (P.phase == 1u) {
+    if (t == 0u) {
+      rowOut[rec] = rowMax;
+      rowOut[rec + 1u] = rowSum;
+      rowOut[rec + 2u] = rowTw;
+      rowOut[rec + 3u] = cy;
+      rowOut[rec + 4u] = f32(rowFlags); // 0 to 3, exact
+    }
+    return;
+  }
+  let rowBad = rowFlags != 0u;
   let nan = nanValue();
   var lse = nan;
   if (!rowBad) {
@@ -385,7 +519,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let smoothing = P.eps > 0.0;
   var part = 0.0;
   if (wantGrad || hasProbs || smoothing) {
-    for (var k = t; k < units; k += WG) {
+    for (var k = u0 + t; k < u1; k += WG) {
       let raw = loadX(base + k);
       var th = T(0.0);
       var c = raw;
@@ -429,15 +563,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       }
     }
   }
-  sAux[t] = part;
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    workgroupBarrier();
-    if (t < stride) {
-      sAux[t] = sAux[t] + sAux[t + stride];
-    }
-  }
-  workgroupBarrier();
-  if (t == 0u) {
+  reduceStats(t, sg, negInf(), 0.0, part, 0u);
+  if (t == 0u && P.phase == 2u) {
+    rowOut[rec + 5u] = sAux[0];
+  } else if (t == 0u) {
     var loss = 0.0;
     if (hasProbs) {
       loss = sAux[0];

@@ -15,6 +15,7 @@ import { BufferPool } from "./buffers.js";
 import { crossEntropyGpu, crossEntropyGpuInput, type GpuContext } from "./crossEntropy.js";
 import { acquireDevice } from "./gpu.js";
 import { pipelinesOf } from "./shader.js";
+import { PassTimer } from "./timer.js";
 
 /** Largest block `alloc` hands out: 2^28 float32 (1 GiB), as the other executors. */
 const MAX_ALLOC = 2 ** 28;
@@ -28,6 +29,21 @@ export interface WebGpuExecutorOptions {
    * blocks; tests use it to exercise blocking on small inputs).
    */
   maxBindingBytes?: number;
+  /**
+   * Reductions with subgroup operations where the device has the `subgroups` feature (default
+   * true); false runs the workgroup-memory tree everywhere (tests compare the two).
+   */
+  subgroups?: boolean;
+  /**
+   * Vocabulary slices per row for every call: 1 never splits, k >= 2 always splits each row into
+   * k slices (tests). Default: `vocabSlices(n, v)` per call, a function of the shape.
+   */
+  vocabSlices?: number;
+  /**
+   * Time each call's kernels on the GPU (`lastKernelMs`) with timestamp queries, where the device
+   * has the `timestamp-query` feature (benchmarks; default false).
+   */
+  timestamps?: boolean;
 }
 
 export interface WebGpuExecutor extends Executor {
@@ -38,6 +54,10 @@ export interface WebGpuExecutor extends Executor {
   /** Bytes of GPU buffers the executor holds for reuse between calls. */
   readonly bufferBytes: number;
   crossEntropyGpu(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult>;
+  /** Whether the kernels reduce with subgroup operations (the device's `subgroups` feature). */
+  readonly subgroups: boolean;
+  /** GPU milliseconds of the last call's kernels, with `timestamps` on a device that has timestamp queries; else null. */
+  readonly lastKernelMs: number | null;
 }
 
 /** Create a WebGPU executor on the given device, or on a new one (navigator.gpu, or `webgpu` in Node). */
@@ -56,7 +76,16 @@ export async function createWebGpuExecutor(options: WebGpuExecutorOptions = {}):
     offsetAlignment: lim.minStorageBufferOffsetAlignment,
     maxWorkgroups: lim.maxComputeWorkgroupsPerDimension,
   };
-  return new GpuExecutor(acquired.gpu, device, acquired.owned, acquired.adapterName, limits);
+  const slices = options.vocabSlices;
+  if (slices !== undefined && (!Number.isInteger(slices) || slices < 1 || slices > 4096)) {
+    throw new RangeError(`createWebGpuExecutor: options.vocabSlices is ${slices}; expected an integer from 1 to 4096`);
+  }
+  const kernel = {
+    subgroups: options.subgroups !== false && device.features.has("subgroups"),
+    forceSlices: slices ?? null,
+    timer: options.timestamps === true && device.features.has("timestamp-query") ? new PassTimer(device) : null,
+  };
+  return new GpuExecutor(acquired.gpu, device, acquired.owned, acquired.adapterName, limits, kernel);
 }
 
 class GpuExecutor implements WebGpuExecutor {
@@ -80,8 +109,9 @@ class GpuExecutor implements WebGpuExecutor {
     private readonly owned: boolean,
     readonly adapterName: string,
     limits: BlockLimits,
+    kernel: Pick<GpuContext, "subgroups" | "forceSlices" | "timer">,
   ) {
-    this.ctx = { device, pipelines: pipelinesOf(device), buffers: new BufferPool(device), limits };
+    this.ctx = { device, pipelines: pipelinesOf(device), buffers: new BufferPool(device), limits, ...kernel };
     void device.lost.then((info) => {
       this.lost = info.message.length > 0 ? info.message : info.reason;
     });
@@ -132,6 +162,14 @@ class GpuExecutor implements WebGpuExecutor {
     this.peak = this.inUse;
   }
 
+  get subgroups(): boolean {
+    return this.ctx.subgroups;
+  }
+
+  get lastKernelMs(): number | null {
+    return this.ctx.timer?.lastMs ?? null;
+  }
+
   get bufferBytes(): number {
     return this.ctx.buffers.bytes;
   }
@@ -162,6 +200,7 @@ class GpuExecutor implements WebGpuExecutor {
     if (this.disposed) return;
     this.disposed = true;
     this.ctx.buffers.destroy();
+    this.ctx.timer?.destroy();
     this.live.clear();
     this.inUse = 0;
     if (this.owned) this.device.destroy();

@@ -54,7 +54,7 @@ async function findGpu(): Promise<GPU> {
   return mod.create([]);
 }
 
-/** Request an adapter and a device with the adapter's largest storage-binding and buffer limits. */
+/** Request an adapter and a device with the adapter's largest storage-binding and buffer limits, and its `subgroups` and `timestamp-query` features where it has them. */
 export async function acquireDevice(device: GPUDevice | undefined): Promise<AcquiredDevice> {
   if (device !== undefined) return { device, gpu: null, owned: false, adapterName: adapterLabel(device, "adapterInfo") };
   const gpu = await findGpu();
@@ -65,7 +65,11 @@ export async function acquireDevice(device: GPUDevice | undefined): Promise<Acqu
     );
   }
   const { maxStorageBufferBindingSize, maxBufferSize } = adapter.limits;
-  const requiredFeatures: GPUFeatureName[] = [];
+  // Subgroup operations speed up the kernels' reductions (crossEntropy.wgsl SUBGROUPS);
+  // timestamp queries let a benchmark time the kernels alone. ("subgroups" is newer than the
+  // GPUFeatureName of @webgpu/types: a name the adapter reports is one, whatever the types know.)
+  const wanted = new Set(["subgroups", "timestamp-query"]);
+  const requiredFeatures = [...adapter.features].filter((f): f is GPUFeatureName => wanted.has(f));
   const dev = await adapter.requestDevice({ requiredLimits: { maxStorageBufferBindingSize, maxBufferSize }, requiredFeatures });
   return { device: dev, gpu, owned: true, adapterName: adapterLabel(adapter, "info") };
 }
