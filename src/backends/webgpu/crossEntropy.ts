@@ -21,7 +21,8 @@ export interface GpuContext {
   readonly limits: BlockLimits;
 }
 
-const PARAMS_BYTES = 48;
+/** Bytes of the kernel's uniform block. */
+export const PARAMS_BYTES = 48;
 const FLAG_PROBS = 1;
 const FLAG_GRAD = 2;
 const FLAG_WEIGHTED = 4;
@@ -35,10 +36,49 @@ const { STORAGE, COPY_DST, COPY_SRC, MAP_READ, UNIFORM } = {
 }; // GPUBufferUsage's values, fixed by the WebGPU spec (the global may not exist before a device does)
 
 /** The same elements on an ArrayBuffer, as writeBuffer wants (a copy only when on a SharedArrayBuffer). */
-function onArrayBuffer(x: Float32Array | Int32Array): Float32Array<ArrayBuffer> | Int32Array<ArrayBuffer> {
+export function onArrayBuffer(x: Float32Array | Int32Array): Float32Array<ArrayBuffer> | Int32Array<ArrayBuffer> {
   const buf = x.buffer;
   if (buf instanceof ArrayBuffer) return x instanceof Float32Array ? new Float32Array(buf, x.byteOffset, x.length) : new Int32Array(buf, x.byteOffset, x.length);
   return x instanceof Float32Array ? Float32Array.from(x) : Int32Array.from(x);
+}
+
+/**
+ * The kernel's pipeline for rows of V classes. The typed-array paths upload into their own
+ * buffer, so the gradient is always written over it.
+ */
+export function crossEntropyPipeline(pipelines: PipelineCache, v: number): Promise<GPUComputePipeline> {
+  return pipelines.get("crossEntropy", SOURCE, [v % 4 === 0 ? "VEC4" : "SCALAR", "GRAD_INPLACE"]);
+}
+
+/** What the kernel's uniforms hold (Params in crossEntropy.wgsl), but rowBase (word 1: set per block). */
+export interface CrossEntropyParams {
+  v: number;
+  probs: boolean;
+  grad: boolean;
+  weighted: boolean;
+  labelSmoothing: number;
+  zLoss: number;
+  softcap: number;
+  /** The reduction's gradient factor. */
+  scale: number;
+  /** W = Σ_j w_j. */
+  wSum: number;
+}
+
+/** The kernel's uniform block, rowBase 0. */
+export function crossEntropyParams(p: CrossEntropyParams): ArrayBuffer {
+  const params = new ArrayBuffer(PARAMS_BYTES);
+  const pu = new Uint32Array(params);
+  const pf = new Float32Array(params);
+  pu[0] = p.v;
+  pu[2] = (p.probs ? FLAG_PROBS : 0) | (p.grad ? FLAG_GRAD : 0) | (p.weighted ? FLAG_WEIGHTED : 0);
+  pf[4] = p.labelSmoothing;
+  pf[5] = p.labelSmoothing / p.v;
+  pf[6] = p.zLoss;
+  pf[7] = p.softcap;
+  pf[8] = p.scale;
+  pf[9] = p.wSum;
+  return params;
 }
 
 export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): Promise<CrossEntropyResult> {
@@ -56,10 +96,7 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
   const scale = gradScale(reduction, d);
   const wSum = classWeightSum(args.spec, v);
 
-  const vec4 = v % 4 === 0;
-  // The typed-array path uploads into its own buffer, so the gradient is always written over it.
-  const defines = [vec4 ? "VEC4" : "SCALAR", "GRAD_INPLACE"];
-  const pipeline = await pipelines.get("crossEntropy", SOURCE, defines);
+  const pipeline = await crossEntropyPipeline(pipelines, v);
 
   const rowBytes = v * 4;
   const plan = planRowBlocks(n, rowBytes, ctx.limits, false);
@@ -94,17 +131,8 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
       ],
     });
 
-    const params = new ArrayBuffer(PARAMS_BYTES);
+    const params = crossEntropyParams({ v, probs: probs !== null, grad: gradOut !== null, weighted: classWeight !== null, labelSmoothing, zLoss, softcap, scale, wSum });
     const pu = new Uint32Array(params);
-    const pf = new Float32Array(params);
-    pu[0] = v;
-    pu[2] = (probs !== null ? FLAG_PROBS : 0) | (gradOut !== null ? FLAG_GRAD : 0) | (classWeight !== null ? FLAG_WEIGHTED : 0);
-    pf[4] = labelSmoothing;
-    pf[5] = labelSmoothing / v;
-    pf[6] = zLoss;
-    pf[7] = softcap;
-    pf[8] = scale;
-    pf[9] = wSum;
 
     // Copy block k's gradient out of its readback buffer (the GPU meanwhile runs block k+1).
     const pending: (Promise<void> | null)[] = [null, null];
