@@ -10,6 +10,7 @@ import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../commo
 import type { CrossEntropyArgs, CrossEntropyResult } from "../types.js";
 import { planRowBlocks, type BlockLimits } from "./blocks.js";
 import type { BufferPool } from "./buffers.js";
+import { popErrorScopes, pushErrorScopes } from "./gpu.js";
 import type { PipelineCache } from "./shader.js";
 import { crossEntropy as SOURCE } from "./wgsl.gen.js";
 
@@ -102,8 +103,7 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
   const plan = planRowBlocks(n, rowBytes, ctx.limits, false);
   const blockBytes = plan.rowsPerBlock * rowBytes;
 
-  device.pushErrorScope("out-of-memory");
-  device.pushErrorScope("validation");
+  pushErrorScopes(device);
   let failure: unknown = null;
   const rowRead = buffers.get("rows-read", n * 8, MAP_READ | COPY_DST);
   try {
@@ -181,11 +181,7 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
   } catch (e) {
     failure = e;
   }
-  const validation = await device.popErrorScope();
-  const oom = await device.popErrorScope();
-  const err = validation ?? oom;
-  if (err !== null) throw new Error(`webgpu backend: crossEntropy (N=${n}, V=${v}) failed on the GPU: ${err.message}`);
-  if (failure !== null) throw failure;
+  await popErrorScopes(device, `crossEntropy (N=${n}, V=${v})`, failure);
 
   await rowRead.mapAsync(MAP_READ, 0, n * 8);
   const rows32 = new Float32Array(rowRead.getMappedRange(0, n * 8).slice(0));
