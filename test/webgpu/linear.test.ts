@@ -57,10 +57,14 @@ function richCase(seed: number, n: number, d: number, v: number, options: Record
 
 test("planLinear: chunk rows and weight blocks under the binding and dispatch limits", () => {
   const limits = { maxBindingBytes: 4096, offsetAlignment: 256, maxWorkgroups: 65535 };
-  assert.deepEqual(planLinear(100, 8, 16, 50, limits), { rows: 50, vBlock: 16, blocks: 1 });
-  assert.deepEqual(planLinear(100, 8, 16, 80, limits), { rows: 64, vBlock: 16, blocks: 1 }); // 64 rows of V = 16 fit
-  assert.deepEqual(planLinear(10, 20, 136, 8, limits), { rows: 7, vBlock: 48, blocks: 3 }); // 51 weight rows fit: blocks of 48
-  assert.deepEqual(planLinear(5, 4, 3, 5, { ...limits, maxWorkgroups: 2 }), { rows: 2, vBlock: 3, blocks: 1 });
+  assert.deepEqual(planLinear(100, 8, 16, 50, limits), { rows: 50, vBlock: 16, blocks: 1, slices: 1 });
+  assert.deepEqual(planLinear(100, 8, 16, 80, limits), { rows: 64, vBlock: 16, blocks: 1, slices: 1 }); // 64 rows of V = 16 fit
+  assert.deepEqual(planLinear(10, 20, 136, 8, limits), { rows: 7, vBlock: 48, blocks: 3, slices: 1 }); // 51 weight rows fit: blocks of 48
+  assert.deepEqual(planLinear(5, 4, 3, 5, { ...limits, maxWorkgroups: 2 }), { rows: 2, vBlock: 3, blocks: 1, slices: 1 });
+  assert.deepEqual(planLinear(9, 12, 1001, 4, { ...limits, maxBindingBytes: 2 ** 20 }), { rows: 4, vBlock: 1001, blocks: 1, slices: 3 }); // 3 slices of ≥ 256 classes
+  // Llama 3's head under WebGPU's default 128 MiB binding: 261 rows of logits, 8 weight blocks,
+  // gradHidden's 5 × 32 tiles split 7 ways (1120 workgroups).
+  assert.deepEqual(planLinear(2048, 2048, 128256, 512, { ...limits, maxBindingBytes: 2 ** 27 }), { rows: 261, vBlock: 16384, blocks: 8, slices: 7 });
   assert.match(String(planLinear(1, 4, 1025, 1, limits)), /a row of 4100 bytes of logits exceeds the device's largest storage binding \(4096 bytes\)/);
   assert.match(String(planLinear(1, 257, 4, 1, limits)), /4 rows of D = 257 float32 exceed/);
 });
@@ -68,8 +72,9 @@ test("planLinear: chunk rows and weight blocks under the binding and dispatch li
 const ex = await openExecutor();
 // Bindings of at most 4 KiB or 8 KiB: the weight in several vocabulary blocks, chunks cut short.
 const small = typeof ex === "string" ? ex : await openExecutor({ device: ex.device, maxBindingBytes: 4096 });
+const mid = typeof ex === "string" ? ex : await openExecutor({ device: ex.device, maxBindingBytes: 8192 });
 
-if (typeof ex === "string" || typeof small === "string") {
+if (typeof ex === "string" || typeof small === "string" || typeof mid === "string") {
   test("webgpu linear head", { skip: typeof ex === "string" ? ex : String(small) }, () => {});
 } else {
   test("the linear conformance cases (float32) on the GPU executor equal the float64 oracle", async () => {
@@ -86,8 +91,8 @@ if (typeof ex === "string" || typeof small === "string") {
   const shapes = [
     richCase(1, 37, 20, 136, { chunkSize: 8 }), // D and V multiples of 4: every operand vec4; 3 column tiles
     richCase(2, 66, 68, 101, { chunkSize: 66 }), // D a multiple of 4 above 64, V odd (GPT-2-like); 2 row tiles
-    richCase(3, 9, 12, 301, { chunkSize: 4, reduction: "none", temperature: 1 }),
-    { ...richCase(4, 11, 16, 40, { chunkSize: 3 }), name: "probs" },
+    richCase(3, 9, 12, 1001, { chunkSize: 4, reduction: "none", temperature: 1 }), // gradHidden split in 3 slices of the vocabulary
+    { ...richCase(4, 11, 16, 1000, { chunkSize: 3 }), name: "probs" }, // split, every operand vec4
   ];
   const p = shapes[3]!;
   const pr = rng(9);
@@ -111,6 +116,13 @@ if (typeof ex === "string" || typeof small === "string") {
       const whole = await runOn(ex, c, { ...c.options, grad: true });
       assert.deepEqual(got.lse, whole.lse, `${c.name}: lse does not depend on the blocks`);
     }
+  });
+
+  test("gradHidden split over the vocabulary inside each of 4 weight blocks", async () => {
+    const c = richCase(5, 6, 4, 2000, { chunkSize: 2 });
+    const plan = planLinear(c.n, c.d, c.v, 2, { maxBindingBytes: 8192, offsetAlignment: 256, maxWorkgroups: 65535 });
+    assert.deepEqual(plan, { rows: 1, vBlock: 512, blocks: 4, slices: 2 }); // chunks cut to the one row of logits a binding holds
+    compare(c, c.name, await runOn(mid, c, { ...c.options, grad: true }), true);
   });
 
   test("bitwise repeatable; inputs untouched; scratch follows the chunk, not N×V", async () => {

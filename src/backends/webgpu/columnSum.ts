@@ -2,7 +2,7 @@
 /**
  * Host of columnSum.wgsl: out (cols) += the column sums of a (rows, cols) block with leading
  * dimension ld, one invocation per column summing its rows in order (the linear head's bias
- * gradient, chunk after chunk).
+ * gradient, chunk after chunk, and the sum of a split product's slices).
  */
 import type { PipelineCache } from "./shader.js";
 import { columnSum as SOURCE } from "./wgsl.gen.js";
@@ -10,7 +10,7 @@ import { columnSum as SOURCE } from "./wgsl.gen.js";
 /** Bytes of the kernel's uniform block. */
 export const COLUMN_SUM_PARAMS_BYTES = 16;
 /** Columns per workgroup. */
-export const COLUMN_SUM_WG = 64;
+export const COLUMN_SUM_WG = 256;
 
 export function columnSumPipeline(pipelines: PipelineCache): Promise<GPUComputePipeline> {
   return pipelines.get("columnSum", SOURCE, []);

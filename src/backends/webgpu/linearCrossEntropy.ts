@@ -7,6 +7,7 @@
  *   1. logits (R, V) = hidden[chunk] (R, D) · weightᵀ (+ bias)           matmul.wgsl
  *   2. loss, lse and dL/dlogits (R, V) written over the logits          crossEntropy.wgsl
  *   3. gradHidden[chunk] (R, D) = G (R, V) · weight (V, D)               matmul.wgsl
+ *      (split over slices of the vocabulary when R·D has too few tiles; columnSum.wgsl adds them)
  *      gradWeight (V, D)      += Gᵀ (V, R) · hidden[chunk] (R, D)
  *      gradBias (V)           += column sums of G                      columnSum.wgsl
  * Every chunk is one command buffer; gradWeight and gradBias accumulate in chunk order, so the
@@ -37,25 +38,38 @@ export interface LinearPlan {
   rows: number;
   vBlock: number;
   blocks: number;
+  /** gradHidden's product split over this many slices of a block's vocabulary (1: not split). */
+  slices: number;
 }
+
+/** Workgroups gradHidden's product should have at least; below, its K (a vocabulary block) is split. */
+const SPLIT_TARGET = 1024;
+/** Fewest classes in one slice of a split. */
+const SPLIT_MIN_K = 256;
 
 /**
  * The chunk and weight-block sizes of an (N, D, V) call under the device's limits: R is
  * chunkRows, or fewer so that the (R, V) logits and the (R, D) hidden chunk each fit one binding
  * and the cross-entropy's one workgroup per row fits a dispatch; weight blocks are the most rows
- * of D that fit one binding (a multiple of 4 when blocked, for vec4 access). A string says why
- * nothing fits.
+ * of D that fit one binding (a multiple of 4 when blocked, for vec4 access). gradHidden's
+ * product (R, D) has only ⌈R/64⌉·⌈D/64⌉ output tiles but a long K (the vocabulary): it is split
+ * into slices of K (each summed into its own (R, D) copy, then added in slice order) until it has
+ * about SPLIT_TARGET workgroups, slices of at least SPLIT_MIN_K classes, all copies in one
+ * binding. A string says why nothing fits.
  */
 export function planLinear(n: number, d: number, v: number, chunkRows: number, limits: BlockLimits): LinearPlan | string {
   const { maxBindingBytes, maxWorkgroups } = limits;
   if (v * 4 > maxBindingBytes) return `a row of ${v * 4} bytes of logits exceeds the device's largest storage binding (${maxBindingBytes} bytes)`;
   if (d * 16 > maxBindingBytes) return `4 rows of D = ${d} float32 exceed the device's largest storage binding (${maxBindingBytes} bytes)`;
-  if (Math.ceil(v / 64) > maxWorkgroups) return `V = ${v} needs more than ${maxWorkgroups} workgroups in one dispatch`;
-  const rowsFit = Math.min(Math.floor(maxBindingBytes / (v * 4)), Math.floor(maxBindingBytes / (d * 4)), maxWorkgroups);
+  const wide = COLUMN_SUM_WG * maxWorkgroups; // columns one column-sum dispatch covers
+  if (v > wide || d > wide) return `V = ${v} or D = ${d} needs more than ${maxWorkgroups} workgroups in one dispatch`;
+  const rowsFit = Math.min(Math.floor(maxBindingBytes / (v * 4)), Math.floor(maxBindingBytes / (d * 4)), Math.floor(wide / d), maxWorkgroups);
   const rows = Math.max(1, Math.min(chunkRows, n, rowsFit));
   const wFit = Math.min(Math.floor(maxBindingBytes / (d * 4)), 64 * maxWorkgroups);
   const vBlock = wFit >= v ? v : wFit - (wFit % 4);
-  return { rows, vBlock, blocks: Math.ceil(v / vBlock) };
+  const tiles = Math.ceil(rows / 64) * Math.ceil(d / 64);
+  const slices = Math.max(1, Math.min(Math.ceil(SPLIT_TARGET / tiles), Math.floor(vBlock / SPLIT_MIN_K), Math.floor(maxBindingBytes / (rows * d * 4)), maxWorkgroups));
+  return { rows, vBlock, blocks: Math.ceil(v / vBlock), slices };
 }
 
 /** A float32 argument (or null); other element types run on the CPU (the executor's `supports`). */
@@ -103,9 +117,14 @@ export async function linearCrossEntropyGpu(ctx: GpuContext, args: LinearCrossEn
     m: rows, n: vb, k: d, alpha: 1 / tau, biasOff: bias !== null ? j0 : null, accumulate: false,
     a: { off: 0, ld: d, transposed: false }, b: { off: 0, ld: d, transposed: true }, c: { off: j0, ld: v },
   });
+  // gradHidden: straight into the (R, D) chunk, accumulating over blocks; or split in slices of
+  // kSplit classes into the (slices, R, D) partial buffer, then summed into the chunk in order.
+  const split = plan.slices > 1;
+  const kSplit = (vb: number): number => Math.ceil(vb / plan.slices / 16) * 16;
   const dHidden = (rows: number, j0: number, vb: number, first: boolean): MatmulShape => ({
-    m: rows, n: d, k: vb, alpha: 1, biasOff: null, accumulate: !first,
+    m: rows, n: d, k: vb, alpha: 1, biasOff: null, accumulate: !first && !split,
     a: { off: j0, ld: v, transposed: false }, b: { off: 0, ld: d, transposed: false }, c: { off: 0, ld: d },
+    split: split ? { slices: Math.ceil(vb / kSplit(vb)), k: kSplit(vb), cStride: R * d } : undefined,
   });
   const dWeight = (rows: number, j0: number, vb: number): MatmulShape => ({
     m: vb, n: d, k: rows, alpha: 1, biasOff: null, accumulate: true,
@@ -116,16 +135,20 @@ export async function linearCrossEntropyGpu(ctx: GpuContext, args: LinearCrossEn
   const ghPipes = grad ? await Promise.all(blocks.map(({ j0, vb }) => matmulPipeline(pipelines, dHidden(R, j0, vb, true)))) : [];
   const gwPipes = grad ? await Promise.all(blocks.map(({ j0, vb }) => matmulPipeline(pipelines, dWeight(R, j0, vb)))) : [];
   const cePipe = await crossEntropyPipeline(pipelines, v);
-  const sumPipe = grad && bias !== null ? await columnSumPipeline(pipelines) : null;
+  const sumPipe = grad && (bias !== null || split) ? await columnSumPipeline(pipelines) : null;
 
-  // Uniform slots of a chunk: [ce, then per block fwd, gh, gw, then the column sum].
+  // Uniform slots of a chunk: [ce, the bias column sum, then per block fwd, gh, gw and gh's slice sum].
   const slot = slotBytes(device);
-  const nSlots = 1 + 3 * plan.blocks + 1;
-  const at = { ce: 0, fwd: (b: number) => (1 + 3 * b) * slot, gh: (b: number) => (2 + 3 * b) * slot, gw: (b: number) => (3 + 3 * b) * slot, sum: (1 + 3 * plan.blocks) * slot };
+  const nSlots = 2 + 4 * plan.blocks;
+  const at = {
+    ce: 0, sum: slot, fwd: (b: number) => (2 + 4 * b) * slot, gh: (b: number) => (3 + 4 * b) * slot, gw: (b: number) => (4 + 4 * b) * slot,
+    slices: (b: number) => (5 + 4 * b) * slot,
+  };
 
   // (at most one binding too, so that the tests' small limits run several rounds)
   const stageBytes = Math.min(STAGE_BYTES, ctx.limits.maxBindingBytes, v * d * 4);
-  const scratchBytes = R * v * 4 * (probs !== null ? 2 : 1) + R * d * 4 * (grad ? 2 : 1) + n * 8 + nSlots * slot + (grad ? 2 * stageBytes : 0);
+  const partBytes = grad && split ? plan.slices * R * d * 4 : 0;
+  const scratchBytes = R * v * 4 * (probs !== null ? 2 : 1) + R * d * 4 * (grad ? 2 : 1) + partBytes + n * 8 + nSlots * slot + (grad ? 2 * stageBytes : 0);
 
   pushErrorScopes(device);
   let failure: unknown = null;
@@ -137,7 +160,8 @@ export async function linearCrossEntropyGpu(ctx: GpuContext, args: LinearCrossEn
     const queue = device.queue;
     const wBufs = blocks.map(({ vb }, b) => buffers.get(`lin-weight-${b}`, vb * d * 4, STORAGE | COPY_DST));
     const hBuf = buffers.get("lin-hidden", R * d * 4, STORAGE | COPY_DST);
-    const ghBuf = grad ? buffers.get("lin-grad-hidden", R * d * 4, STORAGE | COPY_SRC) : null;
+    const ghBuf = grad ? buffers.get("lin-grad-hidden", R * d * 4, STORAGE | COPY_SRC | COPY_DST) : null;
+    const partBuf = partBytes > 0 ? buffers.get("lin-grad-hidden-slices", partBytes, STORAGE) : null;
     const xBuf = buffers.get("lin-logits", R * v * 4, STORAGE);
     const probsBuf = probs !== null ? buffers.get("lin-probs", R * v * 4, STORAGE | COPY_DST) : buffers.get("probs-stub", 16, STORAGE);
     const biasBuf = bias !== null ? buffers.get("lin-bias", v * 4, STORAGE | COPY_DST) : buffers.get("bias-stub", 16, STORAGE);
@@ -159,9 +183,11 @@ export async function linearCrossEntropyGpu(ctx: GpuContext, args: LinearCrossEn
       });
     const fwdGroups = blocks.map((_, b) => group(fwdPipes[b]!, at.fwd(b), MATMUL_PARAMS_BYTES, hBuf, wBufs[b]!, xBuf, biasBuf));
     const ceGroup = group(cePipe, at.ce, PARAMS_BYTES, xBuf, targetBuf, probsBuf, cwBuf, rowOutBuf);
-    const ghGroups = ghBuf === null ? [] : blocks.map((_, b) => group(ghPipes[b]!, at.gh(b), MATMUL_PARAMS_BYTES, xBuf, wBufs[b]!, ghBuf, biasBuf));
+    const ghGroups = ghBuf === null ? [] : blocks.map((_, b) => group(ghPipes[b]!, at.gh(b), MATMUL_PARAMS_BYTES, xBuf, wBufs[b]!, partBuf ?? ghBuf, biasBuf));
+    const sliceGroups = sumPipe === null || partBuf === null || ghBuf === null ? [] : blocks.map((_, b) => group(sumPipe, at.slices(b), COLUMN_SUM_PARAMS_BYTES, partBuf, ghBuf));
     const gwGroups = blocks.map((_, b) => (grad ? group(gwPipes[b]!, at.gw(b), MATMUL_PARAMS_BYTES, xBuf, hBuf, gwBufs[b]!, biasBuf) : null));
     const sumGroup = sumPipe !== null && gbBuf !== null ? group(sumPipe, at.sum, COLUMN_SUM_PARAMS_BYTES, xBuf, gbBuf) : null;
+    const sliceCount = (vb: number): number => dHidden(R, 0, vb, true).split?.slices ?? 1;
 
     const init = device.createCommandEncoder();
     for (const buf of gwBufs) init.clearBuffer(buf);
@@ -177,6 +203,7 @@ export async function linearCrossEntropyGpu(ctx: GpuContext, args: LinearCrossEn
         writeMatmulParams(params, at.fwd(b), forward(rows, j0, vb));
         writeMatmulParams(params, at.gh(b), dHidden(rows, j0, vb, b === 0));
         writeMatmulParams(params, at.gw(b), dWeight(rows, j0, vb));
+        writeColumnSumParams(params, at.slices(b), sliceCount(vb), rows * d, R * d);
       }
       writeColumnSumParams(params, at.sum, rows, v, v);
       queue.writeBuffer(paramsBuf, 0, params);
@@ -187,16 +214,20 @@ export async function linearCrossEntropyGpu(ctx: GpuContext, args: LinearCrossEn
       }
 
       const enc = device.createCommandEncoder();
+      if (split && ghBuf !== null) enc.clearBuffer(ghBuf); // the slice sums add into it
       const pass = enc.beginComputePass();
-      const run = (pipe: GPUComputePipeline, g: GPUBindGroup, x: number, y = 1): void => {
+      const run = (pipe: GPUComputePipeline, g: GPUBindGroup, x: number, y = 1, z = 1): void => {
         pass.setPipeline(pipe);
         pass.setBindGroup(0, g);
-        pass.dispatchWorkgroups(x, y);
+        pass.dispatchWorkgroups(x, y, z);
       };
       for (const [b, { j0, vb }] of blocks.entries()) run(fwdPipes[b]!, fwdGroups[b]!, ...matmulGrid(forward(rows, j0, vb)));
       run(cePipe, ceGroup, rows);
       if (grad) {
-        for (const [b, { j0, vb }] of blocks.entries()) run(ghPipes[b]!, ghGroups[b]!, ...matmulGrid(dHidden(rows, j0, vb, b === 0)));
+        for (const [b, { j0, vb }] of blocks.entries()) {
+          run(ghPipes[b]!, ghGroups[b]!, ...matmulGrid(dHidden(rows, j0, vb, b === 0)));
+          if (sumPipe !== null && split) run(sumPipe, sliceGroups[b]!, Math.ceil((rows * d) / COLUMN_SUM_WG));
+        }
         for (const [b, { j0, vb }] of blocks.entries()) run(gwPipes[b]!, gwGroups[b]!, ...matmulGrid(dWeight(rows, j0, vb)));
         if (sumPipe !== null && sumGroup !== null) run(sumPipe, sumGroup, Math.ceil(v / COLUMN_SUM_WG));
       }

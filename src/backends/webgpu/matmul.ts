@@ -10,7 +10,7 @@ import type { PipelineCache } from "./shader.js";
 import { matmul as SOURCE } from "./wgsl.gen.js";
 
 /** Bytes of the kernel's uniform block (Params in matmul.wgsl). */
-export const MATMUL_PARAMS_BYTES = 48;
+export const MATMUL_PARAMS_BYTES = 64;
 /** Output tile edge: one workgroup per 64×64 tile of C. */
 export const MATMUL_TILE = 64;
 
@@ -32,6 +32,12 @@ export interface MatmulShape {
   /** Add bias[biasOff + j] to column j before alpha, or null for none. */
   biasOff: number | null;
   accumulate: boolean;
+  /**
+   * Split K over `slices` workgroup layers of `k` each (a multiple of 16): slice z writes its
+   * partial product to its own copy of C, `cStride` elements after slice z-1's (the host sums
+   * them). Absent: one slice.
+   */
+  split?: { slices: number; k: number; cStride: number };
 }
 
 /** True when a dimension read as vec4 (extent, leading dimension and offset) lies on whole vec4s. */
@@ -59,9 +65,10 @@ export function writeMatmulParams(out: ArrayBuffer, at: number, s: MatmulShape):
   const f = new Float32Array(out, at, MATMUL_PARAMS_BYTES / 4);
   u.set([s.m, s.n, s.k, (s.biasOff !== null ? 1 : 0) | (s.accumulate ? 2 : 0), s.a.off, s.a.ld, s.b.off, s.b.ld, s.c.off, s.c.ld, s.biasOff ?? 0]);
   f[11] = s.alpha;
+  u.set([s.split?.k ?? s.k, s.split?.cStride ?? 0, 0, 0], 12);
 }
 
-/** Workgroups of a product: (⌈n/64⌉, ⌈m/64⌉). */
-export function matmulGrid(s: MatmulShape): [number, number] {
-  return [Math.ceil(s.n / MATMUL_TILE), Math.ceil(s.m / MATMUL_TILE)];
+/** Workgroups of a product: (⌈n/64⌉, ⌈m/64⌉, slices of K). */
+export function matmulGrid(s: MatmulShape): [number, number, number] {
+  return [Math.ceil(s.n / MATMUL_TILE), Math.ceil(s.m / MATMUL_TILE), s.split?.slices ?? 1];
 }

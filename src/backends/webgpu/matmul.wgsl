@@ -1,6 +1,7 @@
 // Tiled matrix product for the fused linear head: C (M, N) = alpha·(A (M, K) · B (K, N) + bias),
 // or C += alpha·(A · B) when accumulating. One workgroup of 16×16 invocations per 64×64 tile of
-// C; each invocation keeps a 4×4 block of C in registers. The K dimension is walked 16 at a time
+// C (and per slice of K when split: workgroup z sums k in [z·kSplit, (z+1)·kSplit) into its own
+// copy of C at cOff + z·cSplit, which the host then sums in slice order); each invocation keeps a 4×4 block of C in registers. The K dimension is walked 16 at a time
 // through workgroup memory (A's 64×16 and B's 16×64 tiles, stored k-major as vec4 so that the
 // inner loop reads one vec4 of A and one of B per k and does 16 fused multiply-adds). Every
 // element of C sums its K products in the same order whatever the shapes, so results are
@@ -27,6 +28,10 @@ struct Params {
   cLd: u32,
   biasOff: u32,
   alpha: f32,
+  kSplit: u32,    // K per slice (a multiple of 16), or K when not split
+  cSplit: u32,    // elements between the slices' copies of C
+  _pad1: u32,
+  _pad2: u32,
 }
 
 const TILE: u32 = 64u;  // C tile edge
@@ -91,9 +96,9 @@ fn avail4(i: u32, n: u32, ok: bool) -> u32 {
 }
 
 // C[m][n .. n+3] (the first `avail` of them) = value, after the epilogue.
-fn store(m: u32, n: u32, avail: u32, acc: vec4<f32>) {
+fn store(z: u32, m: u32, n: u32, avail: u32, acc: vec4<f32>) {
   var value = acc;
-  let e = P.cOff + m * P.cLd + n;
+  let e = P.cOff + z * P.cSplit + m * P.cLd + n;
   if ((P.flags & BIAS) != 0u) {
     var bv = vec4<f32>(0.0);
     for (var i = 0u; i < avail; i++) {
@@ -132,8 +137,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
+  let z = wid.z;
+  let kBegin = z * P.kSplit;
+  let kEnd = min(P.k, kBegin + P.kSplit);
 
-  for (var k0 = 0u; k0 < P.k; k0 += BK) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     // ---- A tile: 64 m × 16 k, one vec4 load per invocation
 //#if A_T
     {
@@ -141,7 +149,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let q = t % Q;
       let k = k0 + kk;
       let m = m0 + 4u * q;
-      As[kk * Q + q] = loadA(P.aOff + k * P.aLd + m, avail4(m, P.m, k < P.k));
+      As[kk * Q + q] = loadA(P.aOff + k * P.aLd + m, avail4(m, P.m, k < kEnd));
     }
 //#else
     {
@@ -149,7 +157,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let q = t % 4u;
       let m = m0 + r;
       let k = k0 + 4u * q;
-      let v = loadA(P.aOff + m * P.aLd + k, avail4(k, P.k, m < P.m));
+      let v = loadA(P.aOff + m * P.aLd + k, avail4(k, kEnd, m < P.m));
       for (var i = 0u; i < 4u; i++) {
         As[(4u * q + i) * Q + r / 4u][r % 4u] = v[i];
       }
@@ -162,7 +170,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let q = t % 4u;
       let n = n0 + r;
       let k = k0 + 4u * q;
-      let v = loadB(P.bOff + n * P.bLd + k, avail4(k, P.k, n < P.n));
+      let v = loadB(P.bOff + n * P.bLd + k, avail4(k, kEnd, n < P.n));
       for (var i = 0u; i < 4u; i++) {
         Bs[(4u * q + i) * Q + r / 4u][r % 4u] = v[i];
       }
@@ -173,7 +181,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let q = t % Q;
       let k = k0 + kk;
       let n = n0 + 4u * q;
-      Bs[kk * Q + q] = loadB(P.bOff + k * P.bLd + n, avail4(n, P.n, k < P.k));
+      Bs[kk * Q + q] = loadB(P.bOff + k * P.bLd + n, avail4(n, P.n, k < kEnd));
     }
 //#endif
     workgroupBarrier();
@@ -195,15 +203,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     return;
   }
   if (m < P.m) {
-    store(m, n, avail, acc0);
+    store(z, m, n, avail, acc0);
   }
   if (m + 1u < P.m) {
-    store(m + 1u, n, avail, acc1);
+    store(z, m + 1u, n, avail, acc1);
   }
   if (m + 2u < P.m) {
-    store(m + 2u, n, avail, acc2);
+    store(z, m + 2u, n, avail, acc2);
   }
   if (m + 3u < P.m) {
-    store(m + 3u, n, avail, acc3);
+    store(z, m + 3u, n, avail, acc3);
   }
 }
