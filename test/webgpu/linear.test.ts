@@ -62,9 +62,10 @@ test("planLinear: chunk rows and weight blocks under the binding and dispatch li
   assert.deepEqual(planLinear(10, 20, 136, 8, limits), { rows: 7, vBlock: 48, blocks: 3, slices: 1 }); // 51 weight rows fit: blocks of 48
   assert.deepEqual(planLinear(5, 4, 3, 5, { ...limits, maxWorkgroups: 2 }), { rows: 2, vBlock: 3, blocks: 1, slices: 1 });
   assert.deepEqual(planLinear(9, 12, 1001, 4, { ...limits, maxBindingBytes: 2 ** 20 }), { rows: 4, vBlock: 1001, blocks: 1, slices: 3 }); // 3 slices of ≥ 256 classes
-  // Llama 3's head under WebGPU's default 128 MiB binding: 261 rows of logits, 8 weight blocks,
-  // gradHidden's 5 × 32 tiles split 7 ways (1120 workgroups).
-  assert.deepEqual(planLinear(2048, 2048, 128256, 512, { ...limits, maxBindingBytes: 2 ** 27 }), { rows: 261, vBlock: 16384, blocks: 8, slices: 7 });
+  // Llama 3's head under WebGPU's default 128 MiB binding: 261 rows of logits fit, cut to 256 (whole
+  // 64-row tiles), 8 weight blocks, gradHidden's 4 × 32 tiles split 8 ways (1024 workgroups).
+  assert.deepEqual(planLinear(2048, 2048, 128256, 512, { ...limits, maxBindingBytes: 2 ** 27 }), { rows: 256, vBlock: 16384, blocks: 8, slices: 8 });
+  assert.deepEqual(planLinear(300, 4, 10, 300, { ...limits, maxBindingBytes: 4000 }), { rows: 64, vBlock: 10, blocks: 1, slices: 1 }); // 100 rows fit: 64
   assert.match(String(planLinear(1, 4, 1025, 1, limits)), /a row of 4100 bytes of logits exceeds the device's largest storage binding \(4096 bytes\)/);
   assert.match(String(planLinear(1, 257, 4, 1, limits)), /4 rows of D = 257 float32 exceed/);
 });

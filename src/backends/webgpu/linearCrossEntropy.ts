@@ -50,7 +50,8 @@ const SPLIT_MIN_K = 256;
 /**
  * The chunk and weight-block sizes of an (N, D, V) call under the device's limits: R is
  * chunkRows, or fewer so that the (R, V) logits and the (R, D) hidden chunk each fit one binding
- * and the cross-entropy's one workgroup per row fits a dispatch; weight blocks are the most rows
+ * and the cross-entropy's one workgroup per row fits a dispatch (then a multiple of 64 rows when
+ * at least 64 fit); weight blocks are the most rows
  * of D that fit one binding (a multiple of 4 when blocked, for vec4 access). gradHidden's
  * product (R, D) has only ⌈R/64⌉·⌈D/64⌉ output tiles but a long K (the vocabulary): it is split
  * into slices of K (each summed into its own (R, D) copy, then added in slice order) until it has
@@ -64,7 +65,8 @@ export function planLinear(n: number, d: number, v: number, chunkRows: number, l
   const wide = COLUMN_SUM_WG * maxWorkgroups; // columns one column-sum dispatch covers
   if (v > wide || d > wide) return `V = ${v} or D = ${d} needs more than ${maxWorkgroups} workgroups in one dispatch`;
   const rowsFit = Math.min(Math.floor(maxBindingBytes / (v * 4)), Math.floor(maxBindingBytes / (d * 4)), Math.floor(wide / d), maxWorkgroups);
-  const rows = Math.max(1, Math.min(chunkRows, n, rowsFit));
+  // Cut by the limits, a chunk keeps whole 64-row tiles of the products when it can.
+  const rows = Math.min(chunkRows, n) <= rowsFit ? Math.min(chunkRows, n) : rowsFit >= 64 ? rowsFit - (rowsFit % 64) : rowsFit;
   const wFit = Math.min(Math.floor(maxBindingBytes / (d * 4)), 64 * maxWorkgroups);
   const vBlock = wFit >= v ? v : wFit - (wFit % 4);
   const tiles = Math.ceil(rows / 64) * Math.ceil(d / 64);
