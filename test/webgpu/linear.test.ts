@@ -142,7 +142,7 @@ if (typeof ex === "string" || typeof small === "string" || typeof mid === "strin
     assert.deepEqual(await runOn(small, c, { ...c.options, grad: true }), blocked, "blocked runs repeat too");
   });
 
-  test("the engine runs float32 on the GPU, float64 and argmax/entropy on the CPU", async () => {
+  test("the engine runs float32 on the GPU (zero-copy too), float64 and argmax/entropy on the CPU", async () => {
     const engine = await createEngine({ backend: "webgpu", device: ex.device });
     after(() => engine.dispose());
     const c = shapes[0]!;
@@ -151,6 +151,18 @@ if (typeof ex === "string" || typeof small === "string" || typeof mid === "strin
     const uncaptured = (out: LinearCrossEntropyOutput, bytes: number): LinearCrossEntropyOutput => ({ ...out, scratchBytes: out.scratchBytes - bytes * (c.hidden.length + c.weight.length) });
     const got = await engine.linearCrossEntropy(c.hidden, c.weight, c.target, opts);
     assert.deepEqual(uncaptured(got, 4), await runOn(ex, c, opts), "float32: the executor's bits");
+    // Zero-copy: hidden and weight in engine memory, gradWeight returned as a new engine block.
+    const h = engine.alloc(c.hidden.length);
+    h.set(c.hidden);
+    const w = engine.alloc(c.weight.length);
+    w.set(c.weight);
+    const zc = await engine.linearCrossEntropy(h, w, c.target, opts);
+    assert.deepEqual({ ...zc, scratchBytes: 0 }, { ...got, scratchBytes: 0 }, "zero-copy: the same bits");
+    assert.ok(zc.gradWeight instanceof Float32Array);
+    engine.free(zc.gradWeight); // throws unless it is an engine block
+    engine.free(h);
+    engine.free(w);
+    assert.equal(engine.memoryStats().bytesInUse, 0);
     const h64 = Float64Array.from(c.hidden);
     const w64 = Float64Array.from(c.weight);
     assert.match(String(ex.supports({ kernel: "linearCrossEntropy", dtype: "float64", n: c.n, d: c.d, v: c.v, grad: true })), /float32/);
