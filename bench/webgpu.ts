@@ -19,6 +19,8 @@ import { crossEntropyOutput } from "../src/api/crossEntropy.js";
 import { resolveCrossEntropy } from "../src/api/resolve.js";
 import { vocabSlices } from "../src/backends/webgpu/crossEntropy.js";
 import { createWebGpuExecutor } from "../src/backends/webgpu/index.js";
+import { createEngine } from "../src/index.js";
+import { engineExecutor } from "../src/api/engine.js";
 
 const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
 if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
@@ -71,4 +73,58 @@ for (const [n, v, e] of [...shapes.map(([n, v]) => [n, v, ex] as const), [1, 128
   );
 }
 unsplit.dispose();
+await benchLinear();
 ex.dispose();
+
+/**
+ * The fused linear head (engine.linearCrossEntropy, float32 on the GPU): N × D hidden states,
+ * a V × D weight with bias, forward + backward (gradients for hidden, weight and bias) and the
+ * forward alone. GFLOP/s count the products only: 6·N·D·V with the gradients, 2·N·D·V without.
+ * Extra memory: the kernel's scratch (about chunk × V × 4 bytes) and every GPU buffer the
+ * executor holds after the calls (the device copies of weight and gradWeight included).
+ *
+ *   --linear-rows N --hidden D --vocab V --chunk R (defaults 2048, 2048, 128256, 512 on a GPU;
+ *   64, 64, 1000, 32 on SwiftShader)
+ */
+async function benchLinear(): Promise<void> {
+  const engine = await createEngine({ backend: "webgpu", device: ex.device });
+  const n = flag("linear-rows") ?? (soft ? 64 : 2048);
+  const d = flag("hidden") ?? (soft ? 64 : 2048);
+  const v = flag("vocab") ?? (soft ? 1000 : 128256);
+  const chunkSize = Math.min(n, flag("chunk") ?? (soft ? 32 : 512));
+  const hidden = engine.alloc(n * d); // engine memory: not copied per call
+  const weight = engine.alloc(v * d);
+  for (let k = 0; k < hidden.length; k++) hidden[k] = Math.sin(k * 0.37);
+  for (let k = 0; k < weight.length; k++) weight[k] = Math.sin(k * 0.61) * 0.05;
+  const bias = new Float32Array(v).map((_, j) => Math.cos(j) * 0.1);
+  const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
+  const gpu = engineExecutor(engine);
+  const gpuBytes = (): number => ("bufferBytes" in gpu && typeof gpu.bufferBytes === "number" ? gpu.bufferBytes : 0);
+  console.log(`\nlinear head: N ${n}, D ${d}, V ${v}, chunk ${chunkSize} rows; ${reps} timed calls after one warm-up; end to end (upload, kernels, gradient readback)`);
+  console.log("| pass | median ms | min ms | GFLOP/s (median) | scratch MiB | GPU buffers MiB |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const grad of [true, false]) {
+    let scratch = 0;
+    const call = async (): Promise<void> => {
+      const out = await engine.linearCrossEntropy(hidden, weight, target, { bias, grad, chunkSize });
+      if (!Number.isFinite(out.loss)) throw new Error(`bench/webgpu.ts: linear head loss ${out.loss}`);
+      scratch = out.scratchBytes;
+      if (out.gradWeight !== undefined) engine.free(out.gradWeight); // a block of engine memory (weight is one)
+    };
+    await call();
+    const times: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      await call();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const med = times[Math.floor(times.length / 2)]!;
+    const flops = (grad ? 6 : 2) * n * d * v;
+    const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
+    console.log(`| ${grad ? "forward + backward" : "forward"} | ${med.toFixed(1)} | ${times[0]!.toFixed(1)} | ${(flops / med / 1e6).toPrecision(3)} | ${mib(scratch)} | ${mib(gpuBytes())} |`);
+  }
+  engine.free(hidden);
+  engine.free(weight);
+  engine.dispose();
+}

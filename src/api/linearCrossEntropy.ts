@@ -3,15 +3,17 @@
  * are computed chunk by chunk and never held whole, so the extra memory is bounded by the chunk
  * budget instead of N×V. Semantics are those of crossEntropy on those logits.
  */
+import { wantsArgmax } from "../backends/common.js";
 import { backendFor } from "../backends/registry.js";
 import { setLmOutputs } from "./crossEntropy.js";
 import type { CallShape, FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../backends/types.js";
 import type { BiasInput, FloatOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, MatrixInput, Reduction, TargetInput } from "./options.js";
 import { resolveLinear, type ResolvedLinear } from "./resolve.js";
 
-/** What the registry is asked about a linearCrossEntropy call. */
-export function linearShape(r: Pick<ResolvedLinear, "hidden" | "n" | "d" | "v" | "grad">): CallShape {
-  return { kernel: "linearCrossEntropy", dtype: r.hidden instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: r.d, grad: r.grad };
+/** What the registry is asked about a linearCrossEntropy call (lmOutputs: argmax, accuracy or entropy asked for). */
+export function linearShape(r: Pick<ResolvedLinear, "hidden" | "n" | "d" | "v" | "grad" | "spec">): CallShape {
+  const lmOutputs = wantsArgmax(r.spec) || r.spec.entropy;
+  return { kernel: "linearCrossEntropy", dtype: r.hidden instanceof Float32Array ? "float32" : "float64", n: r.n, v: r.v, d: r.d, grad: r.grad, lmOutputs };
 }
 
 /** Kernel arguments of a resolved call, with `gradWeight` given (or fresh zeros in hidden's type). */

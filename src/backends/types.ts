@@ -194,8 +194,10 @@ export interface CallShape {
   readonly d: number;
   readonly grad: boolean;
   /**
-   * crossEntropy only: true when the call asks for what only the fused row kernels compute
-   * (temperature ≠ 1, argmax, accuracy, entropy; see lmOnly in common.ts). Absent means false.
+   * crossEntropy: true when the call asks for what only the fused row kernels compute
+   * (temperature ≠ 1, argmax, accuracy, entropy; see lmOnly in common.ts). linearCrossEntropy:
+   * true when it asks for argmax, accuracy or entropy (a temperature is folded into the head's
+   * products). Absent means false.
    */
   readonly lmOutputs?: boolean;
 }

@@ -18,7 +18,7 @@ export const webgpuBackend: Backend = {
   priority: 30,
   auto: false,
   supports(call: CallShape): true | string {
-    if (call.kernel !== "crossEntropy") return "the webgpu backend runs crossEntropy only (no fused linear head on the GPU yet)";
+    if (call.kernel !== "crossEntropy" && call.kernel !== "linearCrossEntropy") return "the webgpu backend runs crossEntropy and linearCrossEntropy only";
     return call.dtype === "float32" ? true : "the webgpu backend reads float32 logits only";
   },
   createExecutor(options: ExecutorOptions) {

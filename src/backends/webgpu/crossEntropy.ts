@@ -21,6 +21,7 @@ import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../commo
 import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, HostHalf, LossSpec } from "../types.js";
 import { planRowBlocks, type BlockLimits } from "./blocks.js";
 import type { BufferPool } from "./buffers.js";
+import { popErrorScopes, pushErrorScopes } from "./gpu.js";
 import type { PipelineCache } from "./shader.js";
 import type { PassTimer } from "./timer.js";
 import { crossEntropy as SOURCE } from "./wgsl.gen.js";
@@ -60,7 +61,8 @@ export function vocabSlices(n: number, v: number): number {
 /** Floats of one slice record in the split mode: max, Σ exp, Σ w·t', target logit, flags, loss terms (crossEntropy.wgsl REC). */
 const REC = 6;
 
-const PARAMS_BYTES = 64;
+/** Bytes of the kernel's uniform block. */
+export const PARAMS_BYTES = 64;
 const FLAG_PROBS = 1;
 const FLAG_GRAD = 2;
 const FLAG_WEIGHTED = 4;
@@ -74,7 +76,7 @@ const { STORAGE, COPY_DST, COPY_SRC, MAP_READ, UNIFORM } = {
 }; // GPUBufferUsage's values, fixed by the WebGPU spec (the global may not exist before a device does)
 
 /** The same bytes on an ArrayBuffer, as writeBuffer wants (a copy only when on a SharedArrayBuffer). */
-function onArrayBuffer(x: Float32Array | Int32Array | Uint16Array): Uint8Array<ArrayBuffer> {
+export function onArrayBuffer(x: Float32Array | Int32Array | Uint16Array): Uint8Array<ArrayBuffer> {
   const buf = x.buffer;
   if (buf instanceof ArrayBuffer) return new Uint8Array(buf, x.byteOffset, x.byteLength);
   return Uint8Array.from(new Uint8Array(buf, x.byteOffset, x.byteLength));
@@ -96,6 +98,46 @@ interface Call {
 }
 
 const isGpuInput = (p: FloatArray | GpuInput | HostHalf | null): p is GpuInput => p !== null && "buffer" in p && "dtype" in p && "offset" in p;
+
+/**
+ * The kernel's pipeline for float32 rows of V classes in a buffer of their own (the linear
+ * head's chunks): one workgroup per row, the gradient written over the logits.
+ */
+export function crossEntropyPipeline(ctx: Pick<GpuContext, "pipelines" | "subgroups">, v: number): Promise<GPUComputePipeline> {
+  return ctx.pipelines.get("crossEntropy", SOURCE, [v % 4 === 0 ? "VEC4" : "SCALAR", "F32", "GRAD_INPLACE", ...(ctx.subgroups ? ["SUBGROUPS"] : [])]);
+}
+
+/** What the kernel's uniforms hold (Params in crossEntropy.wgsl) for `crossEntropyPipeline`'s calls, but rowBase (word 1: set per block). */
+export interface CrossEntropyParams {
+  v: number;
+  probs: boolean;
+  grad: boolean;
+  weighted: boolean;
+  labelSmoothing: number;
+  zLoss: number;
+  softcap: number;
+  /** The reduction's gradient factor. */
+  scale: number;
+  /** W = Σ_j w_j. */
+  wSum: number;
+}
+
+/** The kernel's uniform block: whole rows (one slice, phase 0), rowBase 0, bindings from their start. */
+export function crossEntropyParams(p: CrossEntropyParams): ArrayBuffer {
+  const params = new ArrayBuffer(PARAMS_BYTES);
+  const pu = new Uint32Array(params);
+  const pf = new Float32Array(params);
+  pu[0] = p.v;
+  pu[2] = (p.probs ? FLAG_PROBS : 0) | (p.grad ? FLAG_GRAD : 0) | (p.weighted ? FLAG_WEIGHTED : 0);
+  pf[4] = p.labelSmoothing;
+  pf[5] = p.labelSmoothing / p.v;
+  pf[6] = p.zLoss;
+  pf[7] = p.softcap;
+  pf[8] = p.scale;
+  pf[9] = p.wSum;
+  pu[10] = 1; // slices
+  return params;
+}
 
 /** Float32 typed-array logits (the engine's ordinary path). */
 export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): Promise<CrossEntropyResult> {
@@ -166,8 +208,7 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
   const plan = planRowBlocks(n, rowBytes, { ...limits, maxBindingBytes: limits.maxBindingBytes - slack }, false);
   const blockBytes = plan.rowsPerBlock * rowBytes;
 
-  device.pushErrorScope("out-of-memory");
-  device.pushErrorScope("validation");
+  pushErrorScopes(device);
   let failure: unknown = null;
   let gradBuf: GPUBuffer | null = null;
   const rowRead = buffers.get("rows-read", outBytes, MAP_READ | COPY_DST);
@@ -310,12 +351,12 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
   } catch (e) {
     failure = e;
   }
-  const validation = await device.popErrorScope();
-  const oom = await device.popErrorScope();
-  const err = validation ?? oom;
-  if (err !== null || failure !== null) gradBuf?.destroy();
-  if (err !== null) throw new Error(`webgpu backend: crossEntropy (N=${n}, V=${v}) failed on the GPU: ${err.message}`);
-  if (failure !== null) throw failure;
+  try {
+    await popErrorScopes(device, `crossEntropy (N=${n}, V=${v})`, failure);
+  } catch (e) {
+    gradBuf?.destroy();
+    throw e;
+  }
 
   await ctx.timer?.read();
   await rowRead.mapAsync(MAP_READ, 0, outBytes);

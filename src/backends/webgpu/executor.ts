@@ -6,14 +6,15 @@
  * Typed-array inputs are uploaded a block of rows at a time and results read back into the
  * caller's arrays (the gradient into `gradOut`, which may be the logits themselves for inplace).
  * GPU buffers (`crossEntropyGpu`) are read where they lie, and their gradient stays on the GPU.
- * Only float32 crossEntropy runs here (`supports` says why for the rest; the engine runs those
- * calls on the CPU).
+ * Float32 crossEntropy and linearCrossEntropy run here (`supports` says why for the rest; the
+ * engine runs those calls on the CPU).
  */
 import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, GpuCrossEntropyArgs, GpuCrossEntropyResult, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
 import type { BlockLimits } from "./blocks.js";
 import { BufferPool } from "./buffers.js";
 import { crossEntropyGpu, crossEntropyGpuInput, type GpuContext } from "./crossEntropy.js";
 import { acquireDevice } from "./gpu.js";
+import { linearCrossEntropyGpu, planLinear } from "./linearCrossEntropy.js";
 import { pipelinesOf } from "./shader.js";
 import { PassTimer } from "./timer.js";
 
@@ -118,10 +119,21 @@ class GpuExecutor implements WebGpuExecutor {
   }
 
   supports(call: CallShape): true | string {
-    if (call.kernel !== "crossEntropy") return "the webgpu backend runs crossEntropy only (no fused linear head on the GPU yet)";
+    if (call.kernel === "linearCrossEntropy") return this.supportsLinear(call);
+    if (call.kernel !== "crossEntropy") return "the webgpu backend runs crossEntropy and linearCrossEntropy only";
     if (call.dtype !== "float32") return "the webgpu backend reads float32 logits only";
     if (call.lmOutputs === true) return "the webgpu kernel has no temperature, argmax, accuracy or entropy";
     if (call.v * 4 > this.ctx.limits.maxBindingBytes) return `a row of ${call.v * 4} bytes exceeds the device's largest storage binding (${this.ctx.limits.maxBindingBytes} bytes)`;
+    return true;
+  }
+
+  private supportsLinear(call: CallShape): true | string {
+    if (call.dtype !== "float32") return "the webgpu backend reads float32 hidden states and weights only";
+    if (call.lmOutputs === true) return "the webgpu linear head has no argmax, accuracy or entropy";
+    const plan = planLinear(call.n, call.d, call.v, call.n, this.ctx.limits);
+    if (typeof plan === "string") return plan;
+    const ghBytes = call.grad ? call.n * call.d * 4 : 0;
+    if (ghBytes > this.device.limits.maxBufferSize) return `gradHidden's ${ghBytes} bytes exceed the device's largest buffer (${this.device.limits.maxBufferSize} bytes)`;
     return true;
   }
 
@@ -192,8 +204,8 @@ class GpuExecutor implements WebGpuExecutor {
     return this.run("crossEntropy", () => crossEntropyGpuInput(this.ctx, args));
   }
 
-  linearCrossEntropy(_args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
-    return Promise.reject(new Error("webgpu backend: linearCrossEntropy is not implemented on the GPU yet; the engine runs it on the CPU"));
+  linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
+    return this.run("linearCrossEntropy", () => linearCrossEntropyGpu(this.ctx, args));
   }
 
   dispose(): void {

@@ -73,3 +73,21 @@ export async function acquireDevice(device: GPUDevice | undefined): Promise<Acqu
   const dev = await adapter.requestDevice({ requiredLimits: { maxStorageBufferBindingSize, maxBufferSize }, requiredFeatures });
   return { device: dev, gpu, owned: true, adapterName: adapterLabel(adapter, "info") };
 }
+
+/** Open the error scopes a kernel call records its GPU work in (closed by `popErrorScopes`). */
+export function pushErrorScopes(device: GPUDevice): void {
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
+}
+
+/**
+ * Close the scopes of `pushErrorScopes`: a validation or out-of-memory error the GPU reports
+ * rejects, naming `what`; else `failure` (what the recording code threw, or null) is rethrown.
+ */
+export async function popErrorScopes(device: GPUDevice, what: string, failure: unknown): Promise<void> {
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  const err = validation ?? oom;
+  if (err !== null) throw new Error(`webgpu backend: ${what} failed on the GPU: ${err.message}`);
+  if (failure !== null) throw failure;
+}

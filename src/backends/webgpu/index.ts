@@ -7,4 +7,5 @@ export { webgpuBackend } from "./backend.js";
 
 export { createWebGpuExecutor, type WebGpuExecutor, type WebGpuExecutorOptions } from "./executor.js";
 export { planRowBlocks, type BlockLimits, type BlockPlan } from "./blocks.js";
+export { planLinear, type LinearPlan } from "./linearCrossEntropy.js";
 
