@@ -283,7 +283,7 @@ class ExecutorEngine implements Engine {
           lse: Float32Array.from(result.lse),
         };
         if (host !== null && gradOut !== null && r.inplace) host.set(gradOut);
-        const grad = host !== null && r.inplace ? host : (gradOut ?? result.grad);
+        const grad = host !== null && r.inplace ? (logits instanceof Uint16Array ? logits : host) : (gradOut ?? result.grad);
         if (grad !== null) out.grad = grad;
         setLmOutputs(fn, out, r.target, r.spec, r.n, result, true);
         return out;

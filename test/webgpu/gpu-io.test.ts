@@ -13,6 +13,7 @@ import type { GpuBufferView } from "../../src/api/options.js";
 import type { WebGpuExecutor } from "../../src/backends/webgpu/index.js";
 import { assertClose } from "../helpers/close.js";
 import { genTargets, genValues } from "../helpers/gen.js";
+import { bf16Bits, f16Bits, fromBf16, fromF16, fromHalf, toHalf, type Half } from "../helpers/half.js";
 import { openExecutor } from "./setup.js";
 
 const F32 = { value: { atol: 2e-6, rtol: 2e-6 }, grad: { atol: 1e-6, rtol: 1e-4 } };
@@ -157,6 +158,94 @@ if (typeof ex === "string") {
     });
   }
 
+  /** One 16-bit ulp of |g| (relative), for the gradient's tolerance: float16 2^-10 (2^-24 absolute below its normals), bfloat16 2^-7. */
+  const HALF_GRAD: Record<Half, { atol: number; rtol: number }> = {
+    float16: { atol: F32.grad.atol + 2 ** -24, rtol: F32.grad.rtol + 2 ** -10 },
+    bfloat16: { atol: F32.grad.atol, rtol: F32.grad.rtol + 2 ** -7 },
+  };
+
+  test("16-bit helpers round to nearest even and widen exactly", () => {
+    assert.equal(f16Bits(1), 0x3c00);
+    assert.equal(f16Bits(1 + 2 ** -11), 0x3c00); // a tie: to even
+    assert.equal(f16Bits(1 + 3 * 2 ** -11), 0x3c02);
+    assert.equal(f16Bits(65519), 0x7bff);
+    assert.equal(f16Bits(65520), 0x7c00); // rounds to Infinity
+    assert.equal(f16Bits(2 ** -25), 0); // a tie below the smallest subnormal: to 0
+    assert.equal(f16Bits(1.5 * 2 ** -25), 1);
+    assert.equal(f16Bits(-2), 0xc000);
+    assert.equal(fromF16(0x7bff), 65504);
+    assert.equal(fromF16(1), 2 ** -24);
+    assert.equal(bf16Bits(1 + 2 ** -8), 0x3f80); // a tie: to even
+    assert.equal(bf16Bits(1 + 3 * 2 ** -8), 0x3f82);
+    assert.equal(fromBf16(0x3f82), 1 + 2 ** -6);
+    assert.ok(Number.isNaN(fromF16(f16Bits(NaN))) && Number.isNaN(fromBf16(bf16Bits(NaN))));
+  });
+
+  test("float16 and bfloat16 logits on the GPU and from Uint16Array: the reference of their float32 widening; the gradient in their format", async () => {
+    for (const dtype of ["float16", "bfloat16"] as const) {
+      for (const [n, v, offset] of [[7, 1000, 0], [5, 998, 8], [4, 1000, 4], [3, 6, 12]] as const) {
+        const { bits, wide } = toHalf(dtype, genValues(n * v, n + v + offset, 8));
+        const t = genTargets(n, 4, v);
+        t[0] = -100;
+        const buf = upload(device, bits, offset, 4);
+        const label = `${dtype} ${n}x${v} at byte ${offset}`;
+        for (const o of [{ classes: v, grad: true }, { classes: v, grad: true, labelSmoothing: 0.1, zLoss: 1e-3, softcap: 5, reduction: "none" as const }]) {
+          const got = await engine.crossEntropy({ buffer: buf, offset, length: n * v, dtype }, t, o);
+          const want = crossEntropy(wide, t, { ...o, backend: "reference" });
+          assertClose(got.loss, want.loss, F32.value, `${label} loss`);
+          assertClose(got.lse, want.lse, F32.value, `${label} lse`);
+          const g = got.grad as GPUBuffer;
+          const gBits = new Uint16Array(await readBack(device, g, 0, n * v * 2));
+          g.destroy();
+          const rounded = fromHalf(dtype, toHalf(dtype, want.grad!).bits);
+          assertClose(fromHalf(dtype, gBits), rounded, HALF_GRAD[dtype], `${label} grad`);
+          // same lanes as the float32 path (vec4): the float32 gradient, rounded, bit for bit
+          if (v % 4 === 0 && offset % 8 === 0) {
+            const f = await engine.crossEntropy(Float32Array.from(wide), t, o);
+            assert.deepEqual(gBits, toHalf(dtype, f.grad!).bits, `${label}: the float32 path's gradient rounded to nearest even`);
+          }
+          // host 16-bit logits: uploaded packed, the gradient a Uint16Array of the same bits
+          const host = await engine.crossEntropy(bits, t, { ...o, dtype });
+          assert.ok(host.grad instanceof Uint16Array);
+          assert.deepEqual(host.lse, got.lse);
+          if (offset % 8 === 0) assert.deepEqual(host.grad, gBits, `${label}: Uint16Array as the GPU buffer`);
+          else assertClose(fromHalf(dtype, host.grad), rounded, HALF_GRAD[dtype], `${label} Uint16Array grad`);
+        }
+        // in place, over the view and over the host array
+        const copy = bits.slice();
+        const inHost = await engine.crossEntropy(copy, t, { classes: v, dtype, grad: true, inplace: true });
+        assert.equal(inHost.grad, copy);
+        const inGpu = await engine.crossEntropy({ buffer: buf, offset, length: n * v, dtype }, t, { classes: v, grad: true, inplace: true });
+        assert.equal(inGpu.grad, buf);
+        const over = new Uint16Array(await readBack(device, buf, offset, n * v * 2));
+        const want = crossEntropy(wide, t, { classes: v, grad: true, backend: "reference" });
+        assertClose(fromHalf(dtype, over), fromHalf(dtype, toHalf(dtype, want.grad!).bits), HALF_GRAD[dtype], `${label} in place`);
+        assertClose(fromHalf(dtype, copy), fromHalf(dtype, toHalf(dtype, want.grad!).bits), HALF_GRAD[dtype], `${label} Uint16Array in place`);
+        buf.destroy();
+      }
+    }
+  });
+
+  if (typeof small !== "string") {
+    test("16-bit logits in row blocks bound at offsets, with probability targets", async () => {
+      const [n, v, offset] = [29, 1000, 12];
+      const { bits, wide } = toHalf("bfloat16", genValues(n * v, 3, 6));
+      const probs = probsOf(n, v, 8);
+      const buf = upload(device, bits, offset);
+      const pb = upload(device, probs, 4);
+      const got = await runGpu(small, { buffer: buf, offset, length: n * v, dtype: "bfloat16" }, { probs: { buffer: pb, offset: 4 } }, { classes: v, grad: true, labelSmoothing: 0.05 });
+      const want = crossEntropy(wide, { probs: Float64Array.from(probs) }, { classes: v, grad: true, labelSmoothing: 0.05, backend: "reference" });
+      assertClose(got.loss, want.loss, F32.value, "loss");
+      assertClose(got.lse, want.lse, F32.value, "lse");
+      const g = got.grad as GPUBuffer;
+      const gBits = new Uint16Array(await readBack(device, g, 0, n * v * 2));
+      assertClose(fromHalf("bfloat16", gBits), fromHalf("bfloat16", toHalf("bfloat16", want.grad!).bits), HALF_GRAD.bfloat16, "grad");
+      g.destroy();
+      buf.destroy();
+      pb.destroy();
+    });
+  }
+
   test("GPU inputs: what is refused, with one line naming the argument", async () => {
     const v = 8;
     const x = new Float32Array(4 * v);
@@ -173,6 +262,10 @@ if (typeof ex === "string") {
     await assert.rejects(engine.crossEntropy(buf, t, { classes: v, inplace: true }), /inplace needs options\.grad = true/);
     await assert.rejects(engine.crossEntropy(buf, { probs: { buffer: buf, dtype: "float16" } }, { classes: v }), /target\.probs has dtype "float16"; expected float32/);
     await assert.rejects(engine.crossEntropy({ buffer: buf, dtype: "float16" }, t, { classes: v, dtype: "bfloat16" }), /logits\.dtype is "float16" and options\.dtype "bfloat16"/);
+    await assert.rejects(engine.crossEntropy({ buffer: buf, dtype: "float16", length: 28 }, [1, 2, 3, 4], { classes: 7 }), /options\.classes is 7 with float16 logits; expected an even V/);
+    await assert.rejects(engine.crossEntropy(new Uint16Array(32), t, { classes: v }), /logits is a Uint16Array; expected options\.dtype "float16" or "bfloat16"/);
+    assert.throws(() => crossEntropy(new Float32Array(32), t, { classes: v, dtype: "float16" }), /options\.dtype is "float16"; 16-bit logits run on an engine on the webgpu backend only/);
+    assert.throws(() => Reflect.apply(crossEntropy, undefined, [new Uint16Array(32), t, { classes: v }]), /logits is a Uint16Array of 16-bit floats; only an engine on the webgpu backend/);
     // GPU probabilities need GPU logits
     await assert.rejects(engine.crossEntropy(x, { probs: buf }, { classes: v }), /target\.probs is a GPU buffer with logits a Float32Array/);
     // the synchronous API and other engines refuse GPU buffers
