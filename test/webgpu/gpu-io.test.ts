@@ -246,6 +246,26 @@ if (typeof ex === "string") {
     });
   }
 
+  test("submitCrossEntropy: submitted at once, the per-row loss and lse left on the GPU, the mean's denominator", async () => {
+    const [n, v] = [5, 40];
+    const x = new Float32Array(genValues(n * v, 21, 5));
+    const t = Int32Array.from([3, -100, 7, 0, 39]);
+    const buf = upload(device, x);
+    const sub = engine.submitCrossEntropy(buf, t, { classes: v, grad: true, inplace: true, labelSmoothing: 0.1 });
+    assert.equal(sub.denominator, 4);
+    assert.equal(sub.grad, buf);
+    const rows = new Float32Array(await readBack(device, sub.rows, 0, n * 8));
+    const want = crossEntropy(Float64Array.from(x), t, { classes: v, grad: true, labelSmoothing: 0.1, reduction: "none", backend: "reference" });
+    assertClose(rows.filter((_, i) => i % 2 === 0), want.loss, F32.value, "per-row loss");
+    assertClose(rows.filter((_, i) => i % 2 === 1), want.lse, F32.value, "lse");
+    const g = new Float32Array(await readBack(device, buf, 0, n * v * 4));
+    assertClose(g, want.grad!.map((a) => a / 4), F32.grad, "grad (mean: over D)");
+    const js = await createEngine({ backend: "js" });
+    assert.throws(() => js.submitCrossEntropy(buf, t, { classes: v }), /engine\.submitCrossEntropy: this engine runs on js; expected an engine on the webgpu backend/);
+    js.dispose();
+    buf.destroy();
+  });
+
   test("GPU inputs: what is refused, with one line naming the argument", async () => {
     const v = 8;
     const x = new Float32Array(4 * v);

@@ -13,8 +13,8 @@
  * row order, as on every other backend.
  */
 import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
-import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, HostHalf, LossSpec } from "../types.js";
-import { planRowBlocks, type BlockLimits } from "./blocks.js";
+import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, GpuSubmission, HostHalf, LossSpec } from "../types.js";
+import { planRowBlocks, type BlockLimits, type BlockPlan } from "./blocks.js";
 import type { BufferPool } from "./buffers.js";
 import type { PipelineCache } from "./shader.js";
 import { crossEntropy as SOURCE } from "./wgsl.gen.js";
@@ -88,24 +88,24 @@ export async function crossEntropyGpuInput(ctx: GpuContext, args: GpuCrossEntrop
 /** Round `bytes` up to a multiple of 4 (storage bindings and copies work in 32-bit words). */
 const words = (bytes: number): number => Math.ceil(bytes / 4) * 4;
 
-async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResult; grad: GPUBuffer | null }> {
-  const { n, v, target, probs, src, dtype } = c;
-  // The loss options, read in one place.
-  const { reduction, labelSmoothing, zLoss, softcap, classWeight } = c.spec;
-  const { device, buffers, pipelines, limits } = ctx;
-  const d = meanDenominator(target, c.spec, n);
-  const scale = gradScale(reduction, d);
-  const wSum = classWeightSum(c.spec, v);
+/** A call's layout: lanes, kernel variant, row blocks (nothing on the GPU yet). */
+interface Layout {
+  readonly eb: number;
+  readonly lanes: number;
+  readonly unit: number;
+  readonly copyProbs: boolean;
+  readonly defines: string[];
+  readonly plan: BlockPlan;
+  readonly blockBytes: number;
+}
 
+function layout(ctx: GpuContext, c: Call): Layout {
+  const { v, n, probs, src, dtype } = c;
   const eb = dtype === "float32" ? 4 : 2; // bytes per element
   const gpuX = src.kind === "gpu" ? src.input : null;
   const gpuP = isGpuInput(probs) ? probs : null;
-  const wantGrad = src.kind === "gpu" ? src.grad !== "none" : src.gradOut !== null;
-  const separate = src.kind === "gpu" && src.grad === "new";
   // Lanes: vec4 when V and every row's first element allow it, else scalar (float32) or pairs (16-bit, V even).
-  const xOffset = gpuX?.offset ?? 0;
-  const lanes = v % 4 === 0 && xOffset % (4 * eb) === 0 ? 4 : eb === 4 ? 1 : 2;
-  const unit = lanes * eb; // bytes of one S (storage unit) of the logits
+  const lanes = v % 4 === 0 && (gpuX?.offset ?? 0) % (4 * eb) === 0 ? 4 : eb === 4 ? 1 : 2;
   // GPU probabilities bound where they lie when their offset suits the lanes, else copied block by block.
   const copyProbs = gpuP !== null && gpuP.offset % (lanes * 4) !== 0;
   if (copyProbs && (gpuP.buffer.usage & COPY_SRC) === 0) {
@@ -117,15 +117,130 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     lanes === 4 ? "VEC4" : lanes === 2 ? "VEC2" : "SCALAR",
     eb === 4 ? "F32" : lanes === 4 ? "PACKED4" : "PACKED2",
     ...(dtype === "float16" ? ["F16"] : dtype === "bfloat16" ? ["BF16"] : []),
-    separate ? "GRAD_SEPARATE" : "GRAD_INPLACE",
+    src.kind === "gpu" && src.grad === "new" ? "GRAD_SEPARATE" : "GRAD_INPLACE",
   ];
-  const pipeline = await pipelines.get("crossEntropy", SOURCE, defines);
-
-  const rowBytes = v * eb;
   // Blocks bound at an aligned offset below their start need up to one alignment more.
-  const slack = gpuX !== null || gpuP !== null ? limits.offsetAlignment : 0;
-  const plan = planRowBlocks(n, rowBytes, { ...limits, maxBindingBytes: limits.maxBindingBytes - slack }, false);
-  const blockBytes = plan.rowsPerBlock * rowBytes;
+  const slack = gpuX !== null || gpuP !== null ? ctx.limits.offsetAlignment : 0;
+  const plan = planRowBlocks(n, v * eb, { ...ctx.limits, maxBindingBytes: ctx.limits.maxBindingBytes - slack }, false);
+  return { eb, lanes, unit: lanes * eb, copyProbs, defines, plan, blockBytes: plan.rowsPerBlock * v * eb };
+}
+
+/** A call's buffers on the GPU, and the encoding of one block of rows (uploads included). */
+interface Bound {
+  readonly rowOut: GPUBuffer;
+  /** The new gradient buffer (GRAD_SEPARATE), or null. */
+  readonly grad: GPUBuffer | null;
+  /** The pool's logits block (host logits: the gradient is read back from it), or null. */
+  readonly hostX: GPUBuffer | null;
+  /** Encode block b (its uploads are queued first); the caller submits. */
+  encode(b: number, pipeline: GPUComputePipeline): GPUCommandEncoder;
+}
+
+/**
+ * Create or reuse the call's buffers (pool roles prefixed by `role`, so that the synchronous path
+ * never shares a buffer with an asynchronous call in flight) and upload the small inputs.
+ */
+function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bound {
+  const { n, v, target, probs, src } = c;
+  const { labelSmoothing, zLoss, softcap, classWeight, reduction } = c.spec;
+  const { device, buffers, limits } = ctx;
+  const { eb, unit, lanes, copyProbs, plan, blockBytes } = l;
+  const gpuP = isGpuInput(probs) ? probs : null;
+  const wantGrad = src.kind === "gpu" ? src.grad !== "none" : src.gradOut !== null;
+  const hostX = src.kind === "host" ? buffers.get(`${role}logits`, words(blockBytes), STORAGE | COPY_DST | COPY_SRC) : null;
+  const hostP = probs !== null && (gpuP === null || copyProbs) ? buffers.get(`${role}probs`, (blockBytes / eb) * 4, STORAGE | COPY_DST) : null;
+  const probsStub = buffers.get("probs-stub", 16, STORAGE);
+  const weightBuf = classWeight !== null ? buffers.get(`${role}weight`, v * 4, STORAGE | COPY_DST) : buffers.get("weight-stub", 16, STORAGE);
+  const targetBuf = buffers.get(`${role}target`, n * 4, STORAGE | COPY_DST);
+  // COPY_DST too: a copy of it may want the same usage (TensorFlow.js's tensor from a GPU buffer does)
+  const rowOut = buffers.get(`${role}rows`, n * 8, STORAGE | COPY_SRC | COPY_DST);
+  const paramsBuf = buffers.get(`${role}params`, PARAMS_BYTES, UNIFORM | COPY_DST);
+  // The caller's: not pooled. COPY_SRC to read it back, COPY_DST to reuse it.
+  const grad = src.kind === "gpu" && src.grad === "new" ? device.createBuffer({ label: "xent gradient", size: Math.max(4, words(n * v * eb)), usage: STORAGE | COPY_SRC | COPY_DST }) : null;
+
+  const queue = device.queue;
+  if (classWeight !== null) queue.writeBuffer(weightBuf, 0, Float32Array.from(classWeight));
+  if (target !== null) queue.writeBuffer(targetBuf, 0, onArrayBuffer(target));
+
+  const params = new ArrayBuffer(PARAMS_BYTES);
+  const pu = new Uint32Array(params);
+  const pf = new Float32Array(params);
+  pu[0] = v;
+  pu[2] = (probs !== null ? FLAG_PROBS : 0) | (wantGrad ? FLAG_GRAD : 0) | (classWeight !== null ? FLAG_WEIGHTED : 0);
+  pf[4] = labelSmoothing;
+  pf[5] = labelSmoothing / v;
+  pf[6] = zLoss;
+  pf[7] = softcap;
+  pf[8] = gradScale(reduction, d);
+  pf[9] = classWeightSum(c.spec, v);
+
+  /** A binding of `bytes` bytes from byte `at` of `buffer`, at the aligned offset below it, and `at`'s distance from there in units of `u` bytes. */
+  const bindAt = (buffer: GPUBuffer, at: number, bytes: number, u: number): { resource: GPUBufferBinding; base: number } => {
+    const start = at - (at % limits.offsetAlignment);
+    return { resource: { buffer, offset: start, size: words(at + bytes) - start }, base: (at - start) / u };
+  };
+
+  const encode = (b: number, pipeline: GPUComputePipeline): GPUCommandEncoder => {
+    const r0 = b * plan.rowsPerBlock;
+    const rows = Math.min(plan.rowsPerBlock, n - r0);
+    const e0 = r0 * v;
+    const count = rows * v;
+    const enc = device.createCommandEncoder();
+    // logits: uploaded into the pool's block, or bound where they lie
+    let xBind: { resource: GPUBufferBinding; base: number };
+    if (src.kind === "host") {
+      queue.writeBuffer(hostX!, 0, onArrayBuffer(src.data.subarray(e0, e0 + count)));
+      xBind = { resource: { buffer: hostX!, size: words(count * eb) }, base: 0 };
+    } else {
+      xBind = bindAt(src.input.buffer as GPUBuffer, src.input.offset + e0 * eb, count * eb, unit);
+    }
+    let pBind: { resource: GPUBufferBinding; base: number };
+    if (probs === null) pBind = { resource: { buffer: probsStub }, base: 0 };
+    else if (gpuP === null) {
+      const block = (probs as FloatArray).subarray(e0, e0 + count);
+      queue.writeBuffer(hostP!, 0, onArrayBuffer(block instanceof Float32Array ? block : Float32Array.from(block)));
+      pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
+    } else if (copyProbs) {
+      enc.copyBufferToBuffer(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, hostP!, 0, count * 4);
+      pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
+    } else {
+      pBind = bindAt(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, count * 4, lanes * 4);
+    }
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: paramsBuf, size: PARAMS_BYTES } },
+      { binding: 1, resource: xBind.resource },
+      { binding: 2, resource: { buffer: targetBuf } },
+      { binding: 3, resource: pBind.resource },
+      { binding: 4, resource: { buffer: weightBuf } },
+      { binding: 5, resource: { buffer: rowOut, size: n * 8 } },
+    ];
+    pu[1] = r0;
+    pu[10] = xBind.base;
+    pu[11] = pBind.base;
+    if (grad !== null) {
+      const gBind = bindAt(grad, e0 * eb, count * eb, unit);
+      entries.push({ binding: 6, resource: gBind.resource });
+      pu[12] = gBind.base;
+    }
+    queue.writeBuffer(paramsBuf, 0, params);
+    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(rows);
+    pass.end();
+    return enc;
+  };
+  return { rowOut, grad, hostX, encode };
+}
+
+async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResult; grad: GPUBuffer | null }> {
+  const { n, v, target, src } = c;
+  const { device, buffers, pipelines } = ctx;
+  const d = meanDenominator(target, c.spec, n);
+  const l = layout(ctx, c);
+  const { plan, eb } = l;
+  const pipeline = await pipelines.get("crossEntropy", SOURCE, l.defines);
 
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");
@@ -133,43 +248,10 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
   let gradBuf: GPUBuffer | null = null;
   const rowRead = buffers.get("rows-read", n * 8, MAP_READ | COPY_DST);
   try {
-    const hostX = src.kind === "host" ? buffers.get("logits", words(blockBytes), STORAGE | COPY_DST | COPY_SRC) : null;
-    const hostP = probs !== null && (gpuP === null || copyProbs) ? buffers.get("probs", blockBytes / eb * 4, STORAGE | COPY_DST) : null;
-    const probsStub = probs === null ? buffers.get("probs-stub", 16, STORAGE) : null;
-    const weightBuf = classWeight !== null ? buffers.get("weight", v * 4, STORAGE | COPY_DST) : buffers.get("weight-stub", 16, STORAGE);
-    const targetBuf = buffers.get("target", n * 4, STORAGE | COPY_DST);
-    const rowOutBuf = buffers.get("rows", n * 8, STORAGE | COPY_SRC);
-    const paramsBuf = buffers.get("params", PARAMS_BYTES, UNIFORM | COPY_DST);
-    const gradRead =
-      src.kind === "host" && src.gradOut !== null
-        ? [buffers.get("grad-read-0", words(blockBytes), MAP_READ | COPY_DST), buffers.get("grad-read-1", words(blockBytes), MAP_READ | COPY_DST)]
-        : [];
-    if (separate) {
-      // The caller's: not pooled. COPY_SRC to read it back, COPY_DST to reuse it.
-      gradBuf = device.createBuffer({ label: "xent gradient", size: Math.max(4, words(n * rowBytes)), usage: STORAGE | COPY_SRC | COPY_DST });
-    }
-
-    const queue = device.queue;
-    if (classWeight !== null) queue.writeBuffer(weightBuf, 0, Float32Array.from(classWeight));
-    if (target !== null) queue.writeBuffer(targetBuf, 0, onArrayBuffer(target));
-
-    const params = new ArrayBuffer(PARAMS_BYTES);
-    const pu = new Uint32Array(params);
-    const pf = new Float32Array(params);
-    pu[0] = v;
-    pu[2] = (probs !== null ? FLAG_PROBS : 0) | (wantGrad ? FLAG_GRAD : 0) | (classWeight !== null ? FLAG_WEIGHTED : 0);
-    pf[4] = labelSmoothing;
-    pf[5] = labelSmoothing / v;
-    pf[6] = zLoss;
-    pf[7] = softcap;
-    pf[8] = scale;
-    pf[9] = wSum;
-
-    /** A binding of `bytes` bytes from byte `at` of `buffer`, at the aligned offset below it, and `at`'s distance from there in units of `u` bytes. */
-    const bindAt = (buffer: GPUBuffer, at: number, bytes: number, u: number): { resource: GPUBufferBinding; base: number } => {
-      const start = at - (at % limits.offsetAlignment);
-      return { resource: { buffer, offset: start, size: words(at + bytes) - start }, base: (at - start) / u };
-    };
+    const k = bind(ctx, c, l, "", d);
+    gradBuf = k.grad;
+    const gradOut = src.kind === "host" ? src.gradOut : null;
+    const gradRead = gradOut !== null ? [buffers.get("grad-read-0", words(l.blockBytes), MAP_READ | COPY_DST), buffers.get("grad-read-1", words(l.blockBytes), MAP_READ | COPY_DST)] : [];
 
     // Copy block k's gradient out of its readback buffer (the GPU meanwhile runs block k+1).
     const pending: (Promise<void> | null)[] = [null, null];
@@ -180,61 +262,15 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     };
 
     for (let b = 0; b < plan.blocks; b++) {
-      const r0 = b * plan.rowsPerBlock;
-      const rows = Math.min(plan.rowsPerBlock, n - r0);
-      const e0 = r0 * v;
-      const count = rows * v;
+      const e0 = b * plan.rowsPerBlock * v;
+      const count = Math.min(plan.rowsPerBlock, n - b * plan.rowsPerBlock) * v;
       const slot = b % 2;
       await drain(slot); // its readback buffer is free again
-      const enc = device.createCommandEncoder();
-      // logits: uploaded into the pool's block, or bound where they lie
-      let xBind: { resource: GPUBufferBinding; base: number };
-      if (src.kind === "host") {
-        queue.writeBuffer(hostX!, 0, onArrayBuffer(src.data.subarray(e0, e0 + count)));
-        xBind = { resource: { buffer: hostX!, size: words(count * eb) }, base: 0 };
-      } else {
-        xBind = bindAt(src.input.buffer as GPUBuffer, xOffset + e0 * eb, count * eb, unit);
-      }
-      let pBind: { resource: GPUBufferBinding; base: number };
-      if (probs === null) pBind = { resource: { buffer: probsStub! }, base: 0 };
-      else if (gpuP === null) {
-        const block = (probs as FloatArray).subarray(e0, e0 + count);
-        queue.writeBuffer(hostP!, 0, onArrayBuffer(block instanceof Float32Array ? block : Float32Array.from(block)));
-        pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
-      } else if (copyProbs) {
-        enc.copyBufferToBuffer(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, hostP!, 0, count * 4);
-        pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
-      } else {
-        pBind = bindAt(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, count * 4, lanes * 4);
-      }
-      const entries: GPUBindGroupEntry[] = [
-        { binding: 0, resource: { buffer: paramsBuf, size: PARAMS_BYTES } },
-        { binding: 1, resource: xBind.resource },
-        { binding: 2, resource: { buffer: targetBuf } },
-        { binding: 3, resource: pBind.resource },
-        { binding: 4, resource: { buffer: weightBuf } },
-        { binding: 5, resource: { buffer: rowOutBuf, size: n * 8 } },
-      ];
-      pu[10] = xBind.base;
-      pu[11] = pBind.base;
-      if (gradBuf !== null) {
-        const gBind = bindAt(gradBuf, e0 * eb, count * eb, unit);
-        entries.push({ binding: 6, resource: gBind.resource });
-        pu[12] = gBind.base;
-      }
-      pu[1] = r0;
-      queue.writeBuffer(paramsBuf, 0, params);
-      const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(rows);
-      pass.end();
+      const enc = k.encode(b, pipeline);
       const read = gradRead[slot];
-      const gradOut = src.kind === "host" ? src.gradOut : null;
       const bytes = words(count * eb);
-      if (gradOut !== null && read !== undefined) enc.copyBufferToBuffer(hostX!, 0, read, 0, bytes);
-      queue.submit([enc.finish()]);
+      if (gradOut !== null && read !== undefined) enc.copyBufferToBuffer(k.hostX!, 0, read, 0, bytes);
+      device.queue.submit([enc.finish()]);
       if (gradOut !== null && read !== undefined) {
         pending[slot] = read.mapAsync(MAP_READ, 0, bytes).then(() => {
           const got = read.getMappedRange(0, bytes);
@@ -248,8 +284,8 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     await drain(1);
 
     const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(rowOutBuf, 0, rowRead, 0, n * 8);
-    queue.submit([enc.finish()]);
+    enc.copyBufferToBuffer(k.rowOut, 0, rowRead, 0, n * 8);
+    device.queue.submit([enc.finish()]);
   } catch (e) {
     failure = e;
   }
@@ -272,4 +308,22 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
   const result = { loss: reduceLoss(rowLoss, c.spec, d), rowLoss, lse };
   const grad = src.kind === "gpu" && src.grad === "inplace" ? (src.input.buffer as GPUBuffer) : gradBuf;
   return { result, grad };
+}
+
+/**
+ * GPU logits, submitted at once, nothing read back: for callers that must stay synchronous and
+ * reduce the per-row values on the GPU themselves (the TensorFlow.js adapter). Needs the kernel
+ * variant compiled already, or compiles it synchronously. Errors of the GPU (validation, out of
+ * memory) are not seen by this call: they reach the device's uncaptured-error handler.
+ */
+export function crossEntropyGpuSync(ctx: GpuContext, args: GpuCrossEntropyArgs): GpuSubmission {
+  const { logits } = args;
+  if (!isGpuInput(logits)) throw new TypeError("webgpu backend: the synchronous path takes GPU logits only");
+  const c: Call = { ...args, dtype: logits.dtype, src: { kind: "gpu", input: logits, grad: args.grad } };
+  const d = meanDenominator(c.target, c.spec, c.n);
+  const l = layout(ctx, c);
+  const pipeline = ctx.pipelines.getSync("crossEntropy", SOURCE, l.defines);
+  const k = bind(ctx, c, l, "sync-", d);
+  for (let b = 0; b < l.plan.blocks; b++) ctx.device.queue.submit([k.encode(b, pipeline).finish()]);
+  return { rows: k.rowOut, denominator: d, grad: args.grad === "inplace" ? (logits.buffer as GPUBuffer) : k.grad };
 }

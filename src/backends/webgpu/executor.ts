@@ -9,10 +9,10 @@
  * Only float32 crossEntropy runs here (`supports` says why for the rest; the engine runs those
  * calls on the CPU).
  */
-import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, GpuCrossEntropyArgs, GpuCrossEntropyResult, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuSubmission, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
 import type { BlockLimits } from "./blocks.js";
 import { BufferPool } from "./buffers.js";
-import { crossEntropyGpu, crossEntropyGpuInput, type GpuContext } from "./crossEntropy.js";
+import { crossEntropyGpu, crossEntropyGpuInput, crossEntropyGpuSync, type GpuContext } from "./crossEntropy.js";
 import { acquireDevice } from "./gpu.js";
 import { pipelinesOf } from "./shader.js";
 
@@ -38,6 +38,7 @@ export interface WebGpuExecutor extends Executor {
   /** Bytes of GPU buffers the executor holds for reuse between calls. */
   readonly bufferBytes: number;
   crossEntropyGpu(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult>;
+  crossEntropyGpuSync(args: GpuCrossEntropyArgs): GpuSubmission;
 }
 
 /** Create a WebGPU executor on the given device, or on a new one (navigator.gpu, or `webgpu` in Node). */
@@ -152,6 +153,13 @@ class GpuExecutor implements WebGpuExecutor {
 
   crossEntropyGpu(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult> {
     return this.run("crossEntropy", () => crossEntropyGpuInput(this.ctx, args));
+  }
+
+  /** At once, not queued behind asynchronous calls (its pooled buffers are its own). */
+  crossEntropyGpuSync(args: GpuCrossEntropyArgs): GpuSubmission {
+    if (this.disposed) throw new Error("webgpu backend: crossEntropy on a disposed executor");
+    if (this.lost !== null) throw new Error(`webgpu backend: crossEntropy: the GPU device was lost (${this.lost})`);
+    return crossEntropyGpuSync(this.ctx, args);
   }
 
   linearCrossEntropy(_args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
