@@ -15,6 +15,7 @@ import { chromium } from "playwright-core";
 import { crossEntropy, type CrossEntropyOptions } from "../../src/index.js";
 import { assertClose } from "../helpers/close.js";
 import { genTargets, genValues } from "../helpers/gen.js";
+import { fromHalf, toHalf } from "../helpers/half.js";
 
 interface Case {
   n: number;
@@ -65,6 +66,15 @@ window.run = async (cases) => {
   engine.dispose();
   return out;
 };
+// float16 logits as a Float16Array (where the browser has one): bits in, gradient bits out
+window.half = async (bits, t, v) => {
+  if (typeof Float16Array === "undefined") return null;
+  const engine = await createEngine({ backend: "webgpu" });
+  const x = new Float16Array(Uint16Array.from(bits).buffer);
+  const r = await engine.crossEntropy(x, t, { classes: v, grad: true });
+  engine.dispose();
+  return { loss: r.loss, lse: Array.from(r.lse), grad: Array.from(r.grad), bits: r.grad instanceof Uint16Array };
+};
 window.ready = true;
 </script>`;
   const server = createServer((req, res) => {
@@ -94,6 +104,18 @@ window.ready = true;
       assertClose(got[k]!.grad, want.grad!, F32.grad, `${name} grad`);
       assert.equal(got[k]!.inplace, c.options.inplace === true, `${name}: inplace returns the logits`);
     });
+    const [n, v] = [6, 40];
+    const { bits, wide } = toHalf("float16", genValues(n * v, 30, 6));
+    const t = Array.from(genTargets(n, 31, v));
+    type Half = { loss: number; lse: number[]; grad: number[]; bits: boolean } | null;
+    const half = await p.evaluate(([b, tt, vv]) => (window as unknown as { half(b: number[], t: number[], v: number): Promise<Half> }).half(b, tt, vv), [Array.from(bits), t, v] as const);
+    if (half !== null) {
+      const want = crossEntropy(wide, t, { classes: v, grad: true, backend: "reference" });
+      assertClose(half.loss, want.loss, F32.value, "Float16Array loss");
+      assertClose(half.lse, want.lse, F32.value, "Float16Array lse");
+      assert.ok(half.bits, "the gradient of float16 logits is a Uint16Array of float16 bits");
+      assertClose(fromHalf("float16", Uint16Array.from(half.grad)), fromHalf("float16", toHalf("float16", want.grad!).bits), { atol: 1e-6 + 2 ** -24, rtol: 1e-4 + 2 ** -10 }, "Float16Array grad");
+    }
   } finally {
     await browser.close();
     server.close();

@@ -285,14 +285,17 @@ if (typeof ex === "string") {
     await assert.rejects(engine.crossEntropy({ buffer: buf, dtype: "float16", length: 28 }, [1, 2, 3, 4], { classes: 7 }), /options\.classes is 7 with float16 logits; expected an even V/);
     await assert.rejects(engine.crossEntropy(new Uint16Array(32), t, { classes: v }), /logits is a Uint16Array; expected options\.dtype "float16" or "bfloat16"/);
     assert.throws(() => crossEntropy(new Float32Array(32), t, { classes: v, dtype: "float16" }), /options\.dtype is "float16"; 16-bit logits run on an engine on the webgpu backend only/);
-    assert.throws(() => Reflect.apply(crossEntropy, undefined, [new Uint16Array(32), t, { classes: v }]), /logits is a Uint16Array of 16-bit floats; only an engine on the webgpu backend/);
+    assert.throws(() => Reflect.apply(crossEntropy, undefined, [new Uint16Array(32), t, { classes: v }]), /logits is a Uint16Array of 16-bit floats; only engine\.crossEntropy on an engine on the webgpu backend/);
     // GPU probabilities need GPU logits
     await assert.rejects(engine.crossEntropy(x, { probs: buf }, { classes: v }), /target\.probs is a GPU buffer with logits a Float32Array/);
     // the synchronous API and other engines refuse GPU buffers
-    assert.throws(() => Reflect.apply(crossEntropy, undefined, [buf, t, { classes: v }]), /^TypeError: crossEntropy: logits is a GPU buffer; only an engine on the webgpu backend takes GPU buffers/);
+    assert.throws(() => Reflect.apply(crossEntropy, undefined, [buf, t, { classes: v }]), /^TypeError: crossEntropy: logits is a GPU buffer; only engine\.crossEntropy on an engine on the webgpu backend takes GPU buffers/);
     const js = await createEngine({ backend: "js" });
-    await assert.rejects(js.crossEntropy(buf, t, { classes: v }), /engine\.crossEntropy: logits is a GPU buffer; only an engine on the webgpu backend/);
+    await assert.rejects(js.crossEntropy(buf, t, { classes: v }), /engine\.crossEntropy: logits is a GPU buffer; only engine\.crossEntropy on an engine on the webgpu backend/);
     js.dispose();
+    // the webgpu engine's other calls take host arrays only
+    await assert.rejects(Reflect.apply(engine.distillationLoss, engine, [buf, x, { classes: v }]), /engine\.distillationLoss: studentLogits is a GPU buffer; only engine\.crossEntropy/);
+    await assert.rejects(Reflect.apply(engine.linearCrossEntropy, engine, [buf, x, t]), /engine\.linearCrossEntropy: hidden is a GPU buffer; only engine\.crossEntropy/);
     buf.destroy();
     noStorage.destroy();
   });
