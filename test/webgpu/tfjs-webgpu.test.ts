@@ -8,12 +8,10 @@
  * during the steps (every GPUBuffer.mapAsync and every readSync of the tfjs backend is counted).
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { build } from "esbuild";
-import { chromium } from "playwright-core";
+import type { Page } from "playwright-core";
 import { genTargets, genValues } from "../helpers/gen.js";
+import { withWebGpuPage } from "./browser.js";
 
 const N = 32;
 const D = 16;
@@ -32,28 +30,16 @@ interface Run {
   tensors: number[];
 }
 
-test("xent/tfjs on tfjs's webgpu backend: 20 training steps match the cpu backend within 1e-4, and no N×V read", async () => {
-  const bundle = await build({
-    stdin: {
-      contents: [
-        'import * as tf from "@tensorflow/tfjs-core";',
-        'import "@tensorflow/tfjs-core/dist/register_all_gradients";',
-        'import "@tensorflow/tfjs-backend-cpu";',
-        'import "@tensorflow/tfjs-backend-webgpu";',
-        'import { crossEntropy, useWebGpu } from "./src/adapters/tfjs.ts";',
-        "export { tf, crossEntropy, useWebGpu };",
-      ].join("\n"),
-      resolveDir: process.cwd(),
-      loader: "ts",
-    },
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    write: false,
-    logLevel: "silent",
-  });
-  const js = bundle.outputFiles[0]!.text;
-  const page = `<!doctype html><meta charset="utf-8"><title>xent tfjs webgpu</title><script type="module">
+const ENTRY = [
+  'import * as tf from "@tensorflow/tfjs-core";',
+  'import "@tensorflow/tfjs-core/dist/register_all_gradients";',
+  'import "@tensorflow/tfjs-backend-cpu";',
+  'import "@tensorflow/tfjs-backend-webgpu";',
+  'import { crossEntropy, useWebGpu } from "./src/adapters/tfjs.ts";',
+  "export { tf, crossEntropy, useWebGpu };",
+].join("\n");
+
+const SCRIPT = `
 import { tf, crossEntropy, useWebGpu } from "/xent.js";
 window.train = async (backend, c) => {
   await tf.setBackend(backend);
@@ -100,18 +86,10 @@ window.train = async (backend, c) => {
   return { losses, reads, refused, none, tensors };
 };
 window.ready = true;
-</script>`;
-  const server = createServer((req, res) => {
-    const body = req.url === "/xent.js" ? js : page;
-    res.writeHead(200, { "content-type": req.url === "/xent.js" ? "text/javascript" : "text/html" });
-    res.end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--enable-unsafe-webgpu", "--disable-dev-shm-usage", "--enable-features=Vulkan", "--use-webgpu-adapter=swiftshader"],
-  });
-  try {
+`;
+
+test("xent/tfjs on tfjs's webgpu backend: 20 training steps match the cpu backend within 1e-4, and no N×V read", async () => {
+  await withWebGpuPage(ENTRY, SCRIPT, async (open) => {
     const config = {
       n: N,
       d: D,
@@ -122,10 +100,7 @@ window.ready = true;
       y: Array.from(genTargets(N, 3, V)),
     };
     const runOn = async (backend: string): Promise<Run> => {
-      const p = await browser.newPage();
-      p.on("pageerror", (e) => console.error(`page error: ${e.message}`));
-      await p.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-      await p.waitForFunction(() => "ready" in window);
+      const p: Page = await open();
       const run = await p.evaluate(
         ([b, c]) => (window as unknown as { train(b: string, c: unknown): Promise<Run> }).train(b, c),
         [backend, config] as const,
@@ -144,8 +119,5 @@ window.ready = true;
     assert.ok(gpu.reads.length >= STEPS, `the loss values were read back (${gpu.reads.length} reads)`);
     const big = gpu.reads.filter((b) => b >= N * V * 4);
     assert.deepEqual(big, [], `no read of N×V float32 (${N * V * 4} bytes) or more; reads: ${gpu.reads.join(", ")}`);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });
