@@ -384,11 +384,6 @@ export function resolveGpuCrossEntropy(fn: string, logits: EngineLogitsInput, ta
   }
   if (v === undefined) throw new TypeError(`${fn}: options.classes is required with GPU or 16-bit logits; expected the number of classes V`);
   if (length % v !== 0) throw new RangeError(`${fn}: logits has ${length} values, which is not a multiple of classes = ${v}; expected N×V`);
-  if (x.dtype !== "float32" && v % 2 !== 0) {
-    throw new RangeError(
-      `${fn}: options.classes is ${v} with ${x.dtype} logits; expected an even V (two 16-bit values share each 32-bit word, and each row must start on one: pad the vocabulary to an even size)`,
-    );
-  }
   const n = length / v;
   const spec = resolveSpec(o, v, "weight");
   if (lmOnly(spec)) {

@@ -304,7 +304,6 @@ export interface HostHalf {
  * - `probs` may be a float32 GpuInput of n·v elements;
  * - `grad`: "none"; "new" (GPU logits: a new buffer in the logits' dtype; host logits: `gradOut`);
  *   "inplace" (written over the logits: the caller's GPU buffer, or `gradOut` === the host logits).
- * - 16-bit logits have an even V (each row starts on a 32-bit word).
  */
 export interface GpuCrossEntropyArgs {
   readonly logits: GpuInput | HostHalf;

@@ -80,9 +80,47 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
 /** Logits on the GPU, or 16-bit host logits. */
 export async function crossEntropyGpuInput(ctx: GpuContext, args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult> {
   const { logits } = args;
+  if (!isGpuInput(logits) && args.v % 2 === 1 && args.gradOut !== null) return oddHostHalves(ctx, args, logits);
   const src: Source = isGpuInput(logits) ? { kind: "gpu", input: logits, grad: args.grad } : { kind: "host", data: logits.host, gradOut: args.gradOut };
   const { result, grad } = await run(ctx, { ...args, dtype: logits.dtype, src });
   return { ...result, grad };
+}
+
+/**
+ * 16-bit host logits of odd V with a gradient: uploaded whole into a GPU buffer, run as GPU logits
+ * (the gradient set half by half, GRAD_ATOMIC, into a new buffer), and the gradient read back.
+ */
+async function oddHostHalves(ctx: GpuContext, args: GpuCrossEntropyArgs, logits: HostHalf): Promise<GpuCrossEntropyResult> {
+  const { device } = ctx;
+  const count = logits.host.length;
+  const bytes = Math.max(4, words(count * 2));
+  const buf = device.createBuffer({ label: "xent 16-bit logits", size: bytes, usage: STORAGE | COPY_DST });
+  try {
+    device.queue.writeBuffer(buf, 0, onArrayBuffer(padToWord(logits.host)));
+    const input: GpuInput = { buffer: buf, offset: 0, length: count, dtype: logits.dtype };
+    const { result, grad } = await run(ctx, { ...args, dtype: logits.dtype, src: { kind: "gpu", input, grad: "new" } });
+    if (grad !== null) {
+      const read = ctx.buffers.get("grad-read-0", bytes, MAP_READ | COPY_DST);
+      const enc = device.createCommandEncoder();
+      enc.copyBufferToBuffer(grad, 0, read, 0, bytes);
+      device.queue.submit([enc.finish()]);
+      grad.destroy();
+      await read.mapAsync(MAP_READ, 0, bytes);
+      args.gradOut?.set(new Uint16Array(read.getMappedRange(0, bytes), 0, count));
+      read.unmap();
+    }
+    return { ...result, grad: null };
+  } finally {
+    buf.destroy();
+  }
+}
+
+/** `x` itself when it fills whole 32-bit words, else a copy with one more (zero) element: writeBuffer copies words. */
+function padToWord(x: Float32Array | Uint16Array): Float32Array | Uint16Array {
+  if (x.byteLength % 4 === 0) return x;
+  const out = new Uint16Array(x.length + 1);
+  out.set(x);
+  return out;
 }
 
 /** Round `bytes` up to a multiple of 4 (storage bindings and copies work in 32-bit words). */
@@ -93,6 +131,8 @@ interface Layout {
   readonly eb: number;
   readonly lanes: number;
   readonly unit: number;
+  /** 16-bit of odd V: halves addressed one by one, the gradient set by atomics (GRAD_ATOMIC). */
+  readonly halves: boolean;
   readonly copyProbs: boolean;
   readonly defines: string[];
   readonly plan: BlockPlan;
@@ -104,8 +144,10 @@ function layout(ctx: GpuContext, c: Call): Layout {
   const eb = dtype === "float32" ? 4 : 2; // bytes per element
   const gpuX = src.kind === "gpu" ? src.input : null;
   const gpuP = isGpuInput(probs) ? probs : null;
-  // Lanes: vec4 when V and every row's first element allow it, else scalar (float32) or pairs (16-bit, V even).
-  const lanes = v % 4 === 0 && (gpuX?.offset ?? 0) % (4 * eb) === 0 ? 4 : eb === 4 ? 1 : 2;
+  // Lanes: vec4 when V and every row's first element allow it, else scalar (float32, or 16-bit of odd V) or pairs (16-bit, V even).
+  const lanes = v % 4 === 0 && (gpuX?.offset ?? 0) % (4 * eb) === 0 ? 4 : eb === 4 || v % 2 === 1 ? 1 : 2;
+  const halves = eb === 2 && lanes === 1;
+  const wantGrad = src.kind === "gpu" ? src.grad !== "none" : src.gradOut !== null;
   // GPU probabilities bound where they lie when their offset suits the lanes, else copied block by block.
   const copyProbs = gpuP !== null && gpuP.offset % (lanes * 4) !== 0;
   if (copyProbs && (gpuP.buffer.usage & COPY_SRC) === 0) {
@@ -115,14 +157,15 @@ function layout(ctx: GpuContext, c: Call): Layout {
   }
   const defines = [
     lanes === 4 ? "VEC4" : lanes === 2 ? "VEC2" : "SCALAR",
-    eb === 4 ? "F32" : lanes === 4 ? "PACKED4" : "PACKED2",
+    eb === 4 ? "F32" : lanes === 4 ? "PACKED4" : lanes === 2 ? "PACKED2" : "PACKED1",
     ...(dtype === "float16" ? ["F16"] : dtype === "bfloat16" ? ["BF16"] : []),
-    src.kind === "gpu" && src.grad === "new" ? "GRAD_SEPARATE" : "GRAD_INPLACE",
+    halves && wantGrad ? "GRAD_ATOMIC" : src.kind === "gpu" && src.grad === "new" ? "GRAD_SEPARATE" : "GRAD_INPLACE",
   ];
+  if (halves && src.kind === "host" && wantGrad) throw new Error("webgpu backend: 16-bit host logits of odd V go through a GPU copy (crossEntropyGpuInput)");
   // Blocks bound at an aligned offset below their start need up to one alignment more.
   const slack = gpuX !== null || gpuP !== null ? ctx.limits.offsetAlignment : 0;
   const plan = planRowBlocks(n, v * eb, { ...ctx.limits, maxBindingBytes: ctx.limits.maxBindingBytes - slack }, false);
-  return { eb, lanes, unit: lanes * eb, copyProbs, defines, plan, blockBytes: plan.rowsPerBlock * v * eb };
+  return { eb, lanes, unit: lanes * eb, halves, copyProbs, defines, plan, blockBytes: plan.rowsPerBlock * v * eb };
 }
 
 /** A call's buffers on the GPU, and the encoding of one block of rows (uploads included). */
@@ -134,6 +177,8 @@ interface Bound {
   readonly hostX: GPUBuffer | null;
   /** Encode block b (its uploads are queued first); the caller submits. */
   encode(b: number, pipeline: GPUComputePipeline): GPUCommandEncoder;
+  /** Destroy the call's scratch buffer, if any (after the last block is submitted). */
+  release(): void;
 }
 
 /**
@@ -144,7 +189,7 @@ function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bou
   const { n, v, target, probs, src } = c;
   const { labelSmoothing, zLoss, softcap, classWeight, reduction } = c.spec;
   const { device, buffers, limits } = ctx;
-  const { eb, unit, lanes, copyProbs, plan, blockBytes } = l;
+  const { eb, unit, lanes, copyProbs, plan, blockBytes, halves } = l;
   const gpuP = isGpuInput(probs) ? probs : null;
   const wantGrad = src.kind === "gpu" ? src.grad !== "none" : src.gradOut !== null;
   const hostX = src.kind === "host" ? buffers.get(`${role}logits`, words(blockBytes), STORAGE | COPY_DST | COPY_SRC) : null;
@@ -157,6 +202,19 @@ function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bou
   const paramsBuf = buffers.get(`${role}params`, PARAMS_BYTES, UNIFORM | COPY_DST);
   // The caller's: not pooled. COPY_SRC to read it back, COPY_DST to reuse it.
   const grad = src.kind === "gpu" && src.grad === "new" ? device.createBuffer({ label: "xent gradient", size: Math.max(4, words(n * v * eb)), usage: STORAGE | COPY_SRC | COPY_DST }) : null;
+  // In place with odd V (GRAD_ATOMIC): the gradient goes to a copy of the logits' words, copied back
+  // after the last block, so that the halves around the logits (another's data) stay as they were.
+  let scratch: { buffer: GPUBuffer; caller: GPUBuffer; at: number; bytes: number } | null = null;
+  if (halves && src.kind === "gpu" && src.grad === "inplace") {
+    const caller = src.input.buffer as GPUBuffer;
+    if ((caller.usage & (COPY_SRC | COPY_DST)) !== (COPY_SRC | COPY_DST)) {
+      throw new TypeError("webgpu backend: in place over 16-bit logits of odd V, the logits' buffer needs GPUBufferUsage.COPY_SRC and COPY_DST (the gradient is assembled in a copy of its words)");
+    }
+    const at = src.input.offset;
+    const bytes = words(at + n * v * eb) - at;
+    scratch = { buffer: device.createBuffer({ label: "xent gradient scratch", size: bytes, usage: STORAGE | COPY_SRC | COPY_DST }), caller, at, bytes };
+  }
+  const gradTo = grad ?? scratch?.buffer ?? null;
 
   const queue = device.queue;
   if (classWeight !== null) queue.writeBuffer(weightBuf, 0, Float32Array.from(classWeight));
@@ -186,10 +244,11 @@ function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bou
     const e0 = r0 * v;
     const count = rows * v;
     const enc = device.createCommandEncoder();
+    if (scratch !== null && b === 0) enc.copyBufferToBuffer(scratch.caller, scratch.at, scratch.buffer, 0, scratch.bytes);
     // logits: uploaded into the pool's block, or bound where they lie
     let xBind: { resource: GPUBufferBinding; base: number };
     if (src.kind === "host") {
-      queue.writeBuffer(hostX!, 0, onArrayBuffer(src.data.subarray(e0, e0 + count)));
+      queue.writeBuffer(hostX!, 0, onArrayBuffer(padToWord(src.data.subarray(e0, e0 + count))));
       xBind = { resource: { buffer: hostX!, size: words(count * eb) }, base: 0 };
     } else {
       xBind = bindAt(src.input.buffer as GPUBuffer, src.input.offset + e0 * eb, count * eb, unit);
@@ -217,8 +276,8 @@ function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bou
     pu[1] = r0;
     pu[10] = xBind.base;
     pu[11] = pBind.base;
-    if (grad !== null) {
-      const gBind = bindAt(grad, e0 * eb, count * eb, unit);
+    if (gradTo !== null) {
+      const gBind = bindAt(gradTo, e0 * eb, count * eb, unit);
       entries.push({ binding: 6, resource: gBind.resource });
       pu[12] = gBind.base;
     }
@@ -229,9 +288,10 @@ function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bou
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(rows);
     pass.end();
+    if (scratch !== null && b === plan.blocks - 1) enc.copyBufferToBuffer(scratch.buffer, 0, scratch.caller, scratch.at, scratch.bytes);
     return enc;
   };
-  return { rowOut, grad, hostX, encode };
+  return { rowOut, grad, hostX, encode, release: () => scratch?.buffer.destroy() };
 }
 
 async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResult; grad: GPUBuffer | null }> {
@@ -282,6 +342,7 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     }
     await drain(0);
     await drain(1);
+    k.release();
 
     const enc = device.createCommandEncoder();
     enc.copyBufferToBuffer(k.rowOut, 0, rowRead, 0, n * 8);
@@ -325,5 +386,6 @@ export function crossEntropyGpuSync(ctx: GpuContext, args: GpuCrossEntropyArgs):
   const pipeline = ctx.pipelines.getSync("crossEntropy", SOURCE, l.defines);
   const k = bind(ctx, c, l, "sync-", d);
   for (let b = 0; b < l.plan.blocks; b++) ctx.device.queue.submit([k.encode(b, pipeline).finish()]);
+  k.release();
   return { rows: k.rowOut, denominator: d, grad: args.grad === "inplace" ? (logits.buffer as GPUBuffer) : k.grad };
 }
