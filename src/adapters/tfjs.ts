@@ -95,41 +95,47 @@ export async function useWebGpu(): Promise<void> {
 }
 
 /**
- * crossEntropy on tfjs's webgpu backend, synchronous as tfjs ops are: the kernel is submitted on
- * tfjs's device, reading the buffer of tfjs's copy of the logits (`dataToGPU`, a copy on the GPU)
- * and writing the gradient over it, which then is the saved gradient tensor; the per-row losses
- * are reduced by tfjs ops (float32 on the GPU). Nothing of size N×V is read back.
+ * The forward pass of crossEntropy on tfjs's webgpu backend, synchronous as tfjs ops are: the
+ * kernel is submitted on tfjs's device, reading the buffer of tfjs's copy of the logits
+ * (`dataToGPU`, a copy on the GPU) and writing the gradient over it, which then is the saved
+ * gradient tensor; the per-row losses are reduced by tfjs ops (float32 on the GPU). Nothing of
+ * size N×V is read back. Null when the logits' values are still on the CPU (a tensor made from
+ * an array that no GPU op has used yet): reading them there costs no download.
  */
-function gpuCrossEntropy(fn: string, engine: Engine, logits: tf.Tensor2D, t: Int32Array | readonly number[], options: TfCrossEntropyOptions | undefined): tf.Scalar | tf.Tensor1D {
-  const [n, v] = logits.shape;
+function gpuForward(fn: string, engine: Engine, x: tf.Tensor, save: tf.GradSaveFunc, t: Int32Array | readonly number[], options: TfCrossEntropyOptions | undefined) {
+  const [n, v] = x.shape as [number, number];
   const reduction = options?.reduction ?? "mean";
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const x = args[0] as tf.Tensor;
-    const save = args[1] as tf.GradSaveFunc;
-    if (x.dtype !== "float32") throw new TypeError(`${fn}: logits has dtype ${x.dtype}; expected a float32 tensor`);
-    const { buffer, tensorRef } = x.dataToGPU();
-    if (buffer === undefined) {
-      tensorRef.dispose();
-      throw new Error(`${fn}: logits gave no GPUBuffer on the webgpu backend`);
-    }
-    let sub;
-    try {
-      sub = engine.submitCrossEntropy({ buffer, length: n * v }, t, { ...options, classes: v, grad: true, inplace: true });
-    } catch (e) {
-      tensorRef.dispose();
-      throw e;
-    }
-    save([tensorRef]); // now d loss / d logits (over D for "mean")
-    const rowsBuffer = sub.rows;
-    const d = sub.denominator;
-    const value = tf.tidy(() => {
-      const rows = tf.tensor({ buffer: rowsBuffer }, [n, 2], "float32"); // a copy on the GPU: the next call rewrites rowsBuffer
-      const loss = tf.reshape(tf.slice(rows, [0, 0], [n, 1]), [n]);
-      return reduction === "none" ? loss : reduction === "sum" ? tf.sum(loss) : tf.div(tf.sum(loss), d);
-    });
-    return { value, gradFunc: scaledGrad(n, reduction === "none") };
+  let data: tf.GPUData;
+  try {
+    data = x.dataToGPU();
+  } catch (e) {
+    if (e instanceof Error && /not on GPU but on CPU/.test(e.message)) return null;
+    throw e;
+  }
+  const { buffer, tensorRef } = data;
+  if (buffer === undefined) {
+    tensorRef.dispose();
+    throw new Error(`${fn}: logits gave no GPUBuffer on the webgpu backend`);
+  }
+  let sub;
+  try {
+    sub = engine.submitCrossEntropy({ buffer, length: n * v }, t, { ...options, classes: v, grad: true, inplace: true });
+  } catch (e) {
+    tensorRef.dispose();
+    throw e;
+  }
+  // now d loss / d logits (over D for "mean"); tfjs may keep the data with another shape (matMul's [1, N, V])
+  const grad = tf.reshape(tensorRef, [n, v]);
+  tensorRef.dispose();
+  save([grad]);
+  const rowsBuffer = sub.rows;
+  const d = sub.denominator;
+  const value = tf.tidy(() => {
+    const rows = tf.tensor({ buffer: rowsBuffer }, [n, 2], "float32"); // a copy on the GPU: the next call rewrites rowsBuffer
+    const loss = tf.reshape(tf.slice(rows, [0, 0], [n, 1]), [n]);
+    return reduction === "none" ? loss : reduction === "sum" ? tf.sum(loss) : tf.div(tf.sum(loss), d);
   });
-  return op(logits) as tf.Scalar | tf.Tensor1D;
+  return { value, gradFunc: scaledGrad(n, reduction === "none") };
 }
 
 /** An int32 tensor's values, checked instead of cast. */
@@ -156,16 +162,17 @@ export function crossEntropy(logits: tf.Tensor2D, target: TfTarget, options?: Tf
   const t = targetArray(fn, target, n, `logits ${shapeOf(logits)}`);
   const reduction = options?.reduction ?? "mean";
   const device = tfDevice();
-  if (device !== null) {
-    if (gpu === null || gpu.device !== device) {
-      throw new Error(`${fn}: tfjs runs on webgpu; expected \`await useWebGpu()\` once after tf.setBackend("webgpu"), so that xent runs on tfjs's device and the logits stay on the GPU`);
-    }
-    return gpuCrossEntropy(fn, gpu.engine, logits, t, options);
+  if (device !== null && (gpu === null || gpu.device !== device)) {
+    throw new Error(`${fn}: tfjs runs on webgpu; expected \`await useWebGpu()\` once after tf.setBackend("webgpu"), so that xent runs on tfjs's device and the logits stay on the GPU`);
   }
+  const engine = device !== null ? gpu!.engine : null;
   // customGrad passes the inputs, then the save function: here (logits, save).
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
+    if (x.dtype !== "float32") throw new TypeError(`${fn}: logits has dtype ${x.dtype}; expected a float32 tensor`);
+    const onGpu = engine === null ? null : gpuForward(fn, engine, x, save, t, options);
+    if (onGpu !== null) return onGpu;
     // (N, V) float32, read once; the core never writes to it (inplace is off).
     const data = float32Data(fn, "logits", x);
     const out = coreCrossEntropy(data, t, { ...options, classes: v, grad: true });
