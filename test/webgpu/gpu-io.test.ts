@@ -138,11 +138,12 @@ if (typeof ex === "string") {
         for (const [name, target, o] of [
           ["index", t, { classes: v, grad: true }],
           ["probs, all options", { probs: { buffer: pb, offset: pOffset } }, { ...all, reduction: "sum" }],
+          ["probs on the host", { probs }, { ...all, reduction: "none" }],
         ] as const) {
           const got = await runGpu(small, xv, target, o);
           const hostTarget = "probs" in target ? { probs: Float64Array.from(probs) } : target;
           const want = crossEntropy(Float64Array.from(x), hostTarget, { ...o, backend: "reference" });
-          assertClose(got.loss, want.loss as number, F32.value, `${label} ${name} loss`);
+          assertClose(o.reduction === "none" ? got.rowLoss : got.loss, want.loss, F32.value, `${label} ${name} loss`);
           assertClose(got.lse, want.lse, F32.value, `${label} ${name} lse`);
           const g = got.grad as GPUBuffer;
           assertClose(new Float32Array(await readBack(device, g, 0, n * v * 4)), want.grad!, F32.grad, `${label} ${name} grad`);
