@@ -5,7 +5,7 @@ export { distillationLoss } from "./api/distillation.js";
 export { createEngine, type Engine, type EngineOptions, type EngineMemoryStats } from "./api/engine.js";
 export { sliceStats, mergeSliceStats, sliceGrad } from "./api/slices.js";
 export type { SliceOptions, SliceStatistics, MergedSliceStats } from "./api/options.js";
-export type { GpuDeviceLike, GpuBufferLike, GpuDtype } from "./backends/types.js";
+export type { GpuDeviceLike, GpuBufferLike, GpuDtype, GpuSubmission } from "./backends/types.js";
 export { softmax, logSoftmax, perplexity, type SoftmaxOptions } from "./api/softmax.js";
 export type { CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, LmOutputFields, LmOutputsOf, LogitsInput, TargetInput, Reduction } from "./api/options.js";
 export type { LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, MatrixInput, BiasInput } from "./api/options.js";

@@ -7,11 +7,14 @@
  *
  * `@tensorflow/tfjs-core` is an optional peer dependency: only this subpath imports it, and
  * the core entry (`xent`) never does. Any registered tfjs backend works (cpu, wasm, webgl);
- * the logits are read back with `dataSync()`.
+ * the logits are read back with `dataSync()`. On tfjs's webgpu backend, after `await
+ * useWebGpu()`, `crossEntropy` runs on tfjs's own GPU device instead and nothing of size N×V is
+ * read back: the logits' buffer is read where tfjs holds it, the gradient is written over
+ * tfjs's copy of it (`dataToGPU()`), and the loss is reduced on the GPU by tfjs ops.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { crossEntropy as coreCrossEntropy, distillationLoss as coreDistillationLoss, linearCrossEntropy as coreLinearCrossEntropy } from "../index.js";
-import type { CrossEntropyOptions, DistillationOptions, LinearCrossEntropyOptions } from "../index.js";
+import { createEngine, crossEntropy as coreCrossEntropy, distillationLoss as coreDistillationLoss, linearCrossEntropy as coreLinearCrossEntropy } from "../index.js";
+import type { CrossEntropyOptions, DistillationOptions, Engine, GpuDeviceLike, LinearCrossEntropyOptions } from "../index.js";
 
 /** Options of the tfjs op: the core's, less those the op decides (classes, grad, inplace). */
 export type TfCrossEntropyOptions = Omit<CrossEntropyOptions, "classes" | "grad" | "inplace">;
@@ -41,6 +44,14 @@ function float32Data(fn: string, name: string, x: tf.Tensor): Float32Array {
   return data;
 }
 
+/** The gradient of a customGrad op's (N, V) input from its saved (N, V) gradient, scaled by dy: a scalar for "mean"/"sum", one factor per row for "none". */
+function scaledGrad(n: number, none: boolean) {
+  return (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+    const g = saved[0]!;
+    return none ? tf.mul(tf.reshape(dy, [n, 1]), g) : tf.mul(dy, g);
+  };
+}
+
 /**
  * The loss value of a customGrad op and the gradient of its (N, V) input: the core's (N, V)
  * gradient is saved, and scaled by dy, a scalar for "mean"/"sum" or one factor per row for "none".
@@ -48,11 +59,83 @@ function float32Data(fn: string, name: string, x: tf.Tensor): Float32Array {
 function lossAndGrad(loss: number | Float32Array, grad: Float32Array, n: number, v: number, none: boolean, save: tf.GradSaveFunc) {
   save([tf.tensor2d(grad, [n, v])]);
   const value = typeof loss === "number" ? tf.scalar(loss) : tf.tensor1d(loss);
-  const gradOf = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
-    const g = saved[0]!;
-    return none ? tf.mul(tf.reshape(dy, [n, 1]), g) : tf.mul(dy, g);
-  };
-  return { value, gradOf };
+  return { value, gradOf: scaledGrad(n, none) };
+}
+
+/** The xent engine on TensorFlow.js's webgpu device, once useWebGpu() has made it. */
+let gpu: { device: GpuDeviceLike; engine: Engine } | null = null;
+
+function isDevice(d: unknown): d is GpuDeviceLike {
+  return typeof d === "object" && d !== null && "queue" in d && "createBuffer" in d && typeof d.createBuffer === "function" && "createComputePipelineAsync" in d;
+}
+
+/** tfjs's GPUDevice when its backend is "webgpu", else null. */
+function tfDevice(): GpuDeviceLike | null {
+  if (tf.getBackend() !== "webgpu") return null;
+  const d: unknown = Reflect.get(tf.backend(), "device");
+  return isDevice(d) ? d : null;
+}
+
+/**
+ * Let the ops run on TensorFlow.js's webgpu backend without reading the logits back: creates (once
+ * per tfjs device) the xent engine on tfjs's own GPUDevice. Call it after
+ * `await tf.setBackend("webgpu")`; until then `crossEntropy` on that backend throws, rather than
+ * silently read N×V values back to the CPU.
+ */
+export async function useWebGpu(): Promise<void> {
+  await tf.ready();
+  const device = tfDevice();
+  if (device === null) {
+    throw new Error(`tfjs.useWebGpu: tfjs's backend is "${tf.getBackend()}"; expected "webgpu" (import "@tensorflow/tfjs-backend-webgpu" and await tf.setBackend("webgpu") first)`);
+  }
+  if (gpu?.device === device) return;
+  gpu?.engine.dispose();
+  gpu = null;
+  gpu = { device, engine: await createEngine({ backend: "webgpu", device }) };
+}
+
+/**
+ * The forward pass of crossEntropy on tfjs's webgpu backend, synchronous as tfjs ops are: the
+ * kernel is submitted on tfjs's device, reading the buffer of tfjs's copy of the logits
+ * (`dataToGPU`, a copy on the GPU) and writing the gradient over it, which then is the saved
+ * gradient tensor; the per-row losses are reduced by tfjs ops (float32 on the GPU). Nothing of
+ * size N×V is read back. Null when the logits' values are still on the CPU (a tensor made from
+ * an array that no GPU op has used yet): reading them there costs no download.
+ */
+function gpuForward(fn: string, engine: Engine, x: tf.Tensor, save: tf.GradSaveFunc, t: Int32Array | readonly number[], options: TfCrossEntropyOptions | undefined) {
+  const [n, v] = x.shape as [number, number];
+  const reduction = options?.reduction ?? "mean";
+  let data: tf.GPUData;
+  try {
+    data = x.dataToGPU();
+  } catch (e) {
+    if (e instanceof Error && /not on GPU but on CPU/.test(e.message)) return null;
+    throw e;
+  }
+  const { buffer, tensorRef } = data;
+  if (buffer === undefined) {
+    tensorRef.dispose();
+    throw new Error(`${fn}: logits gave no GPUBuffer on the webgpu backend`);
+  }
+  let sub;
+  try {
+    sub = engine.submitCrossEntropy({ buffer, length: n * v }, t, { ...options, classes: v, grad: true, inplace: true });
+  } catch (e) {
+    tensorRef.dispose();
+    throw e;
+  }
+  // now d loss / d logits (over D for "mean"); tfjs may keep the data with another shape (matMul's [1, N, V])
+  const grad = tf.reshape(tensorRef, [n, v]);
+  tensorRef.dispose();
+  save([grad]);
+  const rowsBuffer = sub.rows;
+  const d = sub.denominator;
+  const value = tf.tidy(() => {
+    const rows = tf.tensor({ buffer: rowsBuffer }, [n, 2], "float32"); // a copy on the GPU: the next call rewrites rowsBuffer
+    const loss = tf.reshape(tf.slice(rows, [0, 0], [n, 1]), [n]);
+    return reduction === "none" ? loss : reduction === "sum" ? tf.sum(loss) : tf.div(tf.sum(loss), d);
+  });
+  return { value, gradFunc: scaledGrad(n, reduction === "none") };
 }
 
 /** An int32 tensor's values, checked instead of cast. */
@@ -78,10 +161,18 @@ export function crossEntropy(logits: tf.Tensor2D, target: TfTarget, options?: Tf
   const [n, v] = logits.shape;
   const t = targetArray(fn, target, n, `logits ${shapeOf(logits)}`);
   const reduction = options?.reduction ?? "mean";
+  const device = tfDevice();
+  if (device !== null && (gpu === null || gpu.device !== device)) {
+    throw new Error(`${fn}: tfjs runs on webgpu; expected \`await useWebGpu()\` once after tf.setBackend("webgpu"), so that xent runs on tfjs's device and the logits stay on the GPU`);
+  }
+  const engine = device !== null ? gpu!.engine : null;
   // customGrad passes the inputs, then the save function: here (logits, save).
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
+    if (x.dtype !== "float32") throw new TypeError(`${fn}: logits has dtype ${x.dtype}; expected a float32 tensor`);
+    const onGpu = engine === null ? null : gpuForward(fn, engine, x, save, t, options);
+    if (onGpu !== null) return onGpu;
     // (N, V) float32, read once; the core never writes to it (inplace is off).
     const data = float32Data(fn, "logits", x);
     const out = coreCrossEntropy(data, t, { ...options, classes: v, grad: true });

@@ -17,13 +17,13 @@
  * for them ("auto"), with the same results as the synchronous API.
  */
 import { backendFor, createExecutor, executorNames } from "../backends/registry.js";
-import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDeviceLike, MemoryStats } from "../backends/types.js";
+import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDeviceLike, GpuSubmission, MemoryStats } from "../backends/types.js";
 import { crossEntropyOutput, crossEntropyShape, setLmOutputs } from "./crossEntropy.js";
 import { distillationOutput, distillationShape } from "./distillation.js";
 import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
 import type {
   BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, DistillationOptions, DistillationOutput, EngineLogitsInput, EngineTargetInput, FloatOutput,
-  GpuBufferLike, GradOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
+  GpuBufferLike, GpuLogits, GradOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
 } from "./options.js";
 import { describe, needsGpuPath, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveGpuCrossEntropy, resolveLinear } from "./resolve.js";
 
@@ -69,6 +69,16 @@ export interface Engine {
     target: EngineTargetInput,
     options?: CrossEntropyOptions & { reduction?: R; grad?: G; accuracy?: A; argmax?: M; entropy?: E },
   ): Promise<CrossEntropyOutputOf<FloatOutput<X>, R, G, A, M, E, GradOutput<X>>>;
+  /**
+   * Cross-entropy of GPU logits submitted at once, nothing read back (webgpu engines; others
+   * throw): for synchronous frameworks that reduce the per-row values on the GPU themselves
+   * (the TensorFlow.js adapter). Returns the (N, 2) float32 per-row loss and lse buffer (rewritten
+   * by the next submission: copy it first), the mean's denominator (the loss of "mean" is the
+   * sum of the per-row losses over it; of "sum", their sum), and the gradient's buffer, as
+   * `crossEntropy` gives it. It does not wait for the engine's queued calls; GPU errors reach the
+   * device's uncaptured-error handler. LM outputs are refused as with `crossEntropy`.
+   */
+  submitCrossEntropy<B extends GpuBufferLike>(logits: GpuLogits<B>, target: TargetInput, options?: CrossEntropyOptions): GpuSubmission<B>;
   /**
    * Fused LM head + cross-entropy with the same options and results as `linearCrossEntropy`
    * (options.backend is ignored), on the engine's threads. hidden and weight from `alloc` are used
@@ -247,6 +257,18 @@ class ExecutorEngine implements Engine {
     });
   }
 
+  submitCrossEntropy<B extends GpuBufferLike>(logits: GpuLogits<B>, target: TargetInput, options?: CrossEntropyOptions): GpuSubmission<B>;
+  submitCrossEntropy(logits: GpuLogits, target: TargetInput, options?: CrossEntropyOptions): GpuSubmission {
+    const fn = "engine.submitCrossEntropy";
+    const submit = this.executor.crossEntropyGpuSync?.bind(this.executor);
+    if (submit === undefined) throw new TypeError(`${fn}: this engine runs on ${this.backend}; expected an engine on the webgpu backend (createEngine({ backend: "webgpu" }))`);
+    const r = resolveGpuCrossEntropy(fn, logits, target, options);
+    if ("host" in r.logits) throw new TypeError(`${fn}: logits is a host array; expected a GPUBuffer or a view of one`);
+    const why = this.executor.supports({ kernel: "crossEntropy", dtype: "float32", n: r.n, v: r.v, d: 0, grad: r.grad });
+    if (why !== true) throw new RangeError(`${fn}: the GPU cannot run this call: ${why}`);
+    return submit({ ...r, grad: !r.grad ? "none" : r.inplace ? "inplace" : "new", gradOut: null });
+  }
+
   /**
    * A call on GPU or 16-bit logits: validated now (GPU contents are read when it runs: leave them
    * until it settles), run by the webgpu kernel, never read back. 16-bit host logits and host
@@ -283,7 +305,7 @@ class ExecutorEngine implements Engine {
           lse: Float32Array.from(result.lse),
         };
         if (host !== null && gradOut !== null && r.inplace) host.set(gradOut);
-        const grad = host !== null && r.inplace ? host : (gradOut ?? result.grad);
+        const grad = host !== null && r.inplace ? (logits instanceof Uint16Array ? logits : host) : (gradOut ?? result.grad);
         if (grad !== null) out.grad = grad;
         setLmOutputs(fn, out, r.target, r.spec, r.n, result, true);
         return out;

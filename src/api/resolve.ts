@@ -104,12 +104,7 @@ function flattenFloats(fn: string, name: string, x: unknown, v: number | undefin
     return v;
   };
   if (isFloatArray(x)) return { data: x, v: needV(), callerBuffer: true };
-  if (isGpuLogits(x)) {
-    throw new TypeError(`${fn}: ${name} is a GPU buffer; only an engine on the webgpu backend takes GPU buffers (createEngine({ backend: "webgpu" })); expected a Float32Array, a Float64Array, a number[] or a number[][] here`);
-  }
-  if (isHalfArray(x)) {
-    throw new TypeError(`${fn}: ${name} is a ${x.constructor.name} of 16-bit floats; only an engine on the webgpu backend takes them (createEngine({ backend: "webgpu" })); expected a Float32Array here (widen them)`);
-  }
+  refuseGpu(fn, name, x);
   if (!Array.isArray(x)) {
     throw new TypeError(`${fn}: ${name} is ${describe(x)}; expected a Float32Array, a Float64Array, a number[] or a number[][]`);
   }
@@ -129,6 +124,16 @@ function flattenFloats(fn: string, name: string, x: unknown, v: number | undefin
   const out = new Float64Array(x.length);
   checkNumberArray(fn, name, x, out);
   return { data: out, v: needV(), callerBuffer: false };
+}
+
+/** GPU buffers and 16-bit floats are taken by a webgpu engine's crossEntropy only: refuse them elsewhere, with one line. */
+function refuseGpu(fn: string, name: string, x: unknown): void {
+  if (isGpuLogits(x)) {
+    throw new TypeError(`${fn}: ${name} is a GPU buffer; only engine.crossEntropy on an engine on the webgpu backend takes GPU buffers (createEngine({ backend: "webgpu" })); expected a Float32Array, a Float64Array, a number[] or a number[][] here`);
+  }
+  if (isHalfArray(x)) {
+    throw new TypeError(`${fn}: ${name} is a ${x.constructor.name} of 16-bit floats; only engine.crossEntropy on an engine on the webgpu backend takes them (createEngine({ backend: "webgpu" })); expected a Float32Array here (widen them)`);
+  }
 }
 
 /** Logits as one flat float array with its shape (N, V). */
@@ -379,11 +384,6 @@ export function resolveGpuCrossEntropy(fn: string, logits: EngineLogitsInput, ta
   }
   if (v === undefined) throw new TypeError(`${fn}: options.classes is required with GPU or 16-bit logits; expected the number of classes V`);
   if (length % v !== 0) throw new RangeError(`${fn}: logits has ${length} values, which is not a multiple of classes = ${v}; expected N×V`);
-  if (x.dtype !== "float32" && v % 2 !== 0) {
-    throw new RangeError(
-      `${fn}: options.classes is ${v} with ${x.dtype} logits; expected an even V (two 16-bit values share each 32-bit word, and each row must start on one: pad the vocabulary to an even size)`,
-    );
-  }
   const n = length / v;
   const spec = resolveSpec(o, v, "weight");
   if (lmOnly(spec)) {
@@ -425,6 +425,7 @@ export interface ResolvedLinear {
 
 /** A matrix argument as flat data, with its row count and width when given as rows. */
 function flatMatrix(fn: string, name: string, x: unknown): { data: FloatArray; rows?: number; width?: number } {
+  refuseGpu(fn, name, x);
   if (!isFloatArray(x) && !Array.isArray(x)) {
     throw new TypeError(`${fn}: ${name} is ${describe(x)}; expected a Float32Array, a Float64Array, a number[] or a number[][]`);
   }

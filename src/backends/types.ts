@@ -249,6 +249,8 @@ export interface Executor {
   linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult>;
   /** Logits on the GPU or 16-bit host logits (the webgpu executor only; other engines refuse such inputs). */
   crossEntropyGpu?(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult>;
+  /** GPU logits, submitted at once, nothing read back (the webgpu executor only): the per-row values stay on the GPU. */
+  crossEntropyGpuSync?(args: GpuCrossEntropyArgs): GpuSubmission;
   /** Absent where the executor has no distillation kernel (the engine then runs it on a CPU backend). */
   distillation?(args: DistillationArgs): Promise<DistillationResult>;
   memoryStats(): MemoryStats;
@@ -304,7 +306,6 @@ export interface HostHalf {
  * - `probs` may be a float32 GpuInput of n·v elements;
  * - `grad`: "none"; "new" (GPU logits: a new buffer in the logits' dtype; host logits: `gradOut`);
  *   "inplace" (written over the logits: the caller's GPU buffer, or `gradOut` === the host logits).
- * - 16-bit logits have an even V (each row starts on a 32-bit word).
  */
 export interface GpuCrossEntropyArgs {
   readonly logits: GpuInput | HostHalf;
@@ -316,6 +317,17 @@ export interface GpuCrossEntropyArgs {
   readonly grad: "none" | "new" | "inplace";
   /** 16-bit host logits with a gradient: where it goes (the logits themselves for inplace). */
   readonly gradOut: Uint16Array | null;
+}
+
+/**
+ * What a synchronous submission leaves on the GPU (webgpu): `rows` (N, 2) float32, each row's loss
+ * and lse, in a buffer the next submission rewrites (copy it first, as `tf.tensor({ buffer })`
+ * does); the mean's denominator D; the gradient's buffer, or null.
+ */
+export interface GpuSubmission<B extends GpuBufferLike = GpuBufferLike> {
+  readonly rows: B;
+  readonly denominator: number;
+  readonly grad: B | null;
 }
 
 /** What `crossEntropyGpu` returns: the per-row values on the host, and the gradient's GPU buffer ("new": the caller owns it; "inplace": the logits' own). */

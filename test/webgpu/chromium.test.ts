@@ -7,14 +7,13 @@
  * compared here with the float64 reference.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { build } from "esbuild";
-import { chromium } from "playwright-core";
+import type { Page } from "playwright-core";
 import { crossEntropy, type CrossEntropyOptions } from "../../src/index.js";
 import { assertClose } from "../helpers/close.js";
 import { genTargets, genValues } from "../helpers/gen.js";
+import { fromHalf, toHalf } from "../helpers/half.js";
+import { withWebGpuPage } from "./browser.js";
 
 interface Case {
   n: number;
@@ -41,17 +40,7 @@ function inputs(c: Case, k: number): { x: number[]; t: number[] | { probs: numbe
   return { x, t: { probs: p } };
 }
 
-test("headless Chromium: createEngine({ backend: \"webgpu\" }) matches the reference", async () => {
-  const bundle = await build({
-    stdin: { contents: 'export { createEngine } from "./src/index.ts";', resolveDir: process.cwd(), loader: "ts" },
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    write: false,
-    logLevel: "silent",
-  });
-  const js = bundle.outputFiles[0]!.text;
-  const page = `<!doctype html><meta charset="utf-8"><title>xent webgpu</title><script type="module">
+const SCRIPT = `
 import { createEngine } from "/xent.js";
 window.run = async (cases) => {
   const engine = await createEngine({ backend: "webgpu" });
@@ -65,22 +54,21 @@ window.run = async (cases) => {
   engine.dispose();
   return out;
 };
+// float16 logits as a Float16Array (where the browser has one): bits in, gradient bits out
+window.half = async (bits, t, v) => {
+  if (typeof Float16Array === "undefined") return null;
+  const engine = await createEngine({ backend: "webgpu" });
+  const x = new Float16Array(Uint16Array.from(bits).buffer);
+  const r = await engine.crossEntropy(x, t, { classes: v, grad: true });
+  engine.dispose();
+  return { loss: r.loss, lse: Array.from(r.lse), grad: Array.from(r.grad), bits: r.grad instanceof Uint16Array };
+};
 window.ready = true;
-</script>`;
-  const server = createServer((req, res) => {
-    const body = req.url === "/xent.js" ? js : page;
-    res.writeHead(200, { "content-type": req.url === "/xent.js" ? "text/javascript" : "text/html" });
-    res.end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--enable-unsafe-webgpu", "--disable-dev-shm-usage", "--enable-features=Vulkan", "--use-webgpu-adapter=swiftshader"],
-  });
-  try {
-    const p = await browser.newPage();
-    await p.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await p.waitForFunction(() => "ready" in window);
+`;
+
+test("headless Chromium: createEngine({ backend: \"webgpu\" }) matches the reference", async () => {
+  await withWebGpuPage('export { createEngine } from "./src/index.ts";', SCRIPT, async (open) => {
+    const p: Page = await open();
     const sent = CASES.map((c, k) => ({ ...c, ...inputs(c, k) }));
     const got = await p.evaluate((cases) => (window as unknown as { run(c: unknown): Promise<{ loss: number | number[]; lse: number[]; grad: number[]; inplace: boolean }[]> }).run(cases), sent);
     const F32 = { value: { atol: 2e-6 * 6, rtol: 2e-6 }, grad: { atol: 1e-6, rtol: 1e-4 } };
@@ -94,8 +82,17 @@ window.ready = true;
       assertClose(got[k]!.grad, want.grad!, F32.grad, `${name} grad`);
       assert.equal(got[k]!.inplace, c.options.inplace === true, `${name}: inplace returns the logits`);
     });
-  } finally {
-    await browser.close();
-    server.close();
-  }
+    const [n, v] = [6, 40];
+    const { bits, wide } = toHalf("float16", genValues(n * v, 30, 6));
+    const t = Array.from(genTargets(n, 31, v));
+    type Half = { loss: number; lse: number[]; grad: number[]; bits: boolean } | null;
+    const half = await p.evaluate(([b, tt, vv]) => (window as unknown as { half(b: number[], t: number[], v: number): Promise<Half> }).half(b, tt, vv), [Array.from(bits), t, v] as const);
+    if (half !== null) {
+      const want = crossEntropy(wide, t, { classes: v, grad: true, backend: "reference" });
+      assertClose(half.loss, want.loss, F32.value, "Float16Array loss");
+      assertClose(half.lse, want.lse, F32.value, "Float16Array lse");
+      assert.ok(half.bits, "the gradient of float16 logits is a Uint16Array of float16 bits");
+      assertClose(fromHalf("float16", Uint16Array.from(half.grad)), fromHalf("float16", toHalf("float16", want.grad!).bits), { atol: 1e-6 + 2 ** -24, rtol: 1e-4 + 2 ** -10 }, "Float16Array grad");
+    }
+  });
 });

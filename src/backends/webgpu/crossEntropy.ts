@@ -18,8 +18,8 @@
  * records into the loss and lse (`mergeRecords`), in float64 and slice order.
  */
 import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
-import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, HostHalf, LossSpec } from "../types.js";
-import { planRowBlocks, type BlockLimits } from "./blocks.js";
+import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, GpuSubmission, HostHalf, LossSpec } from "../types.js";
+import { planRowBlocks, type BlockLimits, type BlockPlan } from "./blocks.js";
 import type { BufferPool } from "./buffers.js";
 import { popErrorScopes, pushErrorScopes } from "./gpu.js";
 import type { PipelineCache } from "./shader.js";
@@ -155,32 +155,81 @@ export async function crossEntropyGpu(ctx: GpuContext, args: CrossEntropyArgs): 
 /** Logits on the GPU, or 16-bit host logits. */
 export async function crossEntropyGpuInput(ctx: GpuContext, args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult> {
   const { logits } = args;
+  if (!isGpuInput(logits) && args.v % 2 === 1 && args.gradOut !== null) return oddHostHalves(ctx, args, logits);
   const src: Source = isGpuInput(logits) ? { kind: "gpu", input: logits, grad: args.grad } : { kind: "host", data: logits.host, gradOut: args.gradOut };
   const { result, grad } = await run(ctx, { ...args, dtype: logits.dtype, src });
   return { ...result, grad };
 }
 
+/**
+ * 16-bit host logits of odd V with a gradient: uploaded whole into a GPU buffer, run as GPU logits
+ * (the gradient set half by half, GRAD_ATOMIC, into a new buffer), and the gradient read back.
+ */
+async function oddHostHalves(ctx: GpuContext, args: GpuCrossEntropyArgs, logits: HostHalf): Promise<GpuCrossEntropyResult> {
+  const { device } = ctx;
+  const count = logits.host.length;
+  const bytes = Math.max(4, words(count * 2));
+  const buf = device.createBuffer({ label: "xent 16-bit logits", size: bytes, usage: STORAGE | COPY_DST });
+  try {
+    device.queue.writeBuffer(buf, 0, onArrayBuffer(padToWord(logits.host)));
+    const input: GpuInput = { buffer: buf, offset: 0, length: count, dtype: logits.dtype };
+    const { result, grad } = await run(ctx, { ...args, dtype: logits.dtype, src: { kind: "gpu", input, grad: "new" } });
+    if (grad !== null) {
+      const read = ctx.buffers.get("grad-read-0", bytes, MAP_READ | COPY_DST);
+      const enc = device.createCommandEncoder();
+      enc.copyBufferToBuffer(grad, 0, read, 0, bytes);
+      device.queue.submit([enc.finish()]);
+      grad.destroy();
+      await read.mapAsync(MAP_READ, 0, bytes);
+      args.gradOut?.set(new Uint16Array(read.getMappedRange(0, bytes), 0, count));
+      read.unmap();
+    }
+    return { ...result, grad: null };
+  } finally {
+    buf.destroy();
+  }
+}
+
+/** `x` itself when it fills whole 32-bit words, else a copy with one more (zero) element: writeBuffer copies words. */
+function padToWord(x: Float32Array | Uint16Array): Float32Array | Uint16Array {
+  if (x.byteLength % 4 === 0) return x;
+  const out = new Uint16Array(x.length + 1);
+  out.set(x);
+  return out;
+}
+
 /** Round `bytes` up to a multiple of 4 (storage bindings and copies work in 32-bit words). */
 const words = (bytes: number): number => Math.ceil(bytes / 4) * 4;
 
-async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResult; grad: GPUBuffer | null }> {
-  const { n, v, target, probs, src, dtype } = c;
-  // The loss options, read in one place.
-  const { reduction, labelSmoothing, zLoss, softcap, classWeight } = c.spec;
-  const { device, buffers, pipelines, limits } = ctx;
-  const d = meanDenominator(target, c.spec, n);
-  const scale = gradScale(reduction, d);
-  const wSum = classWeightSum(c.spec, v);
+/** A call's layout: lanes, kernel variant, row blocks (nothing on the GPU yet). */
+interface Layout {
+  readonly eb: number;
+  readonly lanes: number;
+  readonly unit: number;
+  /** 16-bit of odd V: halves addressed one by one, the gradient set by atomics (GRAD_ATOMIC). */
+  readonly halves: boolean;
+  readonly copyProbs: boolean;
+  readonly defines: string[];
+  readonly plan: BlockPlan;
+  readonly blockBytes: number;
+  /** Vocabulary slices per row (1: whole rows, one workgroup each). */
+  readonly slices: number;
+  /** The split mode's second dispatch: the gradient, or the loss terms summed over the row. */
+  readonly phase2: boolean;
+  /** Bytes of the per-row output: (N, 2) loss and lse, or (N, slices, REC) slice records. */
+  readonly outBytes: number;
+}
 
+/** The call's layout; `slices` forces the slices per row (the synchronous path, whose caller reduces (N, 2) rows itself, takes 1). */
+function layout(ctx: GpuContext, c: Call, slices = ctx.forceSlices ?? vocabSlices(c.n, c.v)): Layout {
+  const { v, n, probs, src, dtype } = c;
   const eb = dtype === "float32" ? 4 : 2; // bytes per element
   const gpuX = src.kind === "gpu" ? src.input : null;
   const gpuP = isGpuInput(probs) ? probs : null;
+  // Lanes: vec4 when V and every row's first element allow it, else scalar (float32, or 16-bit of odd V) or pairs (16-bit, V even).
+  const lanes = v % 4 === 0 && (gpuX?.offset ?? 0) % (4 * eb) === 0 ? 4 : eb === 4 || v % 2 === 1 ? 1 : 2;
+  const halves = eb === 2 && lanes === 1;
   const wantGrad = src.kind === "gpu" ? src.grad !== "none" : src.gradOut !== null;
-  const separate = src.kind === "gpu" && src.grad === "new";
-  // Lanes: vec4 when V and every row's first element allow it, else scalar (float32) or pairs (16-bit, V even).
-  const xOffset = gpuX?.offset ?? 0;
-  const lanes = v % 4 === 0 && xOffset % (4 * eb) === 0 ? 4 : eb === 4 ? 1 : 2;
-  const unit = lanes * eb; // bytes of one S (storage unit) of the logits
   // GPU probabilities bound where they lie when their offset suits the lanes, else copied block by block.
   const copyProbs = gpuP !== null && gpuP.offset % (lanes * 4) !== 0;
   if (copyProbs && (gpuP.buffer.usage & COPY_SRC) === 0) {
@@ -190,73 +239,181 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
   }
   const defines = [
     lanes === 4 ? "VEC4" : lanes === 2 ? "VEC2" : "SCALAR",
-    eb === 4 ? "F32" : lanes === 4 ? "PACKED4" : "PACKED2",
+    eb === 4 ? "F32" : lanes === 4 ? "PACKED4" : lanes === 2 ? "PACKED2" : "PACKED1",
     ...(dtype === "float16" ? ["F16"] : dtype === "bfloat16" ? ["BF16"] : []),
-    separate ? "GRAD_SEPARATE" : "GRAD_INPLACE",
+    halves && wantGrad ? "GRAD_ATOMIC" : src.kind === "gpu" && src.grad === "new" ? "GRAD_SEPARATE" : "GRAD_INPLACE",
   ];
   if (ctx.subgroups) defines.push("SUBGROUPS");
-  const pipeline = await pipelines.get("crossEntropy", SOURCE, defines);
-  const slices = ctx.forceSlices ?? vocabSlices(n, v);
-  const split = slices > 1;
-  // The split mode's second dispatch: the gradient, or the loss terms summed over the row.
-  const phase2 = split && (wantGrad || probs !== null || labelSmoothing > 0);
-  const outBytes = split ? n * slices * REC * 4 : n * 8;
-
-  const rowBytes = v * eb;
+  if (halves && src.kind === "host" && wantGrad) throw new Error("webgpu backend: 16-bit host logits of odd V go through a GPU copy (crossEntropyGpuInput)");
   // Blocks bound at an aligned offset below their start need up to one alignment more.
-  const slack = gpuX !== null || gpuP !== null ? limits.offsetAlignment : 0;
-  const plan = planRowBlocks(n, rowBytes, { ...limits, maxBindingBytes: limits.maxBindingBytes - slack }, false);
-  const blockBytes = plan.rowsPerBlock * rowBytes;
+  const slack = gpuX !== null || gpuP !== null ? ctx.limits.offsetAlignment : 0;
+  const plan = planRowBlocks(n, v * eb, { ...ctx.limits, maxBindingBytes: ctx.limits.maxBindingBytes - slack }, false);
+  const split = slices > 1;
+  const phase2 = split && (wantGrad || probs !== null || c.spec.labelSmoothing > 0);
+  const outBytes = split ? n * slices * REC * 4 : n * 8;
+  return { eb, lanes, unit: lanes * eb, halves, copyProbs, defines, plan, blockBytes: plan.rowsPerBlock * v * eb, slices, phase2, outBytes };
+}
+
+/** A call's buffers on the GPU, and the encoding of one block of rows (uploads included). */
+interface Bound {
+  readonly rowOut: GPUBuffer;
+  /** The new gradient buffer (GRAD_SEPARATE), or null. */
+  readonly grad: GPUBuffer | null;
+  /** The pool's logits block (host logits: the gradient is read back from it), or null. */
+  readonly hostX: GPUBuffer | null;
+  /** Encode block b (its uploads are queued first); the caller submits. */
+  encode(b: number, pipeline: GPUComputePipeline): GPUCommandEncoder;
+  /** Destroy the call's scratch buffer, if any (after the last block is submitted). */
+  release(): void;
+}
+
+/**
+ * Create or reuse the call's buffers (pool roles prefixed by `role`, so that the synchronous path
+ * never shares a buffer with an asynchronous call in flight) and upload the small inputs.
+ */
+function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bound {
+  const { n, v, target, probs, src } = c;
+  const { labelSmoothing, zLoss, softcap, classWeight, reduction } = c.spec;
+  const { device, buffers, limits } = ctx;
+  const { eb, unit, lanes, copyProbs, plan, blockBytes, halves, slices, phase2, outBytes } = l;
+  const gpuP = isGpuInput(probs) ? probs : null;
+  const wantGrad = src.kind === "gpu" ? src.grad !== "none" : src.gradOut !== null;
+  const hostX = src.kind === "host" ? buffers.get(`${role}logits`, words(blockBytes), STORAGE | COPY_DST | COPY_SRC) : null;
+  const hostP = probs !== null && (gpuP === null || copyProbs) ? buffers.get(`${role}probs`, (blockBytes / eb) * 4, STORAGE | COPY_DST) : null;
+  const probsStub = buffers.get("probs-stub", 16, STORAGE);
+  const weightBuf = classWeight !== null ? buffers.get(`${role}weight`, v * 4, STORAGE | COPY_DST) : buffers.get("weight-stub", 16, STORAGE);
+  const targetBuf = buffers.get(`${role}target`, n * 4, STORAGE | COPY_DST);
+  // COPY_DST too: a copy of it may want the same usage (TensorFlow.js's tensor from a GPU buffer does)
+  const rowOut = buffers.get(`${role}rows`, outBytes, STORAGE | COPY_SRC | COPY_DST);
+  const paramsBuf = buffers.get(`${role}params`, PARAMS_BYTES, UNIFORM | COPY_DST);
+  const params2Buf = phase2 ? buffers.get(`${role}params-2`, PARAMS_BYTES, UNIFORM | COPY_DST) : null;
+  // The caller's: not pooled. COPY_SRC to read it back, COPY_DST to reuse it.
+  const grad = src.kind === "gpu" && src.grad === "new" ? device.createBuffer({ label: "xent gradient", size: Math.max(4, words(n * v * eb)), usage: STORAGE | COPY_SRC | COPY_DST }) : null;
+  // In place with odd V (GRAD_ATOMIC): the gradient goes to a copy of the logits' words, copied back
+  // after the last block, so that the halves around the logits (another's data) stay as they were.
+  let scratch: { buffer: GPUBuffer; caller: GPUBuffer; at: number; bytes: number } | null = null;
+  if (halves && src.kind === "gpu" && src.grad === "inplace") {
+    const caller = src.input.buffer as GPUBuffer;
+    if ((caller.usage & (COPY_SRC | COPY_DST)) !== (COPY_SRC | COPY_DST)) {
+      throw new TypeError("webgpu backend: in place over 16-bit logits of odd V, the logits' buffer needs GPUBufferUsage.COPY_SRC and COPY_DST (the gradient is assembled in a copy of its words)");
+    }
+    const at = src.input.offset;
+    const bytes = words(at + n * v * eb) - at;
+    scratch = { buffer: device.createBuffer({ label: "xent gradient scratch", size: bytes, usage: STORAGE | COPY_SRC | COPY_DST }), caller, at, bytes };
+  }
+  const gradTo = grad ?? scratch?.buffer ?? null;
+
+  const queue = device.queue;
+  if (classWeight !== null) queue.writeBuffer(weightBuf, 0, Float32Array.from(classWeight));
+  if (target !== null) queue.writeBuffer(targetBuf, 0, onArrayBuffer(target));
+
+  const params = new ArrayBuffer(PARAMS_BYTES);
+  const pu = new Uint32Array(params);
+  const pf = new Float32Array(params);
+  pu[0] = v;
+  pu[2] = (probs !== null ? FLAG_PROBS : 0) | (wantGrad ? FLAG_GRAD : 0) | (classWeight !== null ? FLAG_WEIGHTED : 0);
+  pf[4] = labelSmoothing;
+  pf[5] = labelSmoothing / v;
+  pf[6] = zLoss;
+  pf[7] = softcap;
+  pf[8] = gradScale(reduction, d);
+  pf[9] = classWeightSum(c.spec, v);
+  pu[10] = slices;
+  pu[11] = slices > 1 ? 1 : 0; // phase: fused, or the split mode's statistics
+  const params2 = new ArrayBuffer(PARAMS_BYTES);
+  const pu2 = new Uint32Array(params2);
+  // the async path's passes are timed (benchmarks); the synchronous one's are not
+  const timer = role === "" ? ctx.timer : null;
+
+  /** A binding of `bytes` bytes from byte `at` of `buffer`, at the aligned offset below it, and `at`'s distance from there in units of `u` bytes. */
+  const bindAt = (buffer: GPUBuffer, at: number, bytes: number, u: number): { resource: GPUBufferBinding; base: number } => {
+    const start = at - (at % limits.offsetAlignment);
+    return { resource: { buffer, offset: start, size: words(at + bytes) - start }, base: (at - start) / u };
+  };
+
+  const encode = (b: number, pipeline: GPUComputePipeline): GPUCommandEncoder => {
+    const r0 = b * plan.rowsPerBlock;
+    const rows = Math.min(plan.rowsPerBlock, n - r0);
+    const e0 = r0 * v;
+    const count = rows * v;
+    const enc = device.createCommandEncoder();
+    if (scratch !== null && b === 0) enc.copyBufferToBuffer(scratch.caller, scratch.at, scratch.buffer, 0, scratch.bytes);
+    // logits: uploaded into the pool's block, or bound where they lie
+    let xBind: { resource: GPUBufferBinding; base: number };
+    if (src.kind === "host") {
+      queue.writeBuffer(hostX!, 0, onArrayBuffer(padToWord(src.data.subarray(e0, e0 + count))));
+      xBind = { resource: { buffer: hostX!, size: words(count * eb) }, base: 0 };
+    } else {
+      xBind = bindAt(src.input.buffer as GPUBuffer, src.input.offset + e0 * eb, count * eb, unit);
+    }
+    let pBind: { resource: GPUBufferBinding; base: number };
+    if (probs === null) pBind = { resource: { buffer: probsStub }, base: 0 };
+    else if (gpuP === null) {
+      const block = (probs as FloatArray).subarray(e0, e0 + count);
+      queue.writeBuffer(hostP!, 0, onArrayBuffer(block instanceof Float32Array ? block : Float32Array.from(block)));
+      pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
+    } else if (copyProbs) {
+      enc.copyBufferToBuffer(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, hostP!, 0, count * 4);
+      pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
+    } else {
+      pBind = bindAt(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, count * 4, lanes * 4);
+    }
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: paramsBuf, size: PARAMS_BYTES } },
+      { binding: 1, resource: xBind.resource },
+      { binding: 2, resource: { buffer: targetBuf } },
+      { binding: 3, resource: pBind.resource },
+      { binding: 4, resource: { buffer: weightBuf } },
+      { binding: 5, resource: { buffer: rowOut, size: outBytes } },
+    ];
+    pu[1] = r0;
+    pu[12] = xBind.base;
+    pu[13] = pBind.base;
+    if (gradTo !== null) {
+      const gBind = bindAt(gradTo, e0 * eb, count * eb, unit);
+      entries.push({ binding: 6, resource: gBind.resource });
+      pu[14] = gBind.base;
+    }
+    queue.writeBuffer(paramsBuf, 0, params);
+    const groupLayout = pipeline.getBindGroupLayout(0);
+    const pass = enc.beginComputePass(timer !== null ? { timestampWrites: timer.next() } : {});
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, device.createBindGroup({ layout: groupLayout, entries }));
+    pass.dispatchWorkgroups(slices, rows);
+    if (params2Buf !== null) {
+      // the split mode's gradient dispatch: the same bindings, phase 2; it reads the statistics dispatch's records
+      new Uint8Array(params2).set(new Uint8Array(params));
+      pu2[11] = 2;
+      queue.writeBuffer(params2Buf, 0, params2);
+      const entries2 = entries.map((e) => (e.binding === 0 ? { binding: 0, resource: { buffer: params2Buf, size: PARAMS_BYTES } } : e));
+      pass.setBindGroup(0, device.createBindGroup({ layout: groupLayout, entries: entries2 }));
+      pass.dispatchWorkgroups(slices, rows);
+    }
+    pass.end();
+    if (scratch !== null && b === plan.blocks - 1) enc.copyBufferToBuffer(scratch.buffer, 0, scratch.caller, scratch.at, scratch.bytes);
+    return enc;
+  };
+  return { rowOut, grad, hostX, encode, release: () => scratch?.buffer.destroy() };
+}
+
+async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResult; grad: GPUBuffer | null }> {
+  const { n, v, target, src } = c;
+  const { device, buffers, pipelines } = ctx;
+  const d = meanDenominator(target, c.spec, n);
+  const l = layout(ctx, c);
+  const { plan, eb } = l;
+  const pipeline = await pipelines.get("crossEntropy", SOURCE, l.defines);
 
   pushErrorScopes(device);
   let failure: unknown = null;
   let gradBuf: GPUBuffer | null = null;
-  const rowRead = buffers.get("rows-read", outBytes, MAP_READ | COPY_DST);
+  const rowRead = buffers.get("rows-read", l.outBytes, MAP_READ | COPY_DST);
   try {
-    const hostX = src.kind === "host" ? buffers.get("logits", words(blockBytes), STORAGE | COPY_DST | COPY_SRC) : null;
-    const hostP = probs !== null && (gpuP === null || copyProbs) ? buffers.get("probs", blockBytes / eb * 4, STORAGE | COPY_DST) : null;
-    const probsStub = probs === null ? buffers.get("probs-stub", 16, STORAGE) : null;
-    const weightBuf = classWeight !== null ? buffers.get("weight", v * 4, STORAGE | COPY_DST) : buffers.get("weight-stub", 16, STORAGE);
-    const targetBuf = buffers.get("target", n * 4, STORAGE | COPY_DST);
-    const rowOutBuf = buffers.get("rows", outBytes, STORAGE | COPY_SRC);
-    const paramsBuf = buffers.get("params", PARAMS_BYTES, UNIFORM | COPY_DST);
-    const params2Buf = phase2 ? buffers.get("params-2", PARAMS_BYTES, UNIFORM | COPY_DST) : null;
-    const gradRead =
-      src.kind === "host" && src.gradOut !== null
-        ? [buffers.get("grad-read-0", words(blockBytes), MAP_READ | COPY_DST), buffers.get("grad-read-1", words(blockBytes), MAP_READ | COPY_DST)]
-        : [];
-    if (separate) {
-      // The caller's: not pooled. COPY_SRC to read it back, COPY_DST to reuse it.
-      gradBuf = device.createBuffer({ label: "xent gradient", size: Math.max(4, words(n * rowBytes)), usage: STORAGE | COPY_SRC | COPY_DST });
-    }
-
-    const queue = device.queue;
-    if (classWeight !== null) queue.writeBuffer(weightBuf, 0, Float32Array.from(classWeight));
-    if (target !== null) queue.writeBuffer(targetBuf, 0, onArrayBuffer(target));
-
-    const params = new ArrayBuffer(PARAMS_BYTES);
-    const pu = new Uint32Array(params);
-    const pf = new Float32Array(params);
-    pu[0] = v;
-    pu[2] = (probs !== null ? FLAG_PROBS : 0) | (wantGrad ? FLAG_GRAD : 0) | (classWeight !== null ? FLAG_WEIGHTED : 0);
-    pf[4] = labelSmoothing;
-    pf[5] = labelSmoothing / v;
-    pf[6] = zLoss;
-    pf[7] = softcap;
-    pf[8] = scale;
-    pf[9] = wSum;
-    pu[10] = slices;
-    pu[11] = split ? 1 : 0; // phase: fused, or the split mode's statistics
-    const params2 = new ArrayBuffer(PARAMS_BYTES);
-    const pu2 = new Uint32Array(params2);
-    const timer = ctx.timer;
-    timer?.begin(plan.blocks);
-
-    /** A binding of `bytes` bytes from byte `at` of `buffer`, at the aligned offset below it, and `at`'s distance from there in units of `u` bytes. */
-    const bindAt = (buffer: GPUBuffer, at: number, bytes: number, u: number): { resource: GPUBufferBinding; base: number } => {
-      const start = at - (at % limits.offsetAlignment);
-      return { resource: { buffer, offset: start, size: words(at + bytes) - start }, base: (at - start) / u };
-    };
+    const k = bind(ctx, c, l, "", d);
+    ctx.timer?.begin(plan.blocks);
+    gradBuf = k.grad;
+    const gradOut = src.kind === "host" ? src.gradOut : null;
+    const gradRead = gradOut !== null ? [buffers.get("grad-read-0", words(l.blockBytes), MAP_READ | COPY_DST), buffers.get("grad-read-1", words(l.blockBytes), MAP_READ | COPY_DST)] : [];
 
     // Copy block k's gradient out of its readback buffer (the GPU meanwhile runs block k+1).
     const pending: (Promise<void> | null)[] = [null, null];
@@ -267,71 +424,15 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     };
 
     for (let b = 0; b < plan.blocks; b++) {
-      const r0 = b * plan.rowsPerBlock;
-      const rows = Math.min(plan.rowsPerBlock, n - r0);
-      const e0 = r0 * v;
-      const count = rows * v;
+      const e0 = b * plan.rowsPerBlock * v;
+      const count = Math.min(plan.rowsPerBlock, n - b * plan.rowsPerBlock) * v;
       const slot = b % 2;
       await drain(slot); // its readback buffer is free again
-      const enc = device.createCommandEncoder();
-      // logits: uploaded into the pool's block, or bound where they lie
-      let xBind: { resource: GPUBufferBinding; base: number };
-      if (src.kind === "host") {
-        queue.writeBuffer(hostX!, 0, onArrayBuffer(src.data.subarray(e0, e0 + count)));
-        xBind = { resource: { buffer: hostX!, size: words(count * eb) }, base: 0 };
-      } else {
-        xBind = bindAt(src.input.buffer as GPUBuffer, xOffset + e0 * eb, count * eb, unit);
-      }
-      let pBind: { resource: GPUBufferBinding; base: number };
-      if (probs === null) pBind = { resource: { buffer: probsStub! }, base: 0 };
-      else if (gpuP === null) {
-        const block = (probs as FloatArray).subarray(e0, e0 + count);
-        queue.writeBuffer(hostP!, 0, onArrayBuffer(block instanceof Float32Array ? block : Float32Array.from(block)));
-        pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
-      } else if (copyProbs) {
-        enc.copyBufferToBuffer(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, hostP!, 0, count * 4);
-        pBind = { resource: { buffer: hostP!, size: count * 4 }, base: 0 };
-      } else {
-        pBind = bindAt(gpuP.buffer as GPUBuffer, gpuP.offset + e0 * 4, count * 4, lanes * 4);
-      }
-      const entries: GPUBindGroupEntry[] = [
-        { binding: 0, resource: { buffer: paramsBuf, size: PARAMS_BYTES } },
-        { binding: 1, resource: xBind.resource },
-        { binding: 2, resource: { buffer: targetBuf } },
-        { binding: 3, resource: pBind.resource },
-        { binding: 4, resource: { buffer: weightBuf } },
-        { binding: 5, resource: { buffer: rowOutBuf, size: outBytes } },
-      ];
-      pu[12] = xBind.base;
-      pu[13] = pBind.base;
-      if (gradBuf !== null) {
-        const gBind = bindAt(gradBuf, e0 * eb, count * eb, unit);
-        entries.push({ binding: 6, resource: gBind.resource });
-        pu[14] = gBind.base;
-      }
-      pu[1] = r0;
-      queue.writeBuffer(paramsBuf, 0, params);
-      const layout = pipeline.getBindGroupLayout(0);
-      const bindGroup = device.createBindGroup({ layout, entries });
-      const pass = enc.beginComputePass(timer !== null ? { timestampWrites: timer.next() } : {});
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(slices, rows);
-      if (params2Buf !== null) {
-        // the split mode's gradient dispatch: the same bindings, phase 2; it reads the statistics dispatch's records
-        new Uint8Array(params2).set(new Uint8Array(params));
-        pu2[11] = 2;
-        queue.writeBuffer(params2Buf, 0, params2);
-        const entries2 = entries.map((e) => (e.binding === 0 ? { binding: 0, resource: { buffer: params2Buf, size: PARAMS_BYTES } } : e));
-        pass.setBindGroup(0, device.createBindGroup({ layout, entries: entries2 }));
-        pass.dispatchWorkgroups(slices, rows);
-      }
-      pass.end();
+      const enc = k.encode(b, pipeline);
       const read = gradRead[slot];
-      const gradOut = src.kind === "host" ? src.gradOut : null;
       const bytes = words(count * eb);
-      if (gradOut !== null && read !== undefined) enc.copyBufferToBuffer(hostX!, 0, read, 0, bytes);
-      queue.submit([enc.finish()]);
+      if (gradOut !== null && read !== undefined) enc.copyBufferToBuffer(k.hostX!, 0, read, 0, bytes);
+      device.queue.submit([enc.finish()]);
       if (gradOut !== null && read !== undefined) {
         pending[slot] = read.mapAsync(MAP_READ, 0, bytes).then(() => {
           const got = read.getMappedRange(0, bytes);
@@ -343,11 +444,12 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
     }
     await drain(0);
     await drain(1);
+    k.release();
 
     const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(rowOutBuf, 0, rowRead, 0, outBytes);
-    timer?.resolve(enc);
-    queue.submit([enc.finish()]);
+    enc.copyBufferToBuffer(k.rowOut, 0, rowRead, 0, l.outBytes);
+    ctx.timer?.resolve(enc);
+    device.queue.submit([enc.finish()]);
   } catch (e) {
     failure = e;
   }
@@ -359,13 +461,32 @@ async function run(ctx: GpuContext, c: Call): Promise<{ result: CrossEntropyResu
   }
 
   await ctx.timer?.read();
-  await rowRead.mapAsync(MAP_READ, 0, outBytes);
-  const rows32 = new Float32Array(rowRead.getMappedRange(0, outBytes).slice(0));
+  await rowRead.mapAsync(MAP_READ, 0, l.outBytes);
+  const rows32 = new Float32Array(rowRead.getMappedRange(0, l.outBytes).slice(0));
   rowRead.unmap();
-  const { rowLoss, lse } = split ? mergeRecords(c, rows32, slices) : unpackRows(rows32, n);
+  const { rowLoss, lse } = l.slices > 1 ? mergeRecords(c, rows32, l.slices) : unpackRows(rows32, n);
   const result = { loss: reduceLoss(rowLoss, c.spec, d), rowLoss, lse };
   const grad = src.kind === "gpu" && src.grad === "inplace" ? (src.input.buffer as GPUBuffer) : gradBuf;
   return { result, grad };
+}
+
+/**
+ * GPU logits, submitted at once, nothing read back: for callers that must stay synchronous and
+ * reduce the per-row values on the GPU themselves (the TensorFlow.js adapter). Needs the kernel
+ * variant compiled already, or compiles it synchronously. Errors of the GPU (validation, out of
+ * memory) are not seen by this call: they reach the device's uncaptured-error handler.
+ */
+export function crossEntropyGpuSync(ctx: GpuContext, args: GpuCrossEntropyArgs): GpuSubmission {
+  const { logits } = args;
+  if (!isGpuInput(logits)) throw new TypeError("webgpu backend: the synchronous path takes GPU logits only");
+  const c: Call = { ...args, dtype: logits.dtype, src: { kind: "gpu", input: logits, grad: args.grad } };
+  const d = meanDenominator(c.target, c.spec, c.n);
+  const l = layout(ctx, c, 1); // whole rows: the caller reduces the (N, 2) per-row values
+  const pipeline = ctx.pipelines.getSync("crossEntropy", SOURCE, l.defines);
+  const k = bind(ctx, c, l, "sync-", d);
+  for (let b = 0; b < l.plan.blocks; b++) ctx.device.queue.submit([k.encode(b, pipeline).finish()]);
+  k.release();
+  return { rows: k.rowOut, denominator: d, grad: args.grad === "inplace" ? (logits.buffer as GPUBuffer) : k.grad };
 }
 
 /** The fused kernel's (N, 2) loss and lse per row. */

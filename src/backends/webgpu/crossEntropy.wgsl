@@ -81,13 +81,22 @@ alias S = u32;
 fn unpackS(s: S) -> T { return unpackW(s); }
 fn packS(a: T) -> S { return packW(a); }
 //#endif
+//#if PACKED1
+// Odd V: rows start on either half of a word, so scalar lanes address halves (xBase, gBase count
+// halves), and the gradient goes through GRAD_ATOMIC.
+alias S = u32;
+fn unpackS(s: S) -> T { return unpackW(s).x; }
+fn packS(a: T) -> S { return packH(a); }
+//#endif
 //#if F16
 fn unpackW(w: u32) -> vec2<f32> { return unpack2x16float(w); }
 fn packW(a: vec2<f32>) -> u32 { return f16Bits(a.x) | (f16Bits(a.y) << 16u); }
+fn packH(a: f32) -> u32 { return f16Bits(a); }
 //#endif
 //#if BF16
 fn unpackW(w: u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u)); }
 fn packW(a: vec2<f32>) -> u32 { return bf16Bits(a.x) | (bf16Bits(a.y) << 16u); }
+fn packH(a: f32) -> u32 { return bf16Bits(a); }
 //#endif
 
 // float32 -> float16 bits, round to nearest even; overflow gives ±Infinity, NaN stays NaN.
@@ -146,9 +155,9 @@ struct Params {
   wSum: f32,      // W = Σ_j w_j (V when unweighted)
   slices: u32,    // slices per row (1: whole rows)
   phase: u32,     // 0: fused; 1: slice statistics; 2: slice gradient and loss terms
-  xBase: u32,     // the block's first logit in x, in S units (the binding starts at an aligned offset)
+  xBase: u32,     // the block's first logit in x, in S units (halves for PACKED1; the binding starts at an aligned offset)
   pBase: u32,     // the block's first probability in probs, in T units
-  gBase: u32,     // the block's first gradient element in g, in S units (GRAD_SEPARATE)
+  gBase: u32,     // the block's first gradient element in g, in S units (GRAD_SEPARATE; halves for GRAD_ATOMIC)
   _pad0: u32,
 }
 
@@ -163,6 +172,9 @@ const REC: u32 = 6u; // a slice's record: max, sum of exps, Σ w·t', target log
 @group(0) @binding(0) var<uniform> P: Params;
 //#if GRAD_INPLACE
 @group(0) @binding(1) var<storage, read_write> x: array<S>;     // (rows, V) logits; the gradient is written over them
+fn putGrad(i: u32, value: T) {
+  x[P.xBase + i] = packS(value);
+}
 //#else
 @group(0) @binding(1) var<storage, read> x: array<S>;           // (rows, V) logits
 //#endif
@@ -172,21 +184,34 @@ const REC: u32 = 6u; // a slice's record: max, sum of exps, Σ w·t', target log
 @group(0) @binding(5) var<storage, read_write> rowOut: array<f32>; // (N, 2) loss and lse per row; split: (N, slices, REC) records
 //#if GRAD_SEPARATE
 @group(0) @binding(6) var<storage, read_write> g: array<S>;     // (rows, V) gradient, in the logits' format
+fn putGrad(i: u32, value: T) {
+  g[P.gBase + i] = packS(value);
+}
+//#endif
+//#if GRAD_ATOMIC
+// 16-bit gradient of odd V: two rows (two workgroups) and two invocations of one row share a
+// word, so each half is set with an integer atomicAnd then atomicOr on its own 16 bits (disjoint
+// bits: the result does not depend on the order; g holds zeros or a copy of the words to keep).
+@group(0) @binding(6) var<storage, read_write> g: array<atomic<u32>>; // (rows, V) gradient halves
+fn putGrad(i: u32, value: T) {
+  let e = P.gBase + i;
+  let shift = (e & 1u) * 16u;
+  atomicAnd(&g[e >> 1u], ~(0xffffu << shift));
+  atomicOr(&g[e >> 1u], packH(value) << shift);
+}
 //#endif
 
-// The T at unit i of the block's logits, and the gradient's store.
+// The T at unit i of the block's logits.
+//#if PACKED1
+fn loadX(i: u32) -> T {
+  let e = P.xBase + i;
+  return unpackW(x[e >> 1u])[e & 1u];
+}
+//#else
 fn loadX(i: u32) -> T {
   return unpackS(x[P.xBase + i]);
 }
-
-fn putGrad(i: u32, value: T) {
-//#if GRAD_INPLACE
-  x[P.xBase + i] = packS(value);
 //#endif
-//#if GRAD_SEPARATE
-  g[P.gBase + i] = packS(value);
-//#endif
-}
 
 // The logit at element e of the block.
 fn xAt(e: u32) -> f32 {

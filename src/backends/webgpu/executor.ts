@@ -9,10 +9,10 @@
  * Float32 crossEntropy and linearCrossEntropy run here (`supports` says why for the rest; the
  * engine runs those calls on the CPU).
  */
-import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, GpuCrossEntropyArgs, GpuCrossEntropyResult, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
+import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuSubmission, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
 import type { BlockLimits } from "./blocks.js";
 import { BufferPool } from "./buffers.js";
-import { crossEntropyGpu, crossEntropyGpuInput, type GpuContext } from "./crossEntropy.js";
+import { crossEntropyGpu, crossEntropyGpuInput, crossEntropyGpuSync, type GpuContext } from "./crossEntropy.js";
 import { acquireDevice } from "./gpu.js";
 import { linearCrossEntropyGpu, planLinear } from "./linearCrossEntropy.js";
 import { pipelinesOf } from "./shader.js";
@@ -59,6 +59,7 @@ export interface WebGpuExecutor extends Executor {
   readonly subgroups: boolean;
   /** GPU milliseconds of the last call's kernels, with `timestamps` on a device that has timestamp queries; else null. */
   readonly lastKernelMs: number | null;
+  crossEntropyGpuSync(args: GpuCrossEntropyArgs): GpuSubmission;
 }
 
 /** Create a WebGPU executor on the given device, or on a new one (navigator.gpu, or `webgpu` in Node). */
@@ -202,6 +203,13 @@ class GpuExecutor implements WebGpuExecutor {
 
   crossEntropyGpu(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult> {
     return this.run("crossEntropy", () => crossEntropyGpuInput(this.ctx, args));
+  }
+
+  /** At once, not queued behind asynchronous calls (its pooled buffers are its own). */
+  crossEntropyGpuSync(args: GpuCrossEntropyArgs): GpuSubmission {
+    if (this.disposed) throw new Error("webgpu backend: crossEntropy on a disposed executor");
+    if (this.lost !== null) throw new Error(`webgpu backend: crossEntropy: the GPU device was lost (${this.lost})`);
+    return crossEntropyGpuSync(this.ctx, args);
   }
 
   linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {

@@ -41,6 +41,8 @@ function preprocess(source: string, defines: ReadonlySet<string>): string {
 /** Compute pipelines of one device, keyed by source and defines. */
 class PipelineCache {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  /** The pipelines compiled so far, for getSync. */
+  private readonly ready = new Map<string, GPUComputePipeline>();
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -56,6 +58,21 @@ class PipelineCache {
     return p;
   }
 
+  /**
+   * The pipeline of a variant, at once: the compiled one when `get` has finished it, else a
+   * synchronous compile (createComputePipeline; WGSL errors then reach the device's
+   * uncaptured-error handler).
+   */
+  getSync(label: string, source: string, defines: readonly string[]): GPUComputePipeline {
+    const key = `${label}|${[...defines].sort().join(",")}`;
+    const done = this.ready.get(key);
+    if (done !== undefined) return done;
+    const code = preprocess(source, new Set(defines));
+    const p = this.device.createComputePipeline({ label: key, layout: "auto", compute: { module: this.device.createShaderModule({ label: key, code }), entryPoint: "main" } });
+    this.ready.set(key, p);
+    return p;
+  }
+
   private async compile(key: string, code: string): Promise<GPUComputePipeline> {
     const module = this.device.createShaderModule({ label: key, code });
     const info = await module.getCompilationInfo();
@@ -64,7 +81,9 @@ class PipelineCache {
       const msg = errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("; ");
       throw new Error(`webgpu backend: WGSL of ${key} does not compile: ${msg}`);
     }
-    return this.device.createComputePipelineAsync({ label: key, layout: "auto", compute: { module, entryPoint: "main" } });
+    const p = await this.device.createComputePipelineAsync({ label: key, layout: "auto", compute: { module, entryPoint: "main" } });
+    this.ready.set(key, p);
+    return p;
   }
 }
 
