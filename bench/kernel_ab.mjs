@@ -55,6 +55,8 @@ if (values.child !== undefined) {
       for (let o = 0; o < abi.CE_PARAMS_BYTES; o += 4) m.setUint32(o, 0, true);
       m.setFloat64(abi.CE_GRAD_SCALE, 1 / n, true);
       m.setFloat64(abi.CE_CLASS_WEIGHT_SUM, v, true);
+      // τ = 1 (a zeroed struct would ask for temperature 0: the capped-row path, with no scratch row)
+      if (abi.CE_TEMPERATURE !== undefined) m.setFloat64(abi.CE_TEMPERATURE, 1, true);
       for (const [k, a] of [["CE_LOGITS", x], ["CE_GRAD", grad], ["CE_TARGET", t], ["CE_ROW_LOSS", rl], ["CE_LSE", ls], ["CE_V", v]]) m.setUint32(abi[k], a, true);
       ex.crossEntropyRows(params, 0, n, 0);
     };

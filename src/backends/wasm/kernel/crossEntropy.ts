@@ -310,7 +310,12 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
         } else if (isNaN(cm)) {
           m = cm;
         }
-        if (m == -Infinity) continue;
+        if (m == -Infinity) {
+          // The sum skips this chunk, and pmax skipped any NaN in it: a NaN among −Infinity before
+          // a finite max would be lost (rare: scanned only then).
+          if (hasNaN(at(c, j0), len)) sum = NaN;
+          continue;
+        }
         sum += expSum(at(c, j0), len, m, 0, ent);
         if (ent) ec += gEc;
       }
