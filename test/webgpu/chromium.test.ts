@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Page } from "playwright-core";
-import { crossEntropy, type CrossEntropyOptions } from "../../src/index.js";
+import { crossEntropy, type CrossEntropyOptions, type CrossEntropyOutput } from "../../src/index.js";
+import { conformanceCases } from "../conformance/cases.js";
+import { compareCrossEntropy } from "../conformance/matrix.js";
 import { assertClose } from "../helpers/close.js";
 import { genTargets, genValues } from "../helpers/gen.js";
 import { fromHalf, toHalf } from "../helpers/half.js";
@@ -63,6 +65,20 @@ window.half = async (bits, t, v) => {
   engine.dispose();
   return { loss: r.loss, lse: Array.from(r.lse), grad: Array.from(r.grad), bits: r.grad instanceof Uint16Array };
 };
+// one conformance case: with a gradient, without one, in place (float32 logits)
+window.conform = async (c) => {
+  window.engine ??= await createEngine({ backend: "webgpu" });
+  const engine = window.engine;
+  const t = Array.isArray(c.t) ? c.t : { probs: new Float32Array(c.t.probs) };
+  const options = c.options.weight ? { ...c.options, weight: new Float64Array(c.options.weight) } : c.options;
+  const pack = (r, x) => ({ loss: typeof r.loss === "number" ? r.loss : Array.from(r.loss), lse: Array.from(r.lse), grad: r.grad === undefined ? null : Array.from(r.grad), same: r.grad === x });
+  const x = new Float32Array(c.x);
+  const grad = pack(await engine.crossEntropy(x, t, { ...options, grad: true }), x);
+  const noGrad = pack(await engine.crossEntropy(x, t, options), x);
+  const untouched = Array.from(x);
+  const inplace = pack(await engine.crossEntropy(x, t, { ...options, grad: true, inplace: true }), x);
+  return { grad, noGrad, inplace, untouched };
+};
 window.ready = true;
 `;
 
@@ -94,5 +110,36 @@ test("headless Chromium: createEngine({ backend: \"webgpu\" }) matches the refer
       assert.ok(half.bits, "the gradient of float16 logits is a Uint16Array of float16 bits");
       assertClose(fromHalf("float16", Uint16Array.from(half.grad)), fromHalf("float16", toHalf("float16", want.grad!).bits), { atol: 1e-6 + 2 ** -24, rtol: 1e-4 + 2 ** -10 }, "Float16Array grad");
     }
+  });
+});
+
+test("headless Chromium: every crossEntropy conformance case on the webgpu engine (float32, with and without a gradient, in place)", async () => {
+  await withWebGpuPage('export { createEngine } from "./src/index.ts";', SCRIPT, async (open) => {
+    const p: Page = await open();
+    type Out = { loss: number | number[]; lse: number[]; grad: number[] | null; same: boolean };
+    const cases = conformanceCases();
+    for (const c of cases) {
+      const t = c.target;
+      const flat = (rows: ArrayLike<number> | readonly (readonly number[])[]): number[] => Array.from(rows as ArrayLike<number | readonly number[]>).flatMap((r) => (typeof r === "number" ? [r] : Array.from(r)));
+      const sent = {
+        x: Array.from(c.logits),
+        t: typeof t === "object" && "probs" in t ? { probs: flat(t.probs) } : Array.from(t as ArrayLike<number>),
+        options: { ...c.options, ...(c.options.weight !== undefined ? { weight: Array.from(c.options.weight) } : {}) },
+      };
+      const got = await p.evaluate((cc) => (window as unknown as { conform(c: unknown): Promise<{ grad: Out; noGrad: Out; inplace: Out; untouched: number[] }> }).conform(cc), sent);
+      const want = crossEntropy(c.logits, c.target, { ...c.options, grad: true, backend: "reference" });
+      const wantNoGrad = crossEntropy(c.logits, c.target, { ...c.options, backend: "reference" });
+      const out = (o: Out): CrossEntropyOutput => ({
+        loss: typeof o.loss === "number" ? o.loss : Float64Array.from(o.loss),
+        lse: Float64Array.from(o.lse),
+        grad: o.grad === null ? undefined : Float64Array.from(o.grad),
+      });
+      compareCrossEntropy(`${c.name} [chromium]`, c.logits, out(got.grad), want, "float32");
+      compareCrossEntropy(`${c.name} [chromium] no grad`, c.logits, out(got.noGrad), wantNoGrad, "float32");
+      compareCrossEntropy(`${c.name} [chromium] inplace`, c.logits, out(got.inplace), want, "float32");
+      assert.ok(got.inplace.same, `${c.name}: inplace returns the logits`);
+      assertClose(got.untouched, new Float32Array(c.logits), { atol: 0, rtol: 0 }, `${c.name}: logits left untouched`);
+    }
+    assert.ok(cases.length > 100, `${cases.length} cases`);
   });
 });
