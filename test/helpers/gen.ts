@@ -18,6 +18,17 @@ export function genValues(count: number, seed: number, scale: number): Float64Ar
 }
 
 /** `count` class indices in [0, v). */
+/** (n, v) float32 probabilities: |genValues| normalised to sum 1 in each row. */
+export function genProbs(n: number, v: number, seed: number): Float32Array {
+  const p = new Float32Array(genValues(n * v, seed, 1).map(Math.abs));
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < v; j++) s += p[i * v + j]!;
+    for (let j = 0; j < v; j++) p[i * v + j]! /= s;
+  }
+  return p;
+}
+
 export function genTargets(count: number, seed: number, v: number): Int32Array {
   const vals = genValues(count, seed + 7919, 1);
   return Int32Array.from(vals, (x) => Math.min(v - 1, Math.floor(((x + 1) / 2) * v)));

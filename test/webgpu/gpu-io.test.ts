@@ -12,7 +12,7 @@ import { createEngine, crossEntropy, type CrossEntropyOptions, type TargetInput 
 import type { GpuBufferView } from "../../src/api/options.js";
 import type { WebGpuExecutor } from "../../src/backends/webgpu/index.js";
 import { assertClose } from "../helpers/close.js";
-import { genTargets, genValues } from "../helpers/gen.js";
+import { genProbs, genTargets, genValues } from "../helpers/gen.js";
 import { bf16Bits, f16Bits, fromBf16, fromF16, fromHalf, toHalf, type Half } from "../helpers/half.js";
 import { openExecutor } from "./setup.js";
 
@@ -45,16 +45,6 @@ export async function readBack(device: GPUDevice, buf: GPUBuffer, offset: number
   read.unmap();
   read.destroy();
   return out;
-}
-
-function probsOf(n: number, v: number, seed: number): Float32Array {
-  const p = new Float32Array(genValues(n * v, seed, 1).map(Math.abs));
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < v; j++) s += p[i * v + j]!;
-    for (let j = 0; j < v; j++) p[i * v + j]! /= s;
-  }
-  return p;
 }
 
 const ex = await openExecutor();
@@ -163,7 +153,7 @@ if (typeof ex === "string") {
       for (const [n, v, offset, pOffset] of [[23, 1000, 8, 16], [19, 1031, 100, 4], [17, 1000, 0, 8]] as const) {
         const x = new Float32Array(genValues(n * v, n + v, 8));
         const t = genTargets(n, 3, v);
-        const probs = probsOf(n, v, 5);
+        const probs = genProbs(n, v, 5);
         const weight = Float64Array.from(genValues(v, 6, 1), (w) => Math.abs(w) + 0.1);
         const xb = upload(device, x, offset);
         const pb = upload(device, probs, pOffset);
@@ -274,7 +264,7 @@ if (typeof ex === "string") {
       for (const [n, v, offset] of [[29, 1000, 12], [23, 1001, 8]] as const) {
         const label = `bfloat16 ${n}x${v} at ${offset}`;
         const { bits, wide } = toHalf("bfloat16", genValues(n * v, 3, 6));
-        const probs = probsOf(n, v, 8);
+        const probs = genProbs(n, v, 8);
         const buf = upload(device, bits, offset, 6);
         const pb = upload(device, probs, 4);
         const got = await runGpu(small, { buffer: buf, offset, length: n * v, dtype: "bfloat16" }, { probs: { buffer: pb, offset: 4 } }, { classes: v, grad: true, labelSmoothing: 0.05 });

@@ -15,7 +15,7 @@ import { crossEntropySuite } from "../conformance/suite.js";
 import { planRowBlocks } from "../../src/backends/webgpu/index.js";
 import { vocabSlices } from "../../src/backends/webgpu/crossEntropy.js";
 import { assertClose } from "../helpers/close.js";
-import { genTargets, genValues } from "../helpers/gen.js";
+import { genProbs, genTargets, genValues } from "../helpers/gen.js";
 import { openExecutor, runOn } from "./setup.js";
 
 const F32 = { value: { atol: 2e-6, rtol: 2e-6 }, grad: { atol: 1e-6, rtol: 1e-4 } };
@@ -104,12 +104,7 @@ if (typeof ex === "string" || typeof small === "string" || typeof smallSplit ===
       const x = new Float32Array(genValues(n * v, n + v, 8));
       const target = genTargets(n, 3, v);
       target[5] = -100;
-      const probs = new Float32Array(genValues(n * v, 4, 1).map(Math.abs));
-      for (let i = 0; i < n; i++) {
-        let s = 0;
-        for (let j = 0; j < v; j++) s += probs[i * v + j]!;
-        for (let j = 0; j < v; j++) probs[i * v + j]! /= s;
-      }
+      const probs = genProbs(n, v, 4);
       const weight = Float64Array.from(genValues(v, 6, 1), (w) => Math.abs(w) + 0.1);
       const all: CrossEntropyOptions = { classes: v, labelSmoothing: 0.1, weight, zLoss: 1e-3, softcap: 5, grad: true };
       for (const [name, t, o] of [
@@ -170,12 +165,7 @@ if (typeof ex === "string" || typeof small === "string" || typeof smallSplit ===
     const v = 131072;
     const x = new Float32Array(genValues(n * v, 21, 8));
     const t = Int32Array.from([70000, 5]);
-    const probs = new Float32Array(genValues(n * v, 4, 1).map(Math.abs));
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < v; j++) s += probs[i * v + j]!;
-      for (let j = 0; j < v; j++) probs[i * v + j]! /= s;
-    }
+    const probs = genProbs(n, v, 4);
     const weight = Float64Array.from(genValues(v, 6, 1), (w) => Math.abs(w) + 0.1);
     const all: CrossEntropyOptions = { classes: v, reduction: "none", labelSmoothing: 0.1, weight, zLoss: 1e-3, softcap: 5, grad: true };
     for (const [name, tg, o] of [
