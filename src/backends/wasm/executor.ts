@@ -14,7 +14,7 @@ import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
 import { ThreadPool, type WorkerFault } from "./pool.js";
-import { useVocabSplit, vocabSplit } from "./vocabSplit.js";
+import { useVocabSplit, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "./vocabSplit.js";
 
 /** Threads when none are asked for: the CPU count, at most 8. */
 const DEFAULT_MAX_THREADS = 8;
@@ -83,6 +83,12 @@ export class WasmExecutor implements Executor {
     await this.pool.run(job, fault, local ? (i0, i1) => runJob(this.inst, job, i0, i1, this.threads) : undefined);
   }
 
+  /** Run a job on this thread alone (its scratch row is the call's last, as when it helps the pool). */
+  private async runHere(job: Job): Promise<void> {
+    this.live();
+    runJob(this.inst, job, 0, job.items, this.pool === null ? 0 : this.threads);
+  }
+
   /** Where a float32 operand lies: its own address when it is a live block, else a copy's (freed by the caller). */
   private place(x: FloatArray, temps: number[]): number {
     if (x instanceof Float32Array && this.inst.owns(x)) return x.byteOffset;
@@ -115,7 +121,8 @@ export class WasmExecutor implements Executor {
       // Few rows of a large vocabulary: the threads split the vocabulary instead of the rows.
       // This thread takes slices as well: at N = 1 the workers' wake-up costs as much as the work.
       // (Not with temperature ≠ 1, argmax or entropy: the slice kernels do not compute them.)
-      if (useVocabSplit(n, v) && !lmOnly(args.spec)) await vocabSplit(inst, (job) => this.run(job, true), args, staged);
+      // Below VOCAB_SPLIT_LOCAL_MAX logits, this thread alone: the workers' wake-up would cost more.
+      if (useVocabSplit(n, v) && !lmOnly(args.spec)) await vocabSplit(inst, (job) => (size <= VOCAB_SPLIT_LOCAL_MAX ? this.runHere(job) : this.run(job, true)), args, staged);
       else await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
       const result = collect(inst, staged, args.spec);
