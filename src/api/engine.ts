@@ -25,7 +25,7 @@ import type {
   BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, DistillationOptions, DistillationOutput, EngineLogitsInput, EngineTargetInput, FloatOutput,
   GpuBufferLike, GpuLogits, GradOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
 } from "./options.js";
-import { describe, needsGpuPath, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveGpuCrossEntropy, resolveLinear } from "./resolve.js";
+import { describe, needsGpuPath, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveGpuCrossEntropy, resolveLinear, type ResolvedGpuCrossEntropy } from "./resolve.js";
 
 export interface EngineOptions {
   /**
@@ -262,11 +262,17 @@ class ExecutorEngine implements Engine {
     const fn = "engine.submitCrossEntropy";
     const submit = this.executor.crossEntropyGpuSync?.bind(this.executor);
     if (submit === undefined) throw new TypeError(`${fn}: this engine runs on ${this.backend}; expected an engine on the webgpu backend (createEngine({ backend: "webgpu" }))`);
-    const r = resolveGpuCrossEntropy(fn, logits, target, options);
+    const r = this.resolveGpu(fn, logits, target, options);
     if ("host" in r.logits) throw new TypeError(`${fn}: logits is a host array; expected a GPUBuffer or a view of one`);
-    const why = this.executor.supports({ kernel: "crossEntropy", dtype: "float32", n: r.n, v: r.v, d: 0, grad: r.grad });
-    if (why !== true) throw new RangeError(`${fn}: the GPU cannot run this call: ${why}`);
-    return submit({ ...r, grad: !r.grad ? "none" : r.inplace ? "inplace" : "new", gradOut: null });
+    return submit({ ...r, gradOut: null });
+  }
+
+  /** A call on GPU or 16-bit logits, validated, and refused when the GPU kernel cannot run it (such inputs never fall back to the CPU). */
+  private resolveGpu(fn: string, logits: EngineLogitsInput, target: EngineTargetInput, options: CrossEntropyOptions | undefined): ResolvedGpuCrossEntropy {
+    const r = resolveGpuCrossEntropy(fn, logits, target, options);
+    const why = this.executor.supports({ kernel: "crossEntropy", dtype: "float32", n: r.n, v: r.v, d: 0, grad: r.grad !== "none" });
+    if (why !== true) throw new RangeError(`${fn}: GPU and 16-bit logits run only on the GPU, which cannot run this call: ${why}`);
+    return r;
   }
 
   /**
@@ -281,12 +287,11 @@ class ExecutorEngine implements Engine {
     target: EngineTargetInput,
     options: CrossEntropyOptions | undefined,
   ): { work: () => Promise<CrossEntropyOutput<FloatArray, Reduction, Uint16Array | GpuBufferLike>>; cleanup: () => void } {
-    const r = resolveGpuCrossEntropy(fn, logits, target, options);
-    const why = this.executor.supports({ kernel: "crossEntropy", dtype: "float32", n: r.n, v: r.v, d: 0, grad: r.grad });
-    if (why !== true) throw new RangeError(`${fn}: GPU and 16-bit logits run only on the GPU, which cannot run this call: ${why}`);
+    const r = this.resolveGpu(fn, logits, target, options);
     const host = "host" in r.logits ? r.logits.host : null;
     const hs = host === null ? null : host.slice(); // captured
-    const gradOut = hs === null || !r.grad ? null : r.inplace ? hs : new Uint16Array(hs.length);
+    const inplace = r.grad === "inplace";
+    const gradOut = hs === null || r.grad === "none" ? null : inplace ? hs : new Uint16Array(hs.length);
     const args: GpuCrossEntropyArgs = {
       logits: hs === null ? r.logits : { host: hs, dtype: r.logits.dtype === "float16" ? "float16" : "bfloat16" },
       n: r.n,
@@ -294,7 +299,7 @@ class ExecutorEngine implements Engine {
       target: r.target,
       probs: r.probs === null || !ArrayBuffer.isView(r.probs) ? r.probs : r.probs.slice(),
       spec: r.spec,
-      grad: !r.grad ? "none" : r.inplace ? "inplace" : "new",
+      grad: r.grad,
       gradOut,
     };
     return {
@@ -304,8 +309,8 @@ class ExecutorEngine implements Engine {
           loss: r.spec.reduction === "none" ? Float32Array.from(result.rowLoss) : result.loss,
           lse: Float32Array.from(result.lse),
         };
-        if (host !== null && gradOut !== null && r.inplace) host.set(gradOut);
-        const grad = host !== null && r.inplace ? (logits instanceof Uint16Array ? logits : host) : (gradOut ?? result.grad);
+        if (host !== null && gradOut !== null && inplace) host.set(gradOut);
+        const grad = host !== null && inplace ? (logits instanceof Uint16Array ? logits : host) : (gradOut ?? result.grad);
         if (grad !== null) out.grad = grad;
         setLmOutputs(fn, out, r.target, r.spec, r.n, result, true);
         return out;

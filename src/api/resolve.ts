@@ -261,6 +261,14 @@ export interface ResolvedCrossEntropy {
   backend: string;
 }
 
+/** options.grad and options.inplace, checked together: inplace writes the gradient, so it needs one. */
+function gradFlags(fn: string, o: Options): { grad: boolean; inplace: boolean } {
+  const grad = o.get("grad");
+  const inplace = o.get("inplace");
+  if (inplace && !grad) throw new TypeError(`${fn}: options.inplace needs options.grad = true; expected grad: true with inplace: true`);
+  return { grad, inplace };
+}
+
 /** Validate a crossEntropy call (also softmax's, with target null: every row ignored; perplexity's; the engine's). */
 export function resolveCrossEntropy(fn: string, call: OptionCall, logits: LogitsInput, target: TargetInput | null, options: unknown): ResolvedCrossEntropy {
   const o = new Options(fn, call, options);
@@ -270,9 +278,7 @@ export function resolveCrossEntropy(fn: string, call: OptionCall, logits: Logits
   }
   const flat = resolveLogits(fn, logits, o.get("classes"));
   const spec = resolveSpec(o, flat.v, "weight");
-  const grad = o.get("grad");
-  const inplace = o.get("inplace");
-  if (inplace && !grad) throw new TypeError(`${fn}: options.inplace needs options.grad = true; expected grad: true with inplace: true`);
+  const { grad, inplace } = gradFlags(fn, o);
   if (inplace && !flat.callerBuffer) throw new TypeError(`${fn}: options.inplace needs logits as a Float32Array or Float64Array; got a plain array`);
   const backend = o.get("backend");
   const t = target === null ? { target: new Int32Array(flat.n).fill(-1), probs: null } : resolveTarget(fn, target, flat.n, flat.v, o.get("ignoreIndex"));
@@ -351,8 +357,8 @@ export interface ResolvedGpuCrossEntropy {
   target: Int32Array | null;
   probs: FloatArray | GpuInput | null;
   spec: LossSpec;
-  grad: boolean;
-  inplace: boolean;
+  /** Where the gradient goes: none; a new buffer (or array); over the logits (inplace). */
+  grad: "none" | "new" | "inplace";
 }
 
 /**
@@ -389,9 +395,7 @@ export function resolveGpuCrossEntropy(fn: string, logits: EngineLogitsInput, ta
   if (lmOnly(spec)) {
     throw new TypeError(`${fn}: options temperature, argmax, accuracy and entropy are not computed by the GPU kernel; expected none of them with GPU or 16-bit logits (read the logits back yourself to run them on the CPU)`);
   }
-  const grad = o.get("grad");
-  const inplace = o.get("inplace");
-  if (inplace && !grad) throw new TypeError(`${fn}: options.inplace needs options.grad = true; expected grad: true with inplace: true`);
+  const { grad, inplace } = gradFlags(fn, o);
   const probsIn: unknown = typeof target === "object" && target !== null && !Array.isArray(target) && !ArrayBuffer.isView(target) ? Reflect.get(target, "probs") : undefined;
   let t: { target: Int32Array | null; probs: FloatArray | GpuInput | null };
   if (isGpuLogits(probsIn)) {
@@ -403,7 +407,7 @@ export function resolveGpuCrossEntropy(fn: string, logits: EngineLogitsInput, ta
     if (isGpuBuffer(target)) throw new TypeError(`${fn}: target is a GPU buffer; expected the class indices on the host (an Int32Array of N = ${n}), or { probs }`);
     t = resolveTarget(fn, target as TargetInput, n, v, o.get("ignoreIndex"));
   }
-  return { logits: x, n, v, ...t, spec, grad, inplace };
+  return { logits: x, n, v, ...t, spec, grad: !grad ? "none" : inplace ? "inplace" : "new" };
 }
 
 /** A resolved linearCrossEntropy call. `bias` is a copy in hidden's element type. */
@@ -669,9 +673,7 @@ export function resolveDistillation(fn: string, studentIn: LogitsInput, teacherI
   const kind = o.get("kind");
   if (o.has("beta") && kind !== "jsd") throw new TypeError(`${fn}: options.beta is given with kind "${kind}"; expected kind "jsd" (β weighs the JSD)`);
   const spec: DistillationSpec = { kind, beta: o.get("beta"), temperature: o.get("temperature"), reduction: distillationReduction(fn, o.raw("reduction")) };
-  const grad = o.get("grad");
-  const inplace = o.get("inplace");
-  if (inplace && !grad) throw new TypeError(`${fn}: options.inplace needs options.grad = true; expected grad: true with inplace: true`);
+  const { grad, inplace } = gradFlags(fn, o);
   if (inplace && !s.callerBuffer) throw new TypeError(`${fn}: options.inplace needs studentLogits as a Float32Array or Float64Array; got a plain array`);
   let target: Int32Array | null = null;
   const raw = o.raw("target");
