@@ -3,6 +3,9 @@
  * GPU buffers reused across calls: one buffer per role (logits block, readback, ...), grown when
  * a call needs more and kept otherwise, so a training loop allocates nothing after its first step.
  */
+/** GPUBufferUsage's values, fixed by the WebGPU spec (the global may not exist before a device does). */
+export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
+
 export class BufferPool {
   private readonly buffers = new Map<string, GPUBuffer>();
 

@@ -20,7 +20,7 @@
 import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, GpuSubmission, HostHalf, LossSpec } from "../types.js";
 import { planRowBlocks, type BlockLimits, type BlockPlan } from "./blocks.js";
-import type { BufferPool } from "./buffers.js";
+import { USAGE, type BufferPool } from "./buffers.js";
 import { popErrorScopes, pushErrorScopes } from "./gpu.js";
 import type { PipelineCache } from "./shader.js";
 import type { PassTimer } from "./timer.js";
@@ -67,13 +67,7 @@ const FLAG_PROBS = 1;
 const FLAG_GRAD = 2;
 const FLAG_WEIGHTED = 4;
 
-const { STORAGE, COPY_DST, COPY_SRC, MAP_READ, UNIFORM } = {
-  STORAGE: 0x80,
-  COPY_DST: 0x8,
-  COPY_SRC: 0x4,
-  MAP_READ: 0x1,
-  UNIFORM: 0x40,
-}; // GPUBufferUsage's values, fixed by the WebGPU spec (the global may not exist before a device does)
+const { STORAGE, COPY_DST, COPY_SRC, MAP_READ, UNIFORM } = USAGE;
 
 /** The same bytes on an ArrayBuffer, as writeBuffer wants (a copy only when on a SharedArrayBuffer). */
 export function onArrayBuffer(x: Float32Array | Int32Array | Uint16Array): Uint8Array<ArrayBuffer> {
@@ -107,7 +101,7 @@ export function crossEntropyPipeline(ctx: Pick<GpuContext, "pipelines" | "subgro
   return ctx.pipelines.get("crossEntropy", SOURCE, [v % 4 === 0 ? "VEC4" : "SCALAR", "F32", "GRAD_INPLACE", ...(ctx.subgroups ? ["SUBGROUPS"] : [])]);
 }
 
-/** What the kernel's uniforms hold (Params in crossEntropy.wgsl) for `crossEntropyPipeline`'s calls, but rowBase (word 1: set per block). */
+/** The loss options in the kernel's uniforms (Params in crossEntropy.wgsl); rowBase, the slices, the phase and the binding bases are set by the caller. */
 export interface CrossEntropyParams {
   v: number;
   probs: boolean;
@@ -122,7 +116,7 @@ export interface CrossEntropyParams {
   wSum: number;
 }
 
-/** The kernel's uniform block: whole rows (one slice, phase 0), rowBase 0, bindings from their start. */
+/** The kernel's uniform block for these options: whole rows (one slice, phase 0), rowBase 0, bindings from their start. */
 export function crossEntropyParams(p: CrossEntropyParams): ArrayBuffer {
   const params = new ArrayBuffer(PARAMS_BYTES);
   const pu = new Uint32Array(params);
@@ -307,17 +301,10 @@ function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bou
   if (classWeight !== null) queue.writeBuffer(weightBuf, 0, Float32Array.from(classWeight));
   if (target !== null) queue.writeBuffer(targetBuf, 0, onArrayBuffer(target));
 
-  const params = new ArrayBuffer(PARAMS_BYTES);
+  const params = crossEntropyParams({
+    v, probs: probs !== null, grad: wantGrad, weighted: classWeight !== null, labelSmoothing, zLoss, softcap, scale: gradScale(reduction, d), wSum: classWeightSum(c.spec, v),
+  });
   const pu = new Uint32Array(params);
-  const pf = new Float32Array(params);
-  pu[0] = v;
-  pu[2] = (probs !== null ? FLAG_PROBS : 0) | (wantGrad ? FLAG_GRAD : 0) | (classWeight !== null ? FLAG_WEIGHTED : 0);
-  pf[4] = labelSmoothing;
-  pf[5] = labelSmoothing / v;
-  pf[6] = zLoss;
-  pf[7] = softcap;
-  pf[8] = gradScale(reduction, d);
-  pf[9] = classWeightSum(c.spec, v);
   pu[10] = slices;
   pu[11] = slices > 1 ? 1 : 0; // phase: fused, or the split mode's statistics
   const params2 = new ArrayBuffer(PARAMS_BYTES);

@@ -187,10 +187,18 @@ class GpuExecutor implements WebGpuExecutor {
     return this.ctx.buffers.bytes;
   }
 
+  /** Why a call cannot run now (the executor disposed, or its device lost), or null. */
+  private unusable(fn: string): Error | null {
+    if (this.disposed) return new Error(`webgpu backend: ${fn} on a disposed executor`);
+    if (this.lost !== null) return new Error(`webgpu backend: ${fn}: the GPU device was lost (${this.lost})`);
+    return null;
+  }
+
   private run<T>(fn: string, body: () => Promise<T>): Promise<T> {
-    if (this.disposed) return Promise.reject(new Error(`webgpu backend: ${fn} on a disposed executor`));
+    if (this.disposed) return Promise.reject(this.unusable(fn));
     const next = this.queue.then(() => {
-      if (this.lost !== null) throw new Error(`webgpu backend: ${fn}: the GPU device was lost (${this.lost})`);
+      const why = this.unusable(fn);
+      if (why !== null) throw why;
       return body();
     });
     this.queue = next.catch(() => undefined);
@@ -207,8 +215,8 @@ class GpuExecutor implements WebGpuExecutor {
 
   /** At once, not queued behind asynchronous calls (its pooled buffers are its own). */
   crossEntropyGpuSync(args: GpuCrossEntropyArgs): GpuSubmission {
-    if (this.disposed) throw new Error("webgpu backend: crossEntropy on a disposed executor");
-    if (this.lost !== null) throw new Error(`webgpu backend: crossEntropy: the GPU device was lost (${this.lost})`);
+    const why = this.unusable("crossEntropy");
+    if (why !== null) throw why;
     return crossEntropyGpuSync(this.ctx, args);
   }
 

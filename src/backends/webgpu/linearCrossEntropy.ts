@@ -23,12 +23,13 @@
 import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
 import type { FloatArray, LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
 import type { BlockLimits } from "./blocks.js";
+import { USAGE } from "./buffers.js";
 import { COLUMN_SUM_PARAMS_BYTES, COLUMN_SUM_WG, columnSumPipeline, writeColumnSumParams } from "./columnSum.js";
 import { crossEntropyParams, crossEntropyPipeline, onArrayBuffer, PARAMS_BYTES, type GpuContext } from "./crossEntropy.js";
 import { popErrorScopes, pushErrorScopes } from "./gpu.js";
 import { MATMUL_PARAMS_BYTES, matmulGrid, matmulPipeline, writeMatmulParams, type MatmulShape } from "./matmul.js";
 
-const { STORAGE, COPY_DST, COPY_SRC, MAP_READ, UNIFORM } = { STORAGE: 0x80, COPY_DST: 0x8, COPY_SRC: 0x4, MAP_READ: 0x1, UNIFORM: 0x40 }; // GPUBufferUsage
+const { STORAGE, COPY_DST, COPY_SRC, MAP_READ, UNIFORM } = USAGE;
 
 /** Largest piece of gradWeight copied out through a staging buffer at once (two are used in turn). */
 const STAGE_BYTES = 64 * 2 ** 20;

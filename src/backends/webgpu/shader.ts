@@ -38,6 +38,9 @@ function preprocess(source: string, defines: ReadonlySet<string>): string {
   return out.join("\n");
 }
 
+/** The cache key of a kernel variant: its label and its defines, in any order. */
+const keyOf = (label: string, defines: readonly string[]): string => `${label}|${[...defines].sort().join(",")}`;
+
 /** Compute pipelines of one device, keyed by source and defines. */
 class PipelineCache {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
@@ -48,7 +51,7 @@ class PipelineCache {
 
   /** The pipeline of a variant, compiled once (concurrent calls share the compile). */
   get(label: string, source: string, defines: readonly string[]): Promise<GPUComputePipeline> {
-    const key = `${label}|${[...defines].sort().join(",")}`;
+    const key = keyOf(label, defines);
     let p = this.pipelines.get(key);
     if (p === undefined) {
       p = this.compile(key, preprocess(source, new Set(defines)));
@@ -64,7 +67,7 @@ class PipelineCache {
    * uncaptured-error handler).
    */
   getSync(label: string, source: string, defines: readonly string[]): GPUComputePipeline {
-    const key = `${label}|${[...defines].sort().join(",")}`;
+    const key = keyOf(label, defines);
     const done = this.ready.get(key);
     if (done !== undefined) return done;
     const code = preprocess(source, new Set(defines));

@@ -4,7 +4,9 @@
  * feature), for benchmarks: the kernels alone, without the uploads and readbacks around them.
  */
 
-const { QUERY_RESOLVE, COPY_SRC, COPY_DST, MAP_READ } = { QUERY_RESOLVE: 0x200, COPY_SRC: 0x4, COPY_DST: 0x8, MAP_READ: 0x1 }; // GPUBufferUsage's values
+import { USAGE } from "./buffers.js";
+
+const { QUERY_RESOLVE, COPY_SRC, COPY_DST, MAP_READ } = USAGE;
 
 export class PassTimer {
   private querySet: GPUQuerySet | null = null;
