@@ -105,6 +105,7 @@ export async function useWebGpu(): Promise<void> {
 function gpuForward(fn: string, engine: Engine, x: tf.Tensor, save: tf.GradSaveFunc, t: Int32Array | readonly number[], options: TfCrossEntropyOptions | undefined) {
   const [n, v] = x.shape as [number, number];
   const reduction = options?.reduction ?? "mean";
+  if (x.dtype !== "float32") throw new TypeError(`${fn}: logits has dtype ${x.dtype}; expected a float32 tensor`); // as float32Data says on the CPU path
   let data: tf.GPUData;
   try {
     data = x.dataToGPU();
@@ -170,7 +171,6 @@ export function crossEntropy(logits: tf.Tensor2D, target: TfTarget, options?: Tf
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
-    if (x.dtype !== "float32") throw new TypeError(`${fn}: logits has dtype ${x.dtype}; expected a float32 tensor`);
     const onGpu = engine === null ? null : gpuForward(fn, engine, x, save, t, options);
     if (onGpu !== null) return onGpu;
     // (N, V) float32, read once; the core never writes to it (inplace is off).
