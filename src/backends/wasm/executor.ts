@@ -73,17 +73,14 @@ export class WasmExecutor implements Executor {
    * with `local` on this thread too (as thread `threads`, the last scratch row of the call).
    */
   private async run(job: Job, local = false): Promise<void> {
+    if (this.pool === null) return this.runHere(job);
     this.live();
-    if (this.pool === null) {
-      runJob(this.inst, job, 0, job.items);
-      return;
-    }
     const fault = this.fault;
     this.fault = undefined;
     await this.pool.run(job, fault, local ? (i0, i1) => runJob(this.inst, job, i0, i1, this.threads) : undefined);
   }
 
-  /** Run a job on this thread alone (its scratch row is the call's last, as when it helps the pool). */
+  /** Run a job on this thread alone (its scratch row is the call's last: the only one without a pool, the one after the workers' with one). */
   private async runHere(job: Job): Promise<void> {
     this.live();
     runJob(this.inst, job, 0, job.items, this.pool === null ? 0 : this.threads);
