@@ -1,15 +1,17 @@
 /**
  * Few rows, large vocabulary (scoring, generation): N = 1, 4, 8 at V = 128256 and 262144, float32,
- * fwd (loss only) and fwd+bwd (a gradient into a reused buffer). Side by side, interleaved call
- * by call so that the load of a shared machine falls on every configuration alike:
- *   rows, 1 thread        the fused kernel's row job on the calling thread (the engine before the split)
- *   rows, 2 workers       the row job on a pool of 2 (the engine at threads: 2 before the split)
+ * fwd (loss only) and fwd+bwd (a gradient into a reused buffer). Side by side, interleaved in
+ * short blocks so that the load of a shared machine falls on every configuration alike:
+ *   rows, 1 thread        the fused kernel's row job on the calling thread (no engine around it)
  *   engine, threads: 1    createEngine({ threads: 1 }): the vocabulary split on the calling thread
- *   engine, threads: 2    createEngine({ threads: 2 }): the same slices on 2 workers (the same bits)
- * Engine calls take logits in engine memory (zero-copy); with a gradient, it is freed after each call.
- * Each figure is the median and the minimum of RUNS calls after WARMUP calls. Never part of `npm test`.
+ *   engine, threads: 2    createEngine({ threads: 2 }): the same slices on the calling thread and a
+ *                         worker (the same bits), calls back to back (the worker still spinning)
+ *   threads: 1 / 2, idle  the same, each call after 5 ms without one (at 2, the worker asleep)
+ * Each block is one untimed call, then BLOCK timed calls back to back (for "idle", each after a
+ * 5 ms pause). Engine calls take logits in engine memory (zero-copy); with a gradient, it is freed
+ * after each call. Figures: median and minimum of RUNS timed calls. Never part of `npm test`.
  *
- *   node scripts/build-wasm.mjs && node --import tsx bench/fewrows.ts [--runs 21]
+ *   node scripts/build-wasm.mjs && node --import tsx bench/fewrows.ts [--runs 25]
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -20,11 +22,13 @@ import { runJob, type Job } from "../src/backends/wasm/abi.js";
 import { rowsJob, stage, type Staged } from "../src/backends/wasm/crossEntropy.js";
 import { WasmInstance } from "../src/backends/wasm/instance.js";
 import { ThreadPool } from "../src/backends/wasm/pool.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import { genTargets, genValues } from "../test/helpers/gen.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string" } } });
-const RUNS = Number(values.runs ?? 21);
+const RUNS = Number(values.runs ?? 25);
 const WARMUP = 3;
+const BLOCK = 5;
 
 const inst = await WasmInstance.create("shared");
 const pool = await ThreadPool.create(2, inst.module, inst.memory);
@@ -37,7 +41,7 @@ interface Call {
   v: number;
   grad: boolean;
 }
-type Config = { name: string; run: (c: Call) => Promise<void> };
+type Config = { name: string; run: (c: Call) => Promise<void>; idle?: boolean };
 const onEngine = (k: 0 | 1) => async (c: Call): Promise<void> => {
   const e = engines[k];
   const out = await e.crossEntropy(c.x[k], c.target, { classes: c.v, grad: c.grad });
@@ -45,9 +49,10 @@ const onEngine = (k: 0 | 1) => async (c: Call): Promise<void> => {
 };
 const configs: Config[] = [
   { name: "rows, 1 thread", run: async (c) => runJob(inst, rowsJob(c.staged, c.staged.n), 0, c.staged.n) },
-  { name: "rows, 2 workers", run: (c) => pool.run(rowsJob(c.staged, c.staged.n)) },
   { name: "engine, threads: 1", run: onEngine(0) },
   { name: "engine, threads: 2", run: onEngine(1) },
+  { name: "threads: 1, idle", run: onEngine(0), idle: true },
+  { name: "threads: 2, idle", run: onEngine(1), idle: true },
 ];
 
 const stat = (xs: number[]): { median: number; min: number } => {
@@ -58,8 +63,8 @@ const fmt = (x: number): string => (x < 1 ? x.toFixed(3) : x.toFixed(2));
 
 console.log(`Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} × ${os.availableParallelism()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; ${RUNS} runs after ${WARMUP} warm-up`);
 console.log("");
-console.log(`| N | V | pass | ${configs.map((c) => c.name).join(" | ")} | threads: 2 vs 1 (median, min) |`);
-console.log(`|---|---|---|${configs.map(() => "---|").join("")}---|`);
+console.log(`| N | V | pass | ${configs.map((c) => c.name).join(" | ")} | 2 vs 1 (median, min) | idle: 2 vs 1 (median) |`);
+console.log(`|---|---|---|${configs.map(() => "---|").join("")}---|---|`);
 for (const v of [128256, 262144]) {
   for (const n of [1, 4, 8]) {
     const size = n * v;
@@ -78,35 +83,47 @@ for (const v of [128256, 262144]) {
       const staged = stage(inst, args, x, grad ? g : 0, 2);
       const call: Call = { staged, x: ex, target, v, grad };
       const times = configs.map(() => [] as number[]);
-      for (let r = 0; r < WARMUP + RUNS; r++) {
+      for (let k = 0; k < configs.length; k++) for (let r = 0; r < WARMUP; r++) await configs[k]!.run(call);
+      for (let r = 0; r < RUNS; r += BLOCK) {
         for (let k = 0; k < configs.length; k++) {
-          const t0 = performance.now();
-          await configs[k]!.run(call);
-          const dt = performance.now() - t0;
-          if (r >= WARMUP) times[k]!.push(dt);
+          const { run, idle } = configs[k]!;
+          await run(call);
+          for (let b = 0; b < BLOCK; b++) {
+            if (idle) await sleep(5);
+            const t0 = performance.now();
+            await run(call);
+            times[k]!.push(performance.now() - t0);
+          }
         }
       }
       for (const p of staged.temps) inst.free(p);
       const st = times.map(stat);
       const cells = st.map((s) => `${fmt(s.median)} (${fmt(s.min)})`);
-      const ratio = `${(st[2]!.median / st[3]!.median).toFixed(2)}× (${(st[2]!.min / st[3]!.min).toFixed(2)}×)`;
-      console.log(`| ${n} | ${v} | ${grad ? "fwd+bwd" : "fwd"} | ${cells.join(" | ")} | ${ratio} |`);
+      const ratio = `${(st[1]!.median / st[2]!.median).toFixed(2)}× (${(st[1]!.min / st[2]!.min).toFixed(2)}×)`;
+      const idle = `${(st[3]!.median / st[4]!.median).toFixed(2)}×`;
+      console.log(`| ${n} | ${v} | ${grad ? "fwd+bwd" : "fwd"} | ${cells.join(" | ")} | ${ratio} | ${idle} |`);
     }
     inst.free(x);
     inst.free(g);
     for (let k = 0; k < 2; k++) engines[k]!.free(ex[k]!);
   }
 }
-// The floor under any pooled call: one job whose workers find nothing to do (post, wake, reply).
+// The floor under any pooled call: one job whose workers find nothing to do (publish, wake, leave),
+// back to back and after 5 ms idle; with the calling thread taking part (local) and without.
 const empty: Job = { kernel: "rowStats", params: 0, items: 0, scratch: 0, scratchStride: 0 };
-const rt: number[] = [];
-for (let r = 0; r < WARMUP + 4 * RUNS; r++) {
-  const t0 = performance.now();
-  await pool.run(empty);
-  if (r >= WARMUP) rt.push(performance.now() - t0);
-}
-const rts = stat(rt);
 console.log("");
-console.log(`Pool round trip (an empty job on 2 workers): median ${fmt(rts.median)} ms, min ${fmt(rts.min)} ms; fwd+bwd on slices takes two.`);
+for (const local of [true, false]) {
+  for (const idle of [false, true]) {
+    const rt: number[] = [];
+    for (let r = 0; r < WARMUP + 4 * RUNS; r++) {
+      if (idle) await sleep(5);
+      const t0 = performance.now();
+      await pool.run(empty, undefined, local ? () => undefined : undefined);
+      if (r >= WARMUP) rt.push(performance.now() - t0);
+    }
+    const rts = stat(rt);
+    console.log(`Pool round trip, an empty job on a pool of 2 ${local ? "(the calling thread and 1 worker)" : "(2 workers)"}, ${idle ? "after 5 ms idle" : "back to back"}: median ${fmt(rts.median)} ms, min ${fmt(rts.min)} ms`);
+  }
+}
 pool.terminate();
 for (const e of engines) e.dispose();

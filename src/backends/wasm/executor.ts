@@ -14,7 +14,7 @@ import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
 import { ThreadPool, type WorkerFault } from "./pool.js";
-import { useVocabSplit, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "./vocabSplit.js";
+import { useVocabSplit, vocabSplit } from "./vocabSplit.js";
 
 /** Threads when none are asked for: the CPU count, at most 8. */
 const DEFAULT_MAX_THREADS = 8;
@@ -103,6 +103,8 @@ export class WasmExecutor implements Executor {
     const temps: number[] = [];
     let staged: Staged | null = null;
     try {
+      const split = useVocabSplit(n, v) && !lmOnly(args.spec);
+      if (split) this.pool?.wake(true);
       const logitsPtr = this.place(logits, temps);
       let gradPtr = 0;
       const gradInPlace = gradOut instanceof Float32Array && inst.owns(gradOut);
@@ -116,10 +118,10 @@ export class WasmExecutor implements Executor {
       // One scratch row per worker, and one for this thread (which takes vocabulary slices too).
       staged = stage(inst, args, logitsPtr, gradPtr, this.pool === null ? 1 : this.threads + 1, probsPtr);
       // Few rows of a large vocabulary: the threads split the vocabulary instead of the rows.
-      // This thread takes slices as well: at N = 1 the workers' wake-up costs as much as the work.
+      // This thread takes slices as well, beside one worker fewer, woken before the staging so
+      // that they are awake for the job; a worker that wakes late leaves the slices to the others.
       // (Not with temperature ≠ 1, argmax or entropy: the slice kernels do not compute them.)
-      // Below VOCAB_SPLIT_LOCAL_MAX logits, this thread alone: the workers' wake-up would cost more.
-      if (useVocabSplit(n, v) && !lmOnly(args.spec)) await vocabSplit(inst, (job) => (size <= VOCAB_SPLIT_LOCAL_MAX ? this.runHere(job) : this.run(job, true)), args, staged);
+      if (split) await vocabSplit(inst, (job) => this.run(job, true), args, staged);
       else await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
       const result = collect(inst, staged, args.spec);

@@ -33,14 +33,6 @@ export function useVocabSplit(n: number, v: number): boolean {
 }
 
 /**
- * The most logits (n·v) for which the engine runs the slices on the calling thread alone: below
- * about 2 MiB of logits the call takes well under a millisecond, and waking the workers costs as
- * much as the half of it they would take (N = 1 at V = 128256: 0.38 ms on 2 threads against 0.27
- * ms here, 2026-12-02). The slices and their merge are the same either way, so is every bit.
- */
-export const VOCAB_SPLIT_LOCAL_MAX = 1 << 19;
-
-/**
  * A staged cross-entropy call, slice by slice: `run` runs a job over all its items (on the pool,
  * or on this thread); fills the staged call's per-row loss and lse and, when it has one, its
  * gradient. The staged softcap scratch (one row of V float32 per thread) serves as each thread's

@@ -1,55 +1,97 @@
 /**
  * The thread pool's worker, as plain JavaScript source run by `new Worker(src, { eval: true })` in
  * Node and from a Blob URL in browsers: no file to resolve, nothing for tsx or a bundler to
- * transform. It instantiates the shared-memory kernel module over the engine's memory, then per
- * job claims chunks of items from an atomic counter and runs the job's kernel on them, with the
- * job's parameter struct (abi.ts).
+ * transform. It instantiates the shared-memory kernel module over the engine's memory, says
+ * "ready", and from then on never returns to its event loop: it waits on its own word of the
+ * control block (pool.ts, CONTROL), spinning a while before it sleeps in `Atomics.wait`, and runs
+ * each job it is woken for. Jobs are published in the control block, not by message.
  *
- * Messages in:  { type: "init", module, memory, control }
- *               { type: "run", id, worker, job, fault? }  (fault: test-only failure injection)
- * Messages out: { type: "ready" } | { type: "done", id } | { type: "error", id, message }
+ * Joining a job: the worker sets its IN flag, then checks that the job is still open (the calling
+ * thread closes a job once every item is done, then waits until no IN flag is set): a worker that
+ * wakes late finds the job closed and leaves without touching memory, so a sleeping worker never
+ * delays a call. Inside, it claims chunks of items from the job's counter and counts each chunk
+ * done; a kernel that throws or traps is reported by an "error" message (the chunk counts as
+ * done so that nobody waits for it).
+ *
+ * Messages in:  { type: "init", module, memory, control, worker }
+ * Messages out: { type: "ready" } | { type: "error", job, message } | { type: "tick" } (a state
+ *               change, sent only while the calling thread waits for events: WANT_MSG)
  */
+import { CONTROL, KERNEL_CODES } from "./control.js";
+
+const consts = Object.entries(CONTROL)
+  .map(([k, v]) => `const ${k} = ${v};`)
+  .join("\n");
+
 export const workerSource = `"use strict";
+${consts}
 const isNode = typeof process === "object" && process !== null && process.versions != null && process.versions.node != null;
 let post;
-let ex = null;
-let counter = null;
-function handle(msg) {
-  if (msg.type === "init") {
-    const inst = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
-    ex = inst.exports;
-    counter = new Int32Array(msg.control);
-    post({ type: "ready" });
-    return;
-  }
-  if (msg.type !== "run") return;
-  if (msg.fault === "throw") throw new Error("injected worker fault");
-  if (msg.fault === "exit") {
-    if (isNode) process.exit(3);
-    else self.close();
-    return;
-  }
-  try {
-    const j = msg.job;
-    const scratch = j.scratch === 0 ? 0 : j.scratch + msg.worker * j.scratchStride;
-    // Test-only: a wasm trap (an out-of-bounds read of a parameter struct, before any write).
-    if (msg.fault === "trap") ex.crossEntropyRows(0xfffffff0, 0, 1, 0);
-    for (;;) {
-      const c = Atomics.add(counter, 0, 1);
-      if (c >= j.chunks) break;
-      const r0 = c * j.chunk;
-      const r1 = Math.min(j.items, r0 + j.chunk);
-      if (j.kernel === "crossEntropyRows") ex.crossEntropyRows(j.params, r0, r1, scratch);
-      else if (j.kernel === "rowStats") ex.rowStats(j.params, r0, r1, scratch);
-      else if (j.kernel === "sliceBackward") ex.sliceBackward(j.params, r0, r1, scratch);
-      else if (j.kernel === "distillationRows") ex.distillationRows(j.params, r0, r1, scratch);
-      else if (j.kernel === "linearLogits") ex.linearLogits(j.params, r0, r1);
-      else ex.linearGrad(j.params, r0, r1);
+function loop(ex, c, w) {
+  const kernels = [${KERNEL_CODES.map((k) => `(p, a, b, s) => ex.${k}(p, a, b, s)`).join(", ")}];
+  // Read before "ready": the calling thread publishes the next job only after that message.
+  let seen = Atomics.load(c, GO + w);
+  let lastJob = Atomics.load(c, JOB);
+  post({ type: "ready" });
+  for (;;) {
+    let g = Atomics.load(c, GO + w);
+    if (g === seen) {
+      const until = performance.now() + Atomics.load(c, SPIN_US) / 1000;
+      let i = 0;
+      while ((g = Atomics.load(c, GO + w)) === seen) {
+        if ((++i & 1023) === 0 && performance.now() > until) Atomics.wait(c, GO + w, seen);
+      }
     }
-    post({ type: "done", id: msg.id });
-  } catch (e) {
-    post({ type: "error", id: msg.id, message: String((e && e.message) || e) });
+    seen = g;
+    const job = Atomics.load(c, JOB);
+    if (job === lastJob) continue; // woken ahead of a job: spin again, for the job
+    lastJob = job;
+    Atomics.store(c, IN + w, 1);
+    if (Atomics.load(c, CLOSED) === job || Atomics.load(c, JOB) !== job) {
+      Atomics.store(c, IN + w, 0);
+      if (Atomics.load(c, WANT_MSG) !== 0) post({ type: "tick" });
+      continue;
+    }
+    const kernel = kernels[Atomics.load(c, KERNEL)];
+    const params = Atomics.load(c, PARAMS), items = Atomics.load(c, ITEMS), chunk = Atomics.load(c, CHUNK), chunks = Atomics.load(c, CHUNKS);
+    const stride = Atomics.load(c, SCRATCH_STRIDE), base = Atomics.load(c, SCRATCH);
+    const scratch = base === 0 ? 0 : base + w * stride;
+    if (w === 0) {
+      // Test-only failure injection (pool.ts, WorkerFault); the job waits for worker 0.
+      const fault = Atomics.load(c, FAULT);
+      if (fault === 1) throw new Error("injected worker fault");
+      if (fault === 2) {
+        if (isNode) process.exit(3);
+        self.close();
+        throw new Error("injected worker exit");
+      }
+      // a wasm trap: an out-of-bounds read of a parameter struct, before any write
+      if (fault === 3) try { ex.crossEntropyRows(0xfffffff0, 0, 1, 0); } catch (e) { fail(c, job, e); }
+    }
+    for (;;) {
+      const k = Atomics.add(c, CLAIM, 1);
+      if (k >= chunks) break;
+      const r0 = k * chunk;
+      try {
+        kernel(params, r0, Math.min(items, r0 + chunk), scratch);
+      } catch (e) {
+        fail(c, job, e);
+      }
+      Atomics.add(c, DONE, 1);
+    }
+    Atomics.store(c, FINISHED + w, job);
+    Atomics.store(c, IN + w, 0);
+    if (Atomics.load(c, WANT_MSG) !== 0) post({ type: "tick" });
   }
+}
+function fail(c, job, e) {
+  Atomics.add(c, ERRORS, 1);
+  post({ type: "error", job, message: String((e && e.message) || e) });
+}
+function handle(msg) {
+  if (msg.type !== "init") return;
+  const inst = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
+  loop(inst.exports, new Int32Array(msg.control), msg.worker);
 }
 if (isNode) {
   const { parentPort } = require("node:worker_threads");

@@ -1,0 +1,71 @@
+/**
+ * The thread pool (src/backends/wasm/pool.ts): jobs published in shared memory, joined by the
+ * workers that are awake. A `local` job whose calling thread is held up is finished by the
+ * workers; one whose workers sleep is finished by the calling thread; either way the results are
+ * the bits of the job run on one thread. (Failures, disposal and thread-count determinism are
+ * tested through the engine in test/api/engine.test.ts, the split paths in test/slices/.)
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { lossSpec } from "../../../src/backends/common.js";
+import { runJob } from "../../../src/backends/wasm/abi.js";
+import { collect, rowsJob, stage, type Staged } from "../../../src/backends/wasm/crossEntropy.js";
+import { WasmInstance } from "../../../src/backends/wasm/instance.js";
+import { ThreadPool } from "../../../src/backends/wasm/pool.js";
+import { genTargets, genValues } from "../../helpers/gen.js";
+
+const N = 96;
+const V = 1001;
+let inst: WasmInstance;
+let pool: ThreadPool;
+let logits = 0;
+before(async () => {
+  inst = await WasmInstance.create("shared");
+  pool = await ThreadPool.create(3, inst.module, inst.memory);
+  logits = inst.alloc(N * V * 4);
+  inst.f32(logits, N * V).set(genValues(N * V, 5, 6));
+});
+after(() => pool.terminate());
+
+const target = Int32Array.from(genTargets(N, 9, V));
+/** Stage the rows (a fresh gradient block); run `go` on its job; return the per-row results and the gradient. */
+async function rows(go: (s: Staged) => Promise<void> | void): Promise<{ loss: number[]; lse: number[]; grad: number[] }> {
+  const grad = inst.alloc(N * V * 4);
+  try {
+    const s = stage(inst, { n: N, v: V, target, probs: null, spec: lossSpec({ reduction: "none" }) }, logits, grad, 4);
+    await go(s);
+    const r = collect(inst, s, lossSpec({ reduction: "none" }));
+    return { loss: Array.from(r.loss as Float64Array), lse: Array.from(r.lse), grad: Array.from(inst.f32(grad, N * V)) };
+  } finally {
+    inst.free(grad);
+  }
+}
+
+test("pool: a local job whose calling thread is held up is done by the workers, with the one-thread bits", async () => {
+  const want = await rows((s) => runJob(inst, rowsJob(s, N), 0, N, 3));
+  let here = 0;
+  const got = await rows((s) =>
+    pool.run(rowsJob(s, N), undefined, (i0, i1) => {
+      if (here === 0) {
+        const until = performance.now() + 100; // the workers are woken before this runs
+        while (performance.now() < until);
+      }
+      here += i1 - i0;
+      runJob(inst, rowsJob(s, N), i0, i1, 3);
+    }),
+  );
+  assert.ok(here < N, `the calling thread ran ${here} of ${N} rows: the workers took the rest`);
+  assert.deepEqual(got, want);
+});
+
+test("pool: a local job finds its workers asleep and is done all the same; so is a job of the workers alone", async () => {
+  const want = await rows((s) => runJob(inst, rowsJob(s, N), 0, N, 3));
+  for (let round = 0; round < 3; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 20)); // longer than a worker spins
+    const local = await rows((s) => pool.run(rowsJob(s, N), undefined, (i0, i1) => runJob(inst, rowsJob(s, N), i0, i1, 3)));
+    assert.deepEqual(local, want, `round ${round}, local`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const workers = await rows((s) => pool.run(rowsJob(s, N)));
+    assert.deepEqual(workers, want, `round ${round}, workers alone`);
+  }
+});
