@@ -359,9 +359,9 @@ export interface GpuLinearArgs {
 /**
  * What a synchronous linear head submission leaves on the GPU (webgpu), every buffer float32 and
  * rewritten by the next submission (copy them first, as `tf.tensor({ buffer })` does): `rows`
- * (N, 2) each row's loss and lse; the mean's denominator; with a gradient, gradHidden (N, D),
- * gradWeight (V, D) and, with a bias, gradBias (V), each from byte 0 of its buffer (which may be
- * larger); else null.
+ * (N, 2) each row's loss and lse (the buffer may be larger); the mean's denominator; with a
+ * gradient, gradHidden (N, D), gradWeight (V, D) and, with a bias, gradBias (V), each a buffer of
+ * exactly its size; else null.
  */
 export interface GpuLinearSubmission<B extends GpuBufferLike = GpuBufferLike> {
   readonly rows: B;

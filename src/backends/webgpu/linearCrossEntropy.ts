@@ -243,7 +243,7 @@ function submit(ctx: GpuContext, c: GpuLinearArgs, p: Prepared, role: string, gr
   const upRes = grad && c.upstream !== null ? operand("upstream", c.upstream, 0, n * 4) : null;
 
   // gradWeight: one buffer whose blocks are bound at offsets, or a buffer per block.
-  const gwWhole = grad && p.whole ? buffers.get(`${role}lin-grad-weight`, v * d * 4, STORAGE | COPY_SRC | COPY_DST) : null;
+  const gwWhole = grad && p.whole ? buffers.get(`${role}lin-grad-weight`, v * d * 4, STORAGE | COPY_SRC | COPY_DST, true) : null;
   const gradWeight: At[] = !grad ? [] : blocks.map(({ j0, vb }, b) =>
     gwWhole !== null ? { buffer: gwWhole, offset: j0 * d * 4 } : { buffer: buffers.get(`${role}lin-grad-weight-${b}`, vb * d * 4, STORAGE | COPY_SRC | COPY_DST), offset: 0 });
   const gwRes = gradWeight.map((at, b) => bindAt(limits.offsetAlignment, at.buffer, at.offset, blocks[b]!.vb * d * 4, 4).resource);
@@ -262,7 +262,7 @@ function submit(ctx: GpuContext, c: GpuLinearArgs, p: Prepared, role: string, gr
   const partBuf = partBytes > 0 ? buffers.get(`${role}lin-grad-hidden-slices`, partBytes, STORAGE) : null;
   const xBuf = buffers.get(`${role}lin-logits`, R * v * 4, STORAGE);
   const probsBuf = probs !== null ? buffers.get(`${role}lin-probs`, R * v * 4, STORAGE | COPY_DST) : buffers.get("probs-stub", 16, STORAGE);
-  const gbBuf = grad && c.bias !== null ? buffers.get(`${role}lin-grad-bias`, v * 4, STORAGE | COPY_SRC | COPY_DST) : null;
+  const gbBuf = grad && c.bias !== null ? buffers.get(`${role}lin-grad-bias`, v * 4, STORAGE | COPY_SRC | COPY_DST, true) : null;
   const cwBuf = spec.classWeight !== null ? buffers.get(`${role}weight`, v * 4, STORAGE | COPY_DST) : buffers.get("weight-stub", 16, STORAGE);
   const targetBuf = buffers.get(`${role}target`, n * 4, STORAGE | COPY_DST);
   // COPY_DST too: a copy of it may want the same usage (TensorFlow.js's tensor from a GPU buffer does)
@@ -419,7 +419,7 @@ export function linearCrossEntropyGpuSync(ctx: GpuContext, c: GpuLinearArgs): Gp
     throw new RangeError(`webgpu backend: linearCrossEntropy (N=${n}, D=${d}, V=${v}): gradHidden or gradWeight (${Math.max(n, v) * d * 4} bytes) exceeds the device's largest buffer (${max} bytes)`);
   }
   const p = prepare(ctx, c, true);
-  const ghOut = c.grad ? ctx.buffers.get("sync-lin-grad-hidden-out", n * d * 4, STORAGE | COPY_SRC | COPY_DST) : null;
+  const ghOut = c.grad ? ctx.buffers.get("sync-lin-grad-hidden-out", n * d * 4, STORAGE | COPY_SRC | COPY_DST, true) : null;
   const out = submit(ctx, c, p, "sync-", ghOut);
   return { rows: out.rows, denominator: p.denominator, gradHidden: ghOut, gradWeight: out.gradWeight[0]?.buffer ?? null, gradBias: out.gradBias };
 }
