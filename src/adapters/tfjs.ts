@@ -10,7 +10,9 @@
  * the logits are read back with `dataSync()`. On tfjs's webgpu backend, after `await
  * useWebGpu()`, `crossEntropy` runs on tfjs's own GPU device instead and nothing of size N×V is
  * read back: the logits' buffer is read where tfjs holds it, the gradient is written over
- * tfjs's copy of it (`dataToGPU()`), and the loss is reduced on the GPU by tfjs ops.
+ * tfjs's copy of it (`dataToGPU()`), and the loss is reduced on the GPU by tfjs ops. So does
+ * `linearCrossEntropy` (the GPU linear head on tfjs's buffers, its gradients returned as GPU
+ * tensors: nothing of size N·D, V·D or N·V read back).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { createEngine, crossEntropy as coreCrossEntropy, distillationLoss as coreDistillationLoss, linearCrossEntropy as coreLinearCrossEntropy } from "../index.js";
@@ -231,7 +233,10 @@ function matrix(fn: string, name: string, x: unknown, rank: number): void {
  * therefore exact in every case: when every row's upstream gradient is the same value c (a sum or
  * mean of the per-token losses) it scales the saved gradients by c; otherwise it runs the fused
  * kernel once per distinct value, on the rows that carry it (the others ignored), and adds up
- * (a 0/1 mask costs one extra call; N distinct values cost N calls).
+ * (a 0/1 mask costs one extra call; N distinct values cost N calls). On tfjs's webgpu backend
+ * (after `useWebGpu()`) the GPU head runs instead (`gpuLinear`); its "none" backward pass scales
+ * each row by its upstream gradient on the GPU, in one pass; accuracy, argmax and entropy are
+ * refused there.
  */
 export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, target: TfTarget, options?: TfLinearCrossEntropyOptions): tf.Scalar | tf.Tensor1D {
   const fn = "tfjs.linearCrossEntropy";
