@@ -341,18 +341,11 @@ export interface GpuSubmission<B extends GpuBufferLike = GpuBufferLike> {
  *   those of Σ_i upstream_i·L_i), a GpuInput or a Float32Array; or null;
  * - no gradient outputs: `grad` says whether the gradients are computed; they stay on the GPU.
  */
-export interface GpuLinearArgs {
+export interface GpuLinearArgs extends Pick<LinearCrossEntropyArgs, "n" | "d" | "v" | "target" | "probs" | "spec" | "chunkRows"> {
   readonly hidden: Float32Array | GpuInput;
   readonly weight: Float32Array | GpuInput;
   readonly bias: Float32Array | GpuInput | null;
   readonly upstream: Float32Array | GpuInput | null;
-  readonly n: number;
-  readonly d: number;
-  readonly v: number;
-  readonly target: Int32Array | null;
-  readonly probs: FloatArray | null;
-  readonly spec: LossSpec;
-  readonly chunkRows: number;
   readonly grad: boolean;
 }
 

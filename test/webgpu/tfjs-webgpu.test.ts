@@ -5,7 +5,8 @@
  * localhost. A dense layer (N×D inputs to V classes) trains 20 SGD steps with the adapter's
  * crossEntropy as its loss on the webgpu backend (after `useWebGpu()`) and on the cpu backend;
  * their losses agree within 1e-4, and on webgpu no read of N×V float32 bytes or more happens
- * during the steps (every GPUBuffer.mapAsync and every readSync of the tfjs backend is counted).
+ * during the steps (every GPUBuffer.mapAsync, and every readSync of data the tfjs backend holds on
+ * the GPU, is counted).
  * Then the fused linear head (`linearCrossEntropy`, with a bias) on tanh(x·W1): 10 SGD steps
  * alternating "mean" (label smoothing, ignoreIndex) and "none" weighted per token (softcap; the
  * upstream gradient differs from row to row) give the cpu backend's losses and gradients within
@@ -45,6 +46,30 @@ const ENTRY = [
 
 const SCRIPT = `
 import { tf, crossEntropy, linearCrossEntropy, useWebGpu } from "/xent.js";
+// On webgpu, the bytes of every GPUBuffer.mapAsync and every readSync of values tfjs holds on
+// the GPU while \`on\` (values held on the CPU are read without a download).
+const countReads = (backend) => {
+  const counter = { reads: [], on: false, restore: () => {} };
+  if (backend !== "webgpu") return counter;
+  const map = GPUBuffer.prototype.mapAsync;
+  GPUBuffer.prototype.mapAsync = function (mode, offset, size) {
+    if (counter.on) counter.reads.push(size ?? this.size - (offset ?? 0));
+    return map.call(this, mode, offset, size);
+  };
+  const b = tf.backend();
+  const readSync = b.readSync.bind(b);
+  b.readSync = (dataId) => {
+    const onGpu = b.tensorMap.get(dataId)?.values == null;
+    const out = readSync(dataId);
+    if (counter.on && onGpu) counter.reads.push(out.byteLength ?? out.length * 4);
+    return out;
+  };
+  counter.restore = () => {
+    GPUBuffer.prototype.mapAsync = map;
+    b.readSync = readSync;
+  };
+  return counter;
+};
 window.train = async (backend, c) => {
   await tf.setBackend(backend);
   await tf.ready();
@@ -53,22 +78,8 @@ window.train = async (backend, c) => {
     try { crossEntropy(tf.zeros([2, 4]), [0, 1]); } catch (e) { refused = String(e.message); }
     await useWebGpu();
   }
-  const reads = [];
-  let counting = false;
-  if (backend === "webgpu") {
-    const map = GPUBuffer.prototype.mapAsync;
-    GPUBuffer.prototype.mapAsync = function (mode, offset, size) {
-      if (counting) reads.push(size ?? this.size - (offset ?? 0));
-      return map.call(this, mode, offset, size);
-    };
-    const b = tf.backend();
-    const readSync = b.readSync.bind(b);
-    b.readSync = (dataId) => {
-      const out = readSync(dataId);
-      if (counting) reads.push(out.byteLength ?? out.length * 4);
-      return out;
-    };
-  }
+  const counter = countReads(backend);
+  const reads = counter.reads;
   const x = tf.tensor2d(c.x, [c.n, c.d]);
   const y = Int32Array.from(c.y);
   const w = tf.variable(tf.tensor2d(c.w, [c.d, c.v]));
@@ -76,7 +87,7 @@ window.train = async (backend, c) => {
   const opt = tf.train.sgd(0.5);
   const losses = [];
   const tensors = [];
-  counting = true;
+  counter.on = true;
   for (let s = 0; s < c.steps; s++) {
     const loss = opt.minimize(() => crossEntropy(tf.add(tf.matMul(x, w), bias), y), true);
     losses.push((await loss.data())[0]);
@@ -85,7 +96,8 @@ window.train = async (backend, c) => {
   }
   const perToken = crossEntropy(tf.add(tf.matMul(x, w), bias), y, { reduction: "none", labelSmoothing: 0.1, zLoss: 1e-3 });
   const none = Array.from(await perToken.data());
-  counting = false;
+  counter.on = false;
+  counter.restore();
   perToken.dispose();
   return { losses, reads, refused, none, tensors };
 };
@@ -93,28 +105,7 @@ window.trainLinear = async (backend, c) => {
   await tf.setBackend(backend);
   await tf.ready();
   if (backend === "webgpu") await useWebGpu();
-  const reads = [];
-  let counting = false;
-  let restore = () => {};
-  if (backend === "webgpu") {
-    const map = GPUBuffer.prototype.mapAsync;
-    GPUBuffer.prototype.mapAsync = function (mode, offset, size) {
-      if (counting) reads.push(size ?? this.size - (offset ?? 0));
-      return map.call(this, mode, offset, size);
-    };
-    const b = tf.backend();
-    const readSync = b.readSync.bind(b);
-    b.readSync = (dataId) => {
-      const onGpu = b.tensorMap.get(dataId)?.values == null; // values tfjs holds on the CPU are read without a download
-      const out = readSync(dataId);
-      if (counting && onGpu) reads.push(out.byteLength ?? out.length * 4);
-      return out;
-    };
-    restore = () => {
-      GPUBuffer.prototype.mapAsync = map;
-      b.readSync = readSync;
-    };
-  }
+  const counter = countReads(backend);
   const x = tf.tensor2d(c.x, [c.n, c.k]);
   const y = Int32Array.from(c.y);
   const w1 = tf.variable(tf.tensor2d(c.w1, [c.k, c.d]));
@@ -128,7 +119,7 @@ window.trainLinear = async (backend, c) => {
   };
   const losses = [];
   const tensors = [];
-  counting = true;
+  counter.on = true;
   for (let s = 0; s < c.steps; s++) {
     const weighted = s % 2 === 1;
     const loss = opt.minimize(lossOf(weighted ? { reduction: "none", softcap: 5 } : { labelSmoothing: 0.1, ignoreIndex: 3 }, weighted), true);
@@ -138,13 +129,21 @@ window.trainLinear = async (backend, c) => {
   }
   const { value, grads } = tf.variableGrads(lossOf({ reduction: "none", zLoss: 1e-3 }, true), [w1, head, bias]);
   losses.push((await value.data())[0]);
-  counting = false;
+  counter.on = false;
   const g = await Promise.all([w1, head, bias].map(async (v) => Array.from(await grads[v.name].data())));
-  restore();
-  return { losses, reads, tensors, grads: g };
+  counter.restore();
+  return { losses, reads: counter.reads, tensors, grads: g };
 };
 window.ready = true;
 `;
+
+/** The page's `window[fn](backend, config)` in a new page of its own. */
+async function runIn<T>(open: () => Promise<Page>, fn: "train" | "trainLinear", backend: string, config: unknown): Promise<T> {
+  const p = await open();
+  const run = await p.evaluate(([f, b, c]) => (window as unknown as Record<string, (b: string, c: unknown) => Promise<T>>)[f]!(b, c), [fn, backend, config] as const);
+  await p.close();
+  return run;
+}
 
 test("xent/tfjs on tfjs's webgpu backend: 20 training steps match the cpu backend within 1e-4, and no N×V read", async () => {
   await withWebGpuPage(ENTRY, SCRIPT, async (open) => {
@@ -157,17 +156,8 @@ test("xent/tfjs on tfjs's webgpu backend: 20 training steps match the cpu backen
       w: Array.from(genValues(D * V, 2, 0.3), Math.fround),
       y: Array.from(genTargets(N, 3, V)),
     };
-    const runOn = async (backend: string): Promise<Run> => {
-      const p: Page = await open();
-      const run = await p.evaluate(
-        ([b, c]) => (window as unknown as { train(b: string, c: unknown): Promise<Run> }).train(b, c),
-        [backend, config] as const,
-      );
-      await p.close();
-      return run;
-    };
-    const gpu = await runOn("webgpu");
-    const cpu = await runOn("cpu");
+    const gpu = await runIn<Run>(open, "train", "webgpu", config);
+    const cpu = await runIn<Run>(open, "train", "cpu", config);
     assert.match(gpu.refused, /tfjs runs on webgpu; expected `await useWebGpu\(\)`/);
     assert.equal(gpu.losses.length, STEPS);
     gpu.losses.forEach((l, s) => assert.ok(Math.abs(l - cpu.losses[s]!) <= 1e-4, `step ${s}: webgpu loss ${l}, cpu ${cpu.losses[s]}`));
@@ -198,17 +188,8 @@ test("xent/tfjs linearCrossEntropy on tfjs's webgpu backend: 10 training steps (
       tensors: number[];
       grads: number[][];
     }
-    const runOn = async (backend: string): Promise<LinearRun> => {
-      const p: Page = await open();
-      const run = await p.evaluate(
-        ([b, c]) => (window as unknown as { trainLinear(b: string, c: unknown): Promise<LinearRun> }).trainLinear(b, c),
-        [backend, config] as const,
-      );
-      await p.close();
-      return run;
-    };
-    const gpu = await runOn("webgpu");
-    const cpu = await runOn("cpu");
+    const gpu = await runIn<LinearRun>(open, "trainLinear", "webgpu", config);
+    const cpu = await runIn<LinearRun>(open, "trainLinear", "cpu", config);
     const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
     assert.equal(gpu.losses.length, L.steps + 1);
     gpu.losses.forEach((l, s) => assert.ok(close(l, cpu.losses[s]!), `step ${s}: webgpu loss ${l}, cpu ${cpu.losses[s]}`));
