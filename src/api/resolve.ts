@@ -458,9 +458,8 @@ export function resolveLinear(fn: string, hiddenIn: MatrixInput, weightIn: Matri
     throw new RangeError(`${fn}: hidden has ${h.rows} rows; expected N = ${n} (the target's length)`);
   }
   n ??= h.rows;
-  const dims = linearDims(fn, h.data.length, w.data.length, n, h.width ?? w.width, o.get("classes"));
+  const dims = linearDims(fn, h.data.length, w.data.length, n, h.width, w.width, o.get("classes"));
   const { d, v } = dims;
-  if (w.width !== undefined && w.width !== d) throw new RangeError(`${fn}: weight rows have length ${w.width}; expected D = ${d} (hidden's row length)`);
 
   const spec = resolveSpec(o, v, "classWeight");
   const f32 = h.data instanceof Float32Array;
@@ -489,10 +488,14 @@ function linearRows(fn: string, targetIn: unknown): number | undefined {
 }
 
 /**
- * (N, D, V) of a linear head from the lengths of hidden (N×D) and weight (V×D): D from `width`
- * (rows given) when known, else from N, else from V = options.classes; checked against each other.
+ * (N, D, V) of a linear head from the lengths of hidden (N×D) and weight (V×D): D from the row
+ * widths (`hWidth`, `wWidth`: rows given) when known, else from N, else from V = options.classes;
+ * checked against each other.
  */
-function linearDims(fn: string, hLen: number, wLen: number, n: number | undefined, width: number | undefined, classes: number | undefined): { n: number; d: number; v: number } {
+function linearDims(
+  fn: string, hLen: number, wLen: number, n: number | undefined, hWidth: number | undefined, wWidth: number | undefined, classes: number | undefined,
+): { n: number; d: number; v: number } {
+  const width = hWidth ?? wWidth;
   if (hLen === 0) throw new RangeError(`${fn}: hidden is empty; expected N×D values`);
   if (wLen === 0) throw new RangeError(`${fn}: weight is empty; expected V×D values`);
   let d: number;
@@ -507,6 +510,7 @@ function linearDims(fn: string, hLen: number, wLen: number, n: number | undefine
     throw new TypeError(`${fn}: options.classes is required with flat probability targets and flat hidden and weight; expected the number of classes V`);
   }
   if (d < 1) throw new RangeError(`${fn}: hidden rows have length 0; expected D >= 1`);
+  if (wWidth !== undefined && wWidth !== d) throw new RangeError(`${fn}: weight rows have length ${wWidth}; expected D = ${d} (hidden's row length)`);
   if (hLen % d !== 0) throw new RangeError(`${fn}: hidden has length ${hLen}, which is not a multiple of D = ${d} (weight's row length); expected N×D`);
   if (n !== undefined && hLen !== n * d) throw new RangeError(`${fn}: hidden has length ${hLen}; expected N×D = ${n}×${d} = ${n * d}`);
   if (wLen % d !== 0) throw new RangeError(`${fn}: weight has length ${wLen}, which is not a multiple of D = ${d} (hidden's row length); expected V×D`);
@@ -552,7 +556,7 @@ export function resolveGpuLinear(fn: string, hiddenIn: unknown, weightIn: unknow
   const o = new Options(fn, "linearCrossEntropy", rest);
   const hidden = gpuOperand(fn, "hidden", hiddenIn);
   const weight = gpuOperand(fn, "weight", weightIn);
-  const { n, d, v } = linearDims(fn, hidden.length, weight.length, linearRows(fn, targetIn), undefined, o.get("classes"));
+  const { n, d, v } = linearDims(fn, hidden.length, weight.length, linearRows(fn, targetIn), undefined, undefined, o.get("classes"));
   const spec = resolveSpec(o, v, "classWeight");
   const asked = LM_OUTPUTS.filter((k) => o.get(k));
   if (asked.length > 0) {
