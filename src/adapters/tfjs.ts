@@ -81,8 +81,8 @@ function tfDevice(): GpuDeviceLike | null {
 /**
  * Let the ops run on TensorFlow.js's webgpu backend without reading the logits back: creates (once
  * per tfjs device) the xent engine on tfjs's own GPUDevice. Call it after
- * `await tf.setBackend("webgpu")`; until then `crossEntropy` on that backend throws, rather than
- * silently read N×V values back to the CPU.
+ * `await tf.setBackend("webgpu")`; until then `crossEntropy` and `linearCrossEntropy` on that
+ * backend throw, rather than silently read their inputs back to the CPU.
  */
 export async function useWebGpu(): Promise<void> {
   await tf.ready();
