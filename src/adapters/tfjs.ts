@@ -10,11 +10,13 @@
  * the logits are read back with `dataSync()`. On tfjs's webgpu backend, after `await
  * useWebGpu()`, `crossEntropy` runs on tfjs's own GPU device instead and nothing of size N×V is
  * read back: the logits' buffer is read where tfjs holds it, the gradient is written over
- * tfjs's copy of it (`dataToGPU()`), and the loss is reduced on the GPU by tfjs ops.
+ * tfjs's copy of it (`dataToGPU()`), and the loss is reduced on the GPU by tfjs ops. So does
+ * `linearCrossEntropy` (the GPU linear head on tfjs's buffers, its gradients returned as GPU
+ * tensors: nothing of size N·D, V·D or N·V read back).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { createEngine, crossEntropy as coreCrossEntropy, distillationLoss as coreDistillationLoss, linearCrossEntropy as coreLinearCrossEntropy } from "../index.js";
-import type { CrossEntropyOptions, DistillationOptions, Engine, GpuDeviceLike, LinearCrossEntropyOptions } from "../index.js";
+import type { CrossEntropyOptions, DistillationOptions, Engine, GpuDeviceLike, GpuLinearSubmission, LinearCrossEntropyOptions } from "../index.js";
 
 /** Options of the tfjs op: the core's, less those the op decides (classes, grad, inplace). */
 export type TfCrossEntropyOptions = Omit<CrossEntropyOptions, "classes" | "grad" | "inplace">;
@@ -79,8 +81,8 @@ function tfDevice(): GpuDeviceLike | null {
 /**
  * Let the ops run on TensorFlow.js's webgpu backend without reading the logits back: creates (once
  * per tfjs device) the xent engine on tfjs's own GPUDevice. Call it after
- * `await tf.setBackend("webgpu")`; until then `crossEntropy` on that backend throws, rather than
- * silently read N×V values back to the CPU.
+ * `await tf.setBackend("webgpu")`; until then `crossEntropy` and `linearCrossEntropy` on that
+ * backend throw, rather than silently read their inputs back to the CPU.
  */
 export async function useWebGpu(): Promise<void> {
   await tf.ready();
@@ -94,18 +96,26 @@ export async function useWebGpu(): Promise<void> {
   gpu = { device, engine: await createEngine({ backend: "webgpu", device }) };
 }
 
+/** The xent engine on tfjs's device when tfjs runs on webgpu (null on other backends); refused until useWebGpu() has made it. */
+function gpuEngine(fn: string): Engine | null {
+  const device = tfDevice();
+  if (device === null) return null;
+  if (gpu === null || gpu.device !== device) {
+    throw new Error(`${fn}: tfjs runs on webgpu; expected \`await useWebGpu()\` once after tf.setBackend("webgpu"), so that xent runs on tfjs's device and the tensors stay on the GPU`);
+  }
+  return gpu.engine;
+}
+
+/** tfjs's GPUBuffer type. */
+type TfGpuBuffer = NonNullable<tf.GPUData["buffer"]>;
+
 /**
- * The forward pass of crossEntropy on tfjs's webgpu backend, synchronous as tfjs ops are: the
- * kernel is submitted on tfjs's device, reading the buffer of tfjs's copy of the logits
- * (`dataToGPU`, a copy on the GPU) and writing the gradient over it, which then is the saved
- * gradient tensor; the per-row losses are reduced by tfjs ops (float32 on the GPU). Nothing of
- * size N×V is read back. Null when the logits' values are still on the CPU (a tensor made from
- * an array that no GPU op has used yet): reading them there costs no download.
+ * A float32 tensor's buffer on tfjs's device (`dataToGPU`: a copy on the GPU that tfjs owns, its
+ * tensor `tensorRef` to dispose), or null when tfjs still holds the values on the CPU (a tensor
+ * made from an array that no GPU op has used yet: reading them there costs no download).
  */
-function gpuForward(fn: string, engine: Engine, x: tf.Tensor, save: tf.GradSaveFunc, t: Int32Array | readonly number[], options: TfCrossEntropyOptions | undefined) {
-  const [n, v] = x.shape as [number, number];
-  const reduction = options?.reduction ?? "mean";
-  if (x.dtype !== "float32") throw new TypeError(`${fn}: logits has dtype ${x.dtype}; expected a float32 tensor`); // as float32Data says on the CPU path
+function gpuData(fn: string, name: string, x: tf.Tensor): { buffer: TfGpuBuffer; tensorRef: tf.Tensor } | null {
+  if (x.dtype !== "float32") throw new TypeError(`${fn}: ${name} has dtype ${x.dtype}; expected a float32 tensor`); // as float32Data says on the CPU path
   let data: tf.GPUData;
   try {
     data = x.dataToGPU();
@@ -116,8 +126,36 @@ function gpuForward(fn: string, engine: Engine, x: tf.Tensor, save: tf.GradSaveF
   const { buffer, tensorRef } = data;
   if (buffer === undefined) {
     tensorRef.dispose();
-    throw new Error(`${fn}: logits gave no GPUBuffer on the webgpu backend`);
+    throw new Error(`${fn}: ${name} gave no GPUBuffer on the webgpu backend`);
   }
+  return { buffer, tensorRef };
+}
+
+/**
+ * The loss from a submission's (N, 2) per-row loss and lse buffer, by tfjs ops on the GPU (float32):
+ * the per-token losses for "none", their sum, or the sum over the mean's denominator `d`.
+ */
+function rowsLoss(rowsBuffer: TfGpuBuffer, n: number, reduction: string, d: number): tf.Tensor {
+  return tf.tidy(() => {
+    const rows = tf.tensor({ buffer: rowsBuffer }, [n, 2], "float32"); // a copy on the GPU: the next submission rewrites rowsBuffer
+    const loss = tf.reshape(tf.slice(rows, [0, 0], [n, 1]), [n]);
+    return reduction === "none" ? loss : reduction === "sum" ? tf.sum(loss) : tf.div(tf.sum(loss), d);
+  });
+}
+
+/**
+ * The forward pass of crossEntropy on tfjs's webgpu backend, synchronous as tfjs ops are: the
+ * kernel is submitted on tfjs's device, reading the buffer of tfjs's copy of the logits
+ * (`dataToGPU`, a copy on the GPU) and writing the gradient over it, which then is the saved
+ * gradient tensor; the per-row losses are reduced by tfjs ops (float32 on the GPU). Nothing of
+ * size N×V is read back. Null when the logits' values are still on the CPU (reading them there
+ * costs no download).
+ */
+function gpuForward(fn: string, engine: Engine, x: tf.Tensor, save: tf.GradSaveFunc, t: Int32Array | readonly number[], options: TfCrossEntropyOptions | undefined) {
+  const [n, v] = x.shape as [number, number];
+  const data = gpuData(fn, "logits", x);
+  if (data === null) return null;
+  const { buffer, tensorRef } = data;
   let sub;
   try {
     sub = engine.submitCrossEntropy({ buffer, length: n * v }, t, { ...options, classes: v, grad: true, inplace: true });
@@ -129,14 +167,8 @@ function gpuForward(fn: string, engine: Engine, x: tf.Tensor, save: tf.GradSaveF
   const grad = tf.reshape(tensorRef, [n, v]);
   tensorRef.dispose();
   save([grad]);
-  const rowsBuffer = sub.rows;
-  const d = sub.denominator;
-  const value = tf.tidy(() => {
-    const rows = tf.tensor({ buffer: rowsBuffer }, [n, 2], "float32"); // a copy on the GPU: the next call rewrites rowsBuffer
-    const loss = tf.reshape(tf.slice(rows, [0, 0], [n, 1]), [n]);
-    return reduction === "none" ? loss : reduction === "sum" ? tf.sum(loss) : tf.div(tf.sum(loss), d);
-  });
-  return { value, gradFunc: scaledGrad(n, reduction === "none") };
+  const reduction = options?.reduction ?? "mean";
+  return { value: rowsLoss(sub.rows, n, reduction, sub.denominator), gradFunc: scaledGrad(n, reduction === "none") };
 }
 
 /** An int32 tensor's values, checked instead of cast. */
@@ -162,11 +194,7 @@ export function crossEntropy(logits: tf.Tensor2D, target: TfTarget, options?: Tf
   const [n, v] = logits.shape;
   const t = targetArray(fn, target, n, `logits ${shapeOf(logits)}`);
   const reduction = options?.reduction ?? "mean";
-  const device = tfDevice();
-  if (device !== null && (gpu === null || gpu.device !== device)) {
-    throw new Error(`${fn}: tfjs runs on webgpu; expected \`await useWebGpu()\` once after tf.setBackend("webgpu"), so that xent runs on tfjs's device and the logits stay on the GPU`);
-  }
-  const engine = device !== null ? gpu!.engine : null;
+  const engine = gpuEngine(fn);
   // customGrad passes the inputs, then the save function: here (logits, save).
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;
@@ -205,7 +233,10 @@ function matrix(fn: string, name: string, x: unknown, rank: number): void {
  * therefore exact in every case: when every row's upstream gradient is the same value c (a sum or
  * mean of the per-token losses) it scales the saved gradients by c; otherwise it runs the fused
  * kernel once per distinct value, on the rows that carry it (the others ignored), and adds up
- * (a 0/1 mask costs one extra call; N distinct values cost N calls).
+ * (a 0/1 mask costs one extra call; N distinct values cost N calls). On tfjs's webgpu backend
+ * (after `useWebGpu()`) the GPU head runs instead (`gpuLinear`); its "none" backward pass scales
+ * each row by its upstream gradient on the GPU, in one pass; accuracy, argmax and entropy are
+ * refused there.
  */
 export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, target: TfTarget, options?: TfLinearCrossEntropyOptions): tf.Scalar | tf.Tensor1D {
   const fn = "tfjs.linearCrossEntropy";
@@ -228,10 +259,12 @@ export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, tar
   const t = targetArray(fn, target, n, `hidden ${shapeOf(hidden)}`);
   const reduction = rest.reduction ?? "mean";
   const ignoreIndex = rest.ignoreIndex ?? -100;
+  const engine = gpuEngine(fn);
 
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const inputs = args.slice(0, bias === undefined ? 2 : 3) as tf.Tensor[];
     const save = args[inputs.length] as tf.GradSaveFunc;
+    if (engine !== null) return gpuLinear(fn, engine, inputs, save, t, rest, [n, d, v]);
     const h = float32Data(fn, "hidden", inputs[0]!);
     const w = float32Data(fn, "weight", inputs[1]!);
     const b = inputs[2] === undefined ? undefined : float32Data(fn, "bias", inputs[2]);
@@ -270,6 +303,63 @@ export function linearCrossEntropy(hidden: tf.Tensor2D, weight: tf.Tensor2D, tar
   });
   const call = op as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
   return (bias === undefined ? call(hidden, weight) : call(hidden, weight, bias)) as tf.Scalar | tf.Tensor1D;
+}
+
+const LINEAR_INPUTS = ["hidden", "weight", "bias"] as const;
+
+/**
+ * The fused linear op on tfjs's webgpu backend, synchronous as tfjs ops are: hidden, weight and
+ * bias are read where tfjs holds them (`dataToGPU`, copies on the GPU disposed once the work is
+ * submitted; values tfjs still holds on the CPU are uploaded), the engine's linear head is
+ * submitted on tfjs's device, the loss is reduced by tfjs ops, and the gradients become tensors
+ * on copies of the engine's buffers (`tf.tensor({ buffer })`, made before the next submission
+ * rewrites them). Nothing of size N·D, V·D or N·V is read back.
+ *
+ * "mean"/"sum": the forward pass computes the gradients, and the backward pass scales them by the
+ * scalar dy. "none": the forward pass computes the losses only, and the backward pass submits the
+ * head again with dy as each row's upstream factor, so that the gradients are those of
+ * Σ_i dy_i·L_i whatever dy holds (one GPU pass, no readback of dy).
+ */
+function gpuLinear(
+  fn: string, engine: Engine, inputs: tf.Tensor[], save: tf.GradSaveFunc, t: Int32Array | readonly number[],
+  options: Omit<TfLinearCrossEntropyOptions, "bias">, [n, d, v]: [number, number, number],
+) {
+  const reduction = options.reduction ?? "mean";
+  /** Submit the head on `xs` (hidden, weight, bias?); with `dy`, each row's gradient scaled by it. */
+  const submit = (xs: readonly tf.Tensor[], grad: boolean, dy: tf.Tensor | null) => {
+    const refs: tf.Tensor[] = [];
+    const operand = (name: string, x: tf.Tensor, length: number) => {
+      const data = gpuData(fn, name, x);
+      if (data === null) return float32Data(fn, name, x); // on the CPU: no download; the engine uploads it
+      refs.push(data.tensorRef);
+      return { buffer: data.buffer, length };
+    };
+    try {
+      const [h, w, b] = xs.map((x, i) => operand(`${i === 2 ? "options." : ""}${LINEAR_INPUTS[i]!}`, x, x.size));
+      const up = dy === null ? null : operand("the upstream gradient", dy, n);
+      return engine.submitLinearCrossEntropy(h!, w!, t, { ...options, grad, ...(b !== undefined ? { bias: b } : {}), ...(up !== null ? { upstream: up } : {}) });
+    } finally {
+      for (const r of refs) r.dispose(); // our work is submitted: tfjs's later use of these buffers comes after it
+    }
+  };
+  /** The gradients as tensors on copies of the submission's buffers. */
+  const gradients = (sub: GpuLinearSubmission<TfGpuBuffer>, withBias: boolean): tf.Tensor[] => {
+    const out = [tf.tensor({ buffer: sub.gradHidden! }, [n, d], "float32"), tf.tensor({ buffer: sub.gradWeight! }, [v, d], "float32")];
+    if (withBias) out.push(tf.tensor({ buffer: sub.gradBias! }, [v], "float32"));
+    return out;
+  };
+  const withBias = inputs.length === 3;
+  if (reduction !== "none") {
+    const sub = submit(inputs, true, null);
+    save(gradients(sub, withBias));
+    return { value: rowsLoss(sub.rows, n, reduction, sub.denominator), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => saved.map((g) => tf.mul(dy, g)) };
+  }
+  const sub = submit(inputs, false, null);
+  save(inputs);
+  return {
+    value: rowsLoss(sub.rows, n, reduction, sub.denominator),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => gradients(submit(saved, true, dy), withBias),
+  };
 }
 
 /** Options of the distillation op: the core's, less those the op decides. */

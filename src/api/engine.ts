@@ -17,15 +17,19 @@
  * for them ("auto"), with the same results as the synchronous API.
  */
 import { backendFor, createExecutor, executorNames } from "../backends/registry.js";
-import type { CrossEntropyArgs, DistillationArgs, Executor, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDeviceLike, GpuSubmission, MemoryStats } from "../backends/types.js";
+import type {
+  CrossEntropyArgs, DistillationArgs, Executor, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDeviceLike, GpuLinearSubmission, GpuSubmission, MemoryStats,
+} from "../backends/types.js";
 import { crossEntropyOutput, crossEntropyShape, setLmOutputs } from "./crossEntropy.js";
 import { distillationOutput, distillationShape } from "./distillation.js";
 import { linearArgs, linearOutput, linearShape } from "./linearCrossEntropy.js";
 import type {
   BackendName, BiasInput, CrossEntropyOptions, CrossEntropyOutput, CrossEntropyOutputOf, DistillationOptions, DistillationOutput, EngineLogitsInput, EngineTargetInput, FloatOutput,
-  GpuBufferLike, GpuLogits, GradOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
+  GpuBufferLike, GpuLinearCrossEntropyOptions, GpuLogits, GpuOperand, GradOutput, LinearCrossEntropyOptions, LinearCrossEntropyOutput, LinearCrossEntropyOutputOf, LogitsInput, MatrixInput, Reduction, TargetInput,
 } from "./options.js";
-import { describe, needsGpuPath, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveGpuCrossEntropy, resolveLinear, type ResolvedGpuCrossEntropy } from "./resolve.js";
+import {
+  describe, needsGpuPath, resolveCrossEntropy, resolveDistillation, resolveEngineOptions, resolveGpuCrossEntropy, resolveGpuLinear, resolveLinear, type ResolvedGpuCrossEntropy,
+} from "./resolve.js";
 
 export interface EngineOptions {
   /**
@@ -92,6 +96,18 @@ export interface Engine {
     target: TargetInput,
     options?: LinearCrossEntropyOptions & { reduction?: R; grad?: G; bias?: B; accuracy?: A; argmax?: M; entropy?: E },
   ): Promise<LinearCrossEntropyOutputOf<FloatOutput<X>, R, G, B, A, M, E>>;
+  /**
+   * The fused LM head on GPU operands, submitted at once, nothing read back (webgpu engines;
+   * others throw): for synchronous frameworks (the TensorFlow.js adapter). hidden (N, D) and
+   * weight (V, D), and options.bias (V), are float32 GPU buffers or views (or Float32Arrays,
+   * uploaded); targets are host arrays. Returns the (N, 2) per-row loss and lse, the mean's
+   * denominator and, with `grad`, gradHidden, gradWeight and gradBias: GPU buffers of the
+   * engine's, rewritten by the next submission (copy them first). `options.upstream` (N), with
+   * reduction "none", scales each row's gradient (an autograd framework's upstream gradient).
+   * accuracy, argmax and entropy are refused (the GPU linear head does not compute them). It does
+   * not wait for the engine's queued calls; GPU errors reach the device's uncaptured-error handler.
+   */
+  submitLinearCrossEntropy<B extends GpuBufferLike>(hidden: GpuOperand<B>, weight: GpuOperand<B>, target: TargetInput, options?: GpuLinearCrossEntropyOptions<B>): GpuLinearSubmission<B>;
   /**
    * Distillation loss with the same options and results as `distillationLoss` (options.backend is
    * ignored). The gradient of engine-owned student logits is a new engine block (free it).
@@ -260,11 +276,26 @@ class ExecutorEngine implements Engine {
   submitCrossEntropy<B extends GpuBufferLike>(logits: GpuLogits<B>, target: TargetInput, options?: CrossEntropyOptions): GpuSubmission<B>;
   submitCrossEntropy(logits: GpuLogits, target: TargetInput, options?: CrossEntropyOptions): GpuSubmission {
     const fn = "engine.submitCrossEntropy";
-    const submit = this.executor.crossEntropyGpuSync?.bind(this.executor);
-    if (submit === undefined) throw new TypeError(`${fn}: this engine runs on ${this.backend}; expected an engine on the webgpu backend (createEngine({ backend: "webgpu" }))`);
+    const submit = this.onWebGpu(fn, this.executor.crossEntropyGpuSync);
     const r = this.resolveGpu(fn, logits, target, options);
     if ("host" in r.logits) throw new TypeError(`${fn}: logits is a host array; expected a GPUBuffer or a view of one`);
-    return submit({ ...r, gradOut: null });
+    return submit.call(this.executor, { ...r, gradOut: null });
+  }
+
+  submitLinearCrossEntropy<B extends GpuBufferLike>(hidden: GpuOperand<B>, weight: GpuOperand<B>, target: TargetInput, options?: GpuLinearCrossEntropyOptions<B>): GpuLinearSubmission<B>;
+  submitLinearCrossEntropy(hidden: GpuOperand, weight: GpuOperand, target: TargetInput, options?: GpuLinearCrossEntropyOptions): GpuLinearSubmission {
+    const fn = "engine.submitLinearCrossEntropy";
+    const submit = this.onWebGpu(fn, this.executor.linearCrossEntropyGpuSync);
+    const r = resolveGpuLinear(fn, hidden, weight, target, options);
+    const why = this.executor.supports({ kernel: "linearCrossEntropy", dtype: "float32", n: r.n, v: r.v, d: r.d, grad: r.grad });
+    if (why !== true) throw new RangeError(`${fn}: a GPU submission runs only on the GPU, which cannot run this call: ${why}`);
+    return submit.call(this.executor, r);
+  }
+
+  /** A webgpu executor's method, or a one-line refusal on other backends. */
+  private onWebGpu<F>(fn: string, method: F | undefined): F {
+    if (method === undefined) throw new TypeError(`${fn}: this engine runs on ${this.backend}; expected an engine on the webgpu backend (createEngine({ backend: "webgpu" }))`);
+    return method;
   }
 
   /** A call on GPU or 16-bit logits, validated, and refused when the GPU kernel cannot run it (such inputs never fall back to the CPU). */

@@ -210,6 +210,25 @@ export interface LinearCrossEntropyOptions extends Pick<CrossEntropyOptions, "te
   backend?: BackendName;
 }
 
+/** A float32 operand of a webgpu engine's submission: a GPU buffer or a view of one (float32), or host values, uploaded by the call. */
+export type GpuOperand<B extends GpuBufferLike = GpuBufferLike> = B | GpuBufferView<B> | Float32Array;
+
+/**
+ * Options of a webgpu engine's submitLinearCrossEntropy: linearCrossEntropy's, with the bias and
+ * the upstream gradient as GPU operands, and without the LM outputs (the GPU linear head does not
+ * compute accuracy, argmax or entropy).
+ */
+export interface GpuLinearCrossEntropyOptions<B extends GpuBufferLike = GpuBufferLike> extends Omit<LinearCrossEntropyOptions, "bias" | "accuracy" | "argmax" | "entropy"> {
+  /** (V) the LM head's bias. Default none. */
+  bias?: GpuOperand<B>;
+  /**
+   * (N) with reduction "none" and `grad`: the gradient of an outer loss with respect to each
+   * per-token loss (an autograd framework's upstream gradient); the gradients are then those of
+   * Σ_i upstream_i·L_i instead of Σ_i L_i. Default: all ones.
+   */
+  upstream?: GpuOperand<B>;
+}
+
 /** The result of linearCrossEntropy; `F` is the element type of `hidden`, `R` the reduction. */
 export interface LinearCrossEntropyOutput<F extends FloatArray = FloatArray, R extends Reduction = Reduction> extends LmOutputFields<F, R> {
   /** A number for "mean" and "sum"; the N per-token losses for "none". */

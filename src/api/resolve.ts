@@ -7,7 +7,9 @@
  * the caller's arrays.
  */
 import { lmOnly } from "../backends/common.js";
-import type { CrossEntropyArgs, DistillationSpec, FloatArray, GpuBufferLike, GpuDeviceLike, GpuDtype, GpuInput, HostHalf, LossSpec, MergedStats, SliceStats, VocabSlice } from "../backends/types.js";
+import type {
+  CrossEntropyArgs, DistillationSpec, FloatArray, GpuBufferLike, GpuDeviceLike, GpuDtype, GpuInput, GpuLinearArgs, HostHalf, LossSpec, MergedStats, SliceStats, VocabSlice,
+} from "../backends/types.js";
 import {
   describe,
   distillationReduction,
@@ -129,7 +131,9 @@ function flattenFloats(fn: string, name: string, x: unknown, v: number | undefin
 /** GPU buffers and 16-bit floats are taken by a webgpu engine's crossEntropy only: refuse them elsewhere, with one line. */
 function refuseGpu(fn: string, name: string, x: unknown): void {
   if (isGpuLogits(x)) {
-    throw new TypeError(`${fn}: ${name} is a GPU buffer; only engine.crossEntropy on an engine on the webgpu backend takes GPU buffers (createEngine({ backend: "webgpu" })); expected a Float32Array, a Float64Array, a number[] or a number[][] here`);
+    throw new TypeError(
+      `${fn}: ${name} is a GPU buffer; only an engine on the webgpu backend takes GPU buffers (createEngine({ backend: "webgpu" }): crossEntropy, submitCrossEntropy, submitLinearCrossEntropy); expected a Float32Array, a Float64Array, a number[] or a number[][] here`,
+    );
   }
   if (isHalfArray(x)) {
     throw new TypeError(`${fn}: ${name} is a ${x.constructor.name} of 16-bit floats; only engine.crossEntropy on an engine on the webgpu backend takes them (createEngine({ backend: "webgpu" })); expected a Float32Array here (widen them)`);
@@ -447,58 +451,15 @@ function flatMatrix(fn: string, name: string, x: unknown): { data: FloatArray; r
  */
 export function resolveLinear(fn: string, hiddenIn: MatrixInput, weightIn: MatrixInput, targetIn: TargetInput, options: unknown): ResolvedLinear {
   const o = new Options(fn, "linearCrossEntropy", options);
-  const classes = o.get("classes");
-
-  let n: number | undefined;
-  const isProbs = targetIn !== null && typeof targetIn === "object" && !Array.isArray(targetIn) && !ArrayBuffer.isView(targetIn);
-  if (!isProbs) {
-    if (!(targetIn instanceof Int32Array) && !(targetIn instanceof Uint32Array) && !Array.isArray(targetIn)) {
-      throw new TypeError(`${fn}: target is ${describe(targetIn)}; expected an Int32Array, Uint32Array or number[] of length N, or { probs }`);
-    }
-    n = targetIn.length;
-    if (n === 0) throw new RangeError(`${fn}: target is empty; expected N >= 1 tokens`);
-  } else if ("probs" in targetIn && isRows(targetIn.probs)) {
-    n = targetIn.probs.length;
-  }
-
+  let n = linearRows(fn, targetIn);
   const h = flatMatrix(fn, "hidden", hiddenIn);
   const w = flatMatrix(fn, "weight", weightIn);
-  if (h.data.length === 0) throw new RangeError(`${fn}: hidden is empty; expected N×D values`);
-  if (w.data.length === 0) throw new RangeError(`${fn}: weight is empty; expected V×D values`);
   if (h.rows !== undefined && n !== undefined && h.rows !== n) {
     throw new RangeError(`${fn}: hidden has ${h.rows} rows; expected N = ${n} (the target's length)`);
   }
   n ??= h.rows;
-
-  // D: from rows when given, else from N, else from V = options.classes.
-  let d: number;
-  if (h.width !== undefined) d = h.width;
-  else if (w.width !== undefined) d = w.width;
-  else if (n !== undefined) {
-    if (h.data.length % n !== 0) {
-      throw new RangeError(`${fn}: hidden has length ${h.data.length}, which is not a multiple of N = ${n} (the target's length); expected N×D`);
-    }
-    d = h.data.length / n;
-  } else if (classes !== undefined) {
-    if (w.data.length % classes !== 0) {
-      throw new RangeError(`${fn}: weight has length ${w.data.length}, which is not a multiple of options.classes = ${classes}; expected V×D`);
-    }
-    d = w.data.length / classes;
-  } else {
-    throw new TypeError(`${fn}: options.classes is required with flat probability targets and flat hidden and weight; expected the number of classes V`);
-  }
-  if (d < 1) throw new RangeError(`${fn}: hidden rows have length 0; expected D >= 1`);
-  if (w.width !== undefined && w.width !== d) throw new RangeError(`${fn}: weight rows have length ${w.width}; expected D = ${d} (hidden's row length)`);
-  if (h.data.length % d !== 0) {
-    throw new RangeError(`${fn}: hidden has length ${h.data.length}, which is not a multiple of D = ${d} (weight's row length); expected N×D`);
-  }
-  if (n !== undefined && h.data.length !== n * d) throw new RangeError(`${fn}: hidden has length ${h.data.length}; expected N×D = ${n}×${d} = ${n * d}`);
-  n = h.data.length / d;
-  if (w.data.length % d !== 0) {
-    throw new RangeError(`${fn}: weight has length ${w.data.length}, which is not a multiple of D = ${d} (hidden's row length); expected V×D`);
-  }
-  const v = w.data.length / d;
-  if (classes !== undefined && classes !== v) throw new RangeError(`${fn}: weight has ${v} rows of D = ${d}; expected options.classes = ${classes} rows`);
+  const dims = linearDims(fn, h.data.length, w.data.length, n, h.width, w.width, o.get("classes"));
+  const { d, v } = dims;
 
   const spec = resolveSpec(o, v, "classWeight");
   const f32 = h.data instanceof Float32Array;
@@ -506,16 +467,113 @@ export function resolveLinear(fn: string, hiddenIn: MatrixInput, weightIn: Matri
   const biasIn = o.raw("bias");
   const bias = biasIn === undefined ? null : asHidden(vectorOption(fn, "bias", biasIn, v, false));
   const weight = w.data instanceof Float32Array === f32 ? w.data : asHidden(w.data);
+  const chunkRows = linearChunkRows(fn, o, dims.n, v, f32 ? 4 : 8);
+  const t = resolveTarget(fn, targetIn, dims.n, v, o.get("ignoreIndex"));
+  checkAccuracyTarget(fn, spec, t.probs);
+  return { hidden: h.data, weight, bias, n: dims.n, d, v, ...t, spec, chunkRows, gradFilter: o.get("gradFilter"), grad: o.get("grad"), backend: o.get("backend") };
+}
 
+/** N as a linear head's target gives it: the length of class indices, the rows of { probs } given as rows, else undefined. */
+function linearRows(fn: string, targetIn: unknown): number | undefined {
+  const isProbs = targetIn !== null && typeof targetIn === "object" && !Array.isArray(targetIn) && !ArrayBuffer.isView(targetIn);
+  if (isProbs) {
+    const probs: unknown = Reflect.get(targetIn, "probs");
+    return Array.isArray(probs) && isRows(probs) ? probs.length : undefined;
+  }
+  if (!(targetIn instanceof Int32Array) && !(targetIn instanceof Uint32Array) && !Array.isArray(targetIn)) {
+    throw new TypeError(`${fn}: target is ${describe(targetIn)}; expected an Int32Array, Uint32Array or number[] of length N, or { probs }`);
+  }
+  if (targetIn.length === 0) throw new RangeError(`${fn}: target is empty; expected N >= 1 tokens`);
+  return targetIn.length;
+}
+
+/**
+ * (N, D, V) of a linear head from the lengths of hidden (N×D) and weight (V×D): D from the row
+ * widths (`hWidth`, `wWidth`: rows given) when known, else from N, else from V = options.classes;
+ * checked against each other.
+ */
+function linearDims(
+  fn: string, hLen: number, wLen: number, n: number | undefined, hWidth: number | undefined, wWidth: number | undefined, classes: number | undefined,
+): { n: number; d: number; v: number } {
+  const width = hWidth ?? wWidth;
+  if (hLen === 0) throw new RangeError(`${fn}: hidden is empty; expected N×D values`);
+  if (wLen === 0) throw new RangeError(`${fn}: weight is empty; expected V×D values`);
+  let d: number;
+  if (width !== undefined) d = width;
+  else if (n !== undefined) {
+    if (hLen % n !== 0) throw new RangeError(`${fn}: hidden has length ${hLen}, which is not a multiple of N = ${n} (the target's length); expected N×D`);
+    d = hLen / n;
+  } else if (classes !== undefined) {
+    if (wLen % classes !== 0) throw new RangeError(`${fn}: weight has length ${wLen}, which is not a multiple of options.classes = ${classes}; expected V×D`);
+    d = wLen / classes;
+  } else {
+    throw new TypeError(`${fn}: options.classes is required with flat probability targets and flat hidden and weight; expected the number of classes V`);
+  }
+  if (d < 1) throw new RangeError(`${fn}: hidden rows have length 0; expected D >= 1`);
+  if (wWidth !== undefined && wWidth !== d) throw new RangeError(`${fn}: weight rows have length ${wWidth}; expected D = ${d} (hidden's row length)`);
+  if (hLen % d !== 0) throw new RangeError(`${fn}: hidden has length ${hLen}, which is not a multiple of D = ${d} (weight's row length); expected N×D`);
+  if (n !== undefined && hLen !== n * d) throw new RangeError(`${fn}: hidden has length ${hLen}; expected N×D = ${n}×${d} = ${n * d}`);
+  if (wLen % d !== 0) throw new RangeError(`${fn}: weight has length ${wLen}, which is not a multiple of D = ${d} (hidden's row length); expected V×D`);
+  const v = wLen / d;
+  if (classes !== undefined && classes !== v) throw new RangeError(`${fn}: weight has ${v} rows of D = ${d}; expected options.classes = ${classes} rows`);
+  return { n: hLen / d, d, v };
+}
+
+/** Rows of logits per chunk: options.chunkSize, or what options.memoryBudget holds of V elements of `bytes` bytes (at least 1, at most N). */
+function linearChunkRows(fn: string, o: Options, n: number, v: number, bytes: number): number {
   if (o.has("chunkSize") && o.has("memoryBudget")) {
     throw new TypeError(`${fn}: options.chunkSize and options.memoryBudget are both given; expected at most one of them`);
   }
   const chunkSize = o.get("chunkSize");
-  const chunkRows = chunkSize !== undefined ? Math.min(chunkSize, n) : Math.max(1, Math.min(n, Math.floor(o.get("memoryBudget") / (v * (f32 ? 4 : 8)))));
+  return chunkSize !== undefined ? Math.min(chunkSize, n) : Math.max(1, Math.min(n, Math.floor(o.get("memoryBudget") / (v * bytes))));
+}
 
+/** A float32 operand of a GPU submission: host values as they are, or a GPU buffer or view, checked. */
+function gpuOperand(fn: string, name: string, x: unknown): Float32Array | GpuInput {
+  if (x instanceof Float32Array) return x;
+  if (!isGpuLogits(x)) throw new TypeError(`${fn}: ${name} is ${describe(x)}; expected a GPUBuffer, a view { buffer, offset?, length? } of one, or a Float32Array`);
+  const g = gpuInput(fn, name, x, undefined);
+  if (g.dtype !== "float32") throw new TypeError(`${fn}: ${name}.dtype is "${g.dtype}"; expected "float32" (the GPU linear head reads float32)`);
+  return g;
+}
+
+const LM_OUTPUTS = ["accuracy", "argmax", "entropy"] as const;
+
+/**
+ * Validate a synchronous linear head submission (a webgpu engine's submitLinearCrossEntropy):
+ * hidden, weight, options.bias and options.upstream are float32 GPU buffers or views (or host
+ * Float32Arrays, uploaded), their contents not read; the rest as linearCrossEntropy. The LM
+ * outputs, which the GPU linear head does not compute, are refused.
+ */
+export function resolveGpuLinear(fn: string, hiddenIn: unknown, weightIn: unknown, targetIn: TargetInput, options: unknown): GpuLinearArgs {
+  // bias and upstream are GPU operands here, checked below; the option table checks the rest.
+  let rest = options;
+  let biasIn: unknown;
+  let upIn: unknown;
+  if (typeof options === "object" && options !== null && !Array.isArray(options) && !ArrayBuffer.isView(options)) {
+    ({ bias: biasIn, upstream: upIn, ...rest } = options as Record<string, unknown>);
+  }
+  const o = new Options(fn, "linearCrossEntropy", rest);
+  const hidden = gpuOperand(fn, "hidden", hiddenIn);
+  const weight = gpuOperand(fn, "weight", weightIn);
+  const { n, d, v } = linearDims(fn, hidden.length, weight.length, linearRows(fn, targetIn), undefined, undefined, o.get("classes"));
+  const spec = resolveSpec(o, v, "classWeight");
+  const asked = LM_OUTPUTS.filter((k) => o.get(k));
+  if (asked.length > 0) {
+    throw new TypeError(`${fn}: options.${asked.join(", options.")} ${asked.length > 1 ? "are" : "is"} not computed by the GPU linear head; expected none of ${LM_OUTPUTS.join(", ")} with a GPU submission`);
+  }
+  const bias = biasIn === undefined ? null : gpuOperand(fn, "options.bias", biasIn);
+  if (bias !== null && bias.length !== v) throw new RangeError(`${fn}: options.bias has ${bias.length} values; expected V = ${v} (one per row of weight)`);
+  const grad = o.get("grad");
+  const upstream = upIn === undefined ? null : gpuOperand(fn, "options.upstream", upIn);
+  if (upstream !== null) {
+    if (spec.reduction !== "none" || !grad) {
+      throw new TypeError(`${fn}: options.upstream is given with reduction "${spec.reduction}"${grad ? "" : " and no grad"}; expected reduction "none" and grad: true (it scales each per-token loss's gradient)`);
+    }
+    if (upstream.length !== n) throw new RangeError(`${fn}: options.upstream has ${upstream.length} values; expected N = ${n} (one per row of hidden)`);
+  }
   const t = resolveTarget(fn, targetIn, n, v, o.get("ignoreIndex"));
-  checkAccuracyTarget(fn, spec, t.probs);
-  return { hidden: h.data, weight, bias, n, d, v, ...t, spec, chunkRows, gradFilter: o.get("gradFilter"), grad: o.get("grad"), backend: o.get("backend") };
+  return { hidden, weight, bias, upstream, n, d, v, ...t, spec, chunkRows: linearChunkRows(fn, o, n, v, 4), grad };
 }
 
 /** options.classes of a slice call: required (the full vocabulary V). */

@@ -251,6 +251,8 @@ export interface Executor {
   crossEntropyGpu?(args: GpuCrossEntropyArgs): Promise<GpuCrossEntropyResult>;
   /** GPU logits, submitted at once, nothing read back (the webgpu executor only): the per-row values stay on the GPU. */
   crossEntropyGpuSync?(args: GpuCrossEntropyArgs): GpuSubmission;
+  /** The fused linear head submitted at once, its results left on the GPU (the webgpu executor only). */
+  linearCrossEntropyGpuSync?(args: GpuLinearArgs): GpuLinearSubmission;
   /** Absent where the executor has no distillation kernel (the engine then runs it on a CPU backend). */
   distillation?(args: DistillationArgs): Promise<DistillationResult>;
   memoryStats(): MemoryStats;
@@ -328,6 +330,38 @@ export interface GpuSubmission<B extends GpuBufferLike = GpuBufferLike> {
   readonly rows: B;
   readonly denominator: number;
   readonly grad: B | null;
+}
+
+/**
+ * A fused linear head call submitted at once on the GPU (the webgpu executor's
+ * `linearCrossEntropyGpuSync`). As LinearCrossEntropyArgs, except:
+ * - `hidden`, `weight`, `bias` are float32 GpuInputs (n·d, v·d and v elements) or Float32Arrays
+ *   (uploaded by the call);
+ * - `upstream`: (N) float32 factors of each row's gradient (reduction "none": the gradients are
+ *   those of Σ_i upstream_i·L_i), a GpuInput or a Float32Array; or null;
+ * - no gradient outputs: `grad` says whether the gradients are computed; they stay on the GPU.
+ */
+export interface GpuLinearArgs extends Pick<LinearCrossEntropyArgs, "n" | "d" | "v" | "target" | "probs" | "spec" | "chunkRows"> {
+  readonly hidden: Float32Array | GpuInput;
+  readonly weight: Float32Array | GpuInput;
+  readonly bias: Float32Array | GpuInput | null;
+  readonly upstream: Float32Array | GpuInput | null;
+  readonly grad: boolean;
+}
+
+/**
+ * What a synchronous linear head submission leaves on the GPU (webgpu), every buffer float32 and
+ * rewritten by the next submission (copy them first, as `tf.tensor({ buffer })` does): `rows`
+ * (N, 2) each row's loss and lse (the buffer may be larger); the mean's denominator; with a
+ * gradient, gradHidden (N, D), gradWeight (V, D) and, with a bias, gradBias (V), each a buffer of
+ * exactly its size; else null.
+ */
+export interface GpuLinearSubmission<B extends GpuBufferLike = GpuBufferLike> {
+  readonly rows: B;
+  readonly denominator: number;
+  readonly gradHidden: B | null;
+  readonly gradWeight: B | null;
+  readonly gradBias: B | null;
 }
 
 /** What `crossEntropyGpu` returns: the per-row values on the host, and the gradient's GPU buffer ("new": the caller owns it; "inplace": the logits' own). */

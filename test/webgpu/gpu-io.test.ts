@@ -14,38 +14,12 @@ import type { WebGpuExecutor } from "../../src/backends/webgpu/index.js";
 import { assertClose } from "../helpers/close.js";
 import { genProbs, genTargets, genValues } from "../helpers/gen.js";
 import { bf16Bits, f16Bits, fromBf16, fromF16, fromHalf, toHalf, type Half } from "../helpers/half.js";
-import { openExecutor } from "./setup.js";
+import { openExecutor, readBack, upload } from "./setup.js";
 
 const F32 = { value: { atol: 2e-6, rtol: 2e-6 }, grad: { atol: 1e-6, rtol: 1e-4 } };
 const STORAGE = 0x80;
 const COPY_SRC = 0x4;
 const COPY_DST = 0x8;
-const MAP_READ = 0x1;
-
-/** A buffer holding `data`'s bytes at byte `offset` (the rest: `fill` bytes). */
-export function upload(device: GPUDevice, data: ArrayBufferView, offset = 0, extra = 0, usage = STORAGE | COPY_SRC | COPY_DST): GPUBuffer {
-  const size = Math.ceil((offset + data.byteLength + extra) / 4) * 4;
-  const buf = device.createBuffer({ size, usage, mappedAtCreation: true });
-  const bytes = new Uint8Array(buf.getMappedRange());
-  bytes.fill(0xab);
-  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
-  buf.unmap();
-  return buf;
-}
-
-/** `bytes` bytes of `buf` from `offset`, read back (test only). */
-export async function readBack(device: GPUDevice, buf: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
-  const size = Math.ceil(bytes / 4) * 4;
-  const read = device.createBuffer({ size, usage: MAP_READ | COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buf, offset, read, 0, size);
-  device.queue.submit([enc.finish()]);
-  await read.mapAsync(MAP_READ);
-  const out = read.getMappedRange().slice(0, bytes);
-  read.unmap();
-  read.destroy();
-  return out;
-}
 
 const ex = await openExecutor();
 if (typeof ex === "string") {
@@ -328,13 +302,13 @@ if (typeof ex === "string") {
     // GPU probabilities need GPU logits
     await assert.rejects(engine.crossEntropy(x, { probs: buf }, { classes: v }), /target\.probs is a GPU buffer with logits a Float32Array/);
     // the synchronous API and other engines refuse GPU buffers
-    assert.throws(() => Reflect.apply(crossEntropy, undefined, [buf, t, { classes: v }]), /^TypeError: crossEntropy: logits is a GPU buffer; only engine\.crossEntropy on an engine on the webgpu backend takes GPU buffers/);
+    assert.throws(() => Reflect.apply(crossEntropy, undefined, [buf, t, { classes: v }]), /^TypeError: crossEntropy: logits is a GPU buffer; only an engine on the webgpu backend takes GPU buffers/);
     const js = await createEngine({ backend: "js" });
-    await assert.rejects(js.crossEntropy(buf, t, { classes: v }), /engine\.crossEntropy: logits is a GPU buffer; only engine\.crossEntropy on an engine on the webgpu backend/);
+    await assert.rejects(js.crossEntropy(buf, t, { classes: v }), /engine\.crossEntropy: logits is a GPU buffer; only an engine on the webgpu backend takes GPU buffers/);
     js.dispose();
     // the webgpu engine's other calls take host arrays only
-    await assert.rejects(Reflect.apply(engine.distillationLoss, engine, [buf, x, { classes: v }]), /engine\.distillationLoss: studentLogits is a GPU buffer; only engine\.crossEntropy/);
-    await assert.rejects(Reflect.apply(engine.linearCrossEntropy, engine, [buf, x, t]), /engine\.linearCrossEntropy: hidden is a GPU buffer; only engine\.crossEntropy/);
+    await assert.rejects(Reflect.apply(engine.distillationLoss, engine, [buf, x, { classes: v }]), /engine\.distillationLoss: studentLogits is a GPU buffer; only an engine on the webgpu backend takes GPU buffers \(createEngine\(\{ backend: "webgpu" \}\): crossEntropy, submitCrossEntropy, submitLinearCrossEntropy\)/);
+    await assert.rejects(Reflect.apply(engine.linearCrossEntropy, engine, [buf, x, t]), /engine\.linearCrossEntropy: hidden is a GPU buffer; only an engine on the webgpu backend takes GPU buffers \(createEngine\(\{ backend: "webgpu" \}\): crossEntropy, submitCrossEntropy, submitLinearCrossEntropy\)/);
     buf.destroy();
     noStorage.destroy();
   });

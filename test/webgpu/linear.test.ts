@@ -4,18 +4,21 @@
  * the materialised float64 oracle, run on the executor itself; shapes whose D and V are
  * multiples of 4 (the vec4 variants) or only D is, across 64-wide tiles and chunk boundaries;
  * the weight in vocabulary blocks under a small binding limit; bitwise repeatability; the
- * engine's routing (float32 on the GPU, float64 and the argmax/entropy outputs on the CPU).
+ * engine's routing (float32 on the GPU, float64 and the argmax/entropy outputs on the CPU). The
+ * synchronous submission on GPU operands (engine.submitLinearCrossEntropy): the typed-array
+ * path's bits at aligned and unaligned offsets with the weight's blocks bound at offsets, the
+ * upstream factors of reduction "none", and every refusal's message.
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { linearArgs, linearOutput, linearShape } from "../../src/api/linearCrossEntropy.js";
-import { resolveLinear } from "../../src/api/resolve.js";
+import { resolveGpuLinear, resolveLinear } from "../../src/api/resolve.js";
 import { planLinear, type WebGpuExecutor } from "../../src/backends/webgpu/index.js";
 import { createEngine, linearCrossEntropy, type LinearCrossEntropyOptions, type LinearCrossEntropyOutput } from "../../src/index.js";
 import { linearTolerance } from "../conformance/matrix.js";
 import { linearCases } from "../linear/cases.js";
 import { assertClose, type LinearCase, materialise, randomArray, rng } from "../linear/oracle.js";
-import { openExecutor } from "./setup.js";
+import { openExecutor, readBack, upload } from "./setup.js";
 
 /** linearCrossEntropy through the public option handling, run on the executor itself (no CPU fallback). */
 async function runOn(ex: WebGpuExecutor, c: LinearCase, options: LinearCrossEntropyOptions): Promise<LinearCrossEntropyOutput> {
@@ -71,6 +74,16 @@ test("planLinear: chunk rows and weight blocks under the binding and dispatch li
 });
 
 const ex = await openExecutor();
+const shapes = [
+  richCase(1, 37, 20, 136, { chunkSize: 8 }), // D and V multiples of 4: every operand vec4; 3 column tiles
+  richCase(2, 66, 68, 101, { chunkSize: 66 }), // D a multiple of 4 above 64, V odd (GPT-2-like); 2 row tiles
+  richCase(3, 9, 12, 1001, { chunkSize: 4, reduction: "none", temperature: 1 }), // gradHidden split in 3 slices of the vocabulary
+  { ...richCase(4, 11, 16, 1000, { chunkSize: 3 }), name: "probs" }, // split, every operand vec4
+];
+const p = shapes[3]!;
+const pr = rng(9);
+p.target = { probs: Array.from({ length: p.n }, () => Array.from({ length: p.v }, () => pr())).map((row) => row.map((x) => x / row.reduce((s, y) => s + y, 0))) };
+
 // Bindings of at most 4 KiB or 8 KiB: the weight in several vocabulary blocks, chunks cut short.
 const small = typeof ex === "string" ? ex : await openExecutor({ device: ex.device, maxBindingBytes: 4096 });
 const mid = typeof ex === "string" ? ex : await openExecutor({ device: ex.device, maxBindingBytes: 8192 });
@@ -88,16 +101,6 @@ if (typeof ex === "string" || typeof small === "string" || typeof mid === "strin
     }
     assert.ok(checked >= 90, `${checked} cases`);
   });
-
-  const shapes = [
-    richCase(1, 37, 20, 136, { chunkSize: 8 }), // D and V multiples of 4: every operand vec4; 3 column tiles
-    richCase(2, 66, 68, 101, { chunkSize: 66 }), // D a multiple of 4 above 64, V odd (GPT-2-like); 2 row tiles
-    richCase(3, 9, 12, 1001, { chunkSize: 4, reduction: "none", temperature: 1 }), // gradHidden split in 3 slices of the vocabulary
-    { ...richCase(4, 11, 16, 1000, { chunkSize: 3 }), name: "probs" }, // split, every operand vec4
-  ];
-  const p = shapes[3]!;
-  const pr = rng(9);
-  p.target = { probs: Array.from({ length: p.n }, () => Array.from({ length: p.v }, () => pr())).map((row) => row.map((x) => x / row.reduce((s, y) => s + y, 0))) };
 
   test("vec4 and mixed variants, 64-wide tiles, chunk boundaries, probability targets", async () => {
     for (const c of shapes) {
@@ -172,5 +175,109 @@ if (typeof ex === "string" || typeof small === "string" || typeof mid === "strin
     const out = await engine.linearCrossEntropy(c.hidden, c.weight, c.target, lm);
     assert.ok(out.argmax instanceof Int32Array && typeof out.entropy === "number");
     assert.deepEqual(uncaptured(out, 4), linearCrossEntropy(c.hidden, c.weight, c.target, lm), "LM outputs on the CPU");
+  });
+}
+
+if (typeof ex !== "string" && typeof small !== "string") {
+  const F16_VIEW = { dtype: "float16" } as const;
+
+  /**
+   * The case's float32 operands each in its own GPU buffer at byte `offset` (the bytes around it
+   * filled), submitted at once on `on` (options.bias and `upstream` on the GPU too), and the
+   * submission's buffers read back.
+   */
+  async function submitOn(on: WebGpuExecutor, c: LinearCase, options: LinearCrossEntropyOptions, offset: number, upstream?: Float32Array) {
+    const dev = on.device;
+    const view = (x: ArrayLike<number>) => {
+      const data = Float32Array.from(x);
+      return { buffer: upload(dev, data, offset, 12), offset, length: data.length };
+    };
+    const { bias, ...rest } = options;
+    const gpuOptions = { ...rest, ...(bias !== undefined ? { bias: view(bias) } : {}), ...(upstream !== undefined ? { upstream: view(upstream) } : {}) };
+    const sub = on.linearCrossEntropyGpuSync(resolveGpuLinear("test", view(c.hidden as Float32Array), view(c.weight as Float32Array), c.target, gpuOptions));
+    const read = async (b: GPUBuffer | null, len: number) => (b === null ? null : new Float32Array(await readBack(dev, b, 0, len * 4)));
+    const rows = (await read(sub.rows as GPUBuffer, 2 * c.n))!;
+    return {
+      loss: rows.filter((_, i) => i % 2 === 0),
+      lse: rows.filter((_, i) => i % 2 === 1),
+      denominator: sub.denominator,
+      gradHidden: await read(sub.gradHidden as GPUBuffer | null, c.n * c.d),
+      gradWeight: await read(sub.gradWeight as GPUBuffer | null, c.v * c.d),
+      gradBias: await read(sub.gradBias as GPUBuffer | null, c.v),
+    };
+  }
+
+  test("a submission on GPU operands gives the typed-array path's bits (aligned and unaligned offsets, weight blocks bound at offsets)", async () => {
+    for (const on of [ex, small]) {
+      for (const c of [shapes[0]!, shapes[1]!]) {
+        const opts = { ...c.options, reduction: "none" as const, grad: true };
+        const want = await runOn(on, c, opts);
+        for (const offset of [0, 256, 20]) {
+          const name: string = `${c.name} (${on === small ? "4 KiB bindings" : "whole"}, offset ${offset})`;
+          const got = await submitOn(on, c, opts, offset);
+          assert.deepEqual(got.lse, want.lse, `${name}: lse`);
+          assert.deepEqual(got.loss, want.loss, `${name}: per-row loss`);
+          assert.deepEqual(got.gradHidden, want.gradHidden, `${name}: gradHidden`);
+          assert.deepEqual(got.gradWeight, want.gradWeight, `${name}: gradWeight`);
+          assert.deepEqual(got.gradBias, want.gradBias, `${name}: gradBias`);
+        }
+      }
+      const c = shapes[0]!;
+      const mean = await submitOn(on, c, { ...c.options, grad: false }, 0);
+      assert.equal(mean.gradHidden, null, "no gradient asked");
+      const sum = mean.loss.reduce((a, b) => a + b, 0);
+      assertClose([sum / mean.denominator], [(await runOn(on, c, c.options)).loss as number], { atol: 1e-6, rtol: 1e-5 }, "the mean from the rows and the denominator");
+    }
+  });
+
+  test("upstream factors: each row's gradient scaled (0 and 1 select rows, 2 doubles every gradient bit for bit)", async () => {
+    const c = shapes[0]!;
+    const opts = { ...c.options, reduction: "none" as const, grad: true };
+    const keep = Float32Array.from({ length: c.n }, (_, i) => (i % 3 === 1 ? 0 : 1));
+    const target = (c.target as number[]).map((y, i) => (keep[i] === 0 ? -100 : y));
+    const selected = await submitOn(small, c, opts, 20, keep);
+    const want = await runOn(small, { ...c, target }, opts);
+    assert.deepEqual(selected.gradHidden, want.gradHidden, "0/1 factors: gradHidden of the selected rows");
+    assert.deepEqual(selected.gradWeight, want.gradWeight, "0/1 factors: gradWeight of the selected rows");
+    assert.deepEqual(selected.gradBias, want.gradBias, "0/1 factors: gradBias of the selected rows");
+    const doubled = await submitOn(ex, c, opts, 0, new Float32Array(c.n).fill(2));
+    const once = await runOn(ex, c, opts);
+    assert.deepEqual(doubled.gradWeight, Float32Array.from(once.gradWeight!, (x) => 2 * x), "factor 2: gradWeight doubled");
+    assert.deepEqual(doubled.gradHidden, Float32Array.from(once.gradHidden!, (x) => 2 * x), "factor 2: gradHidden doubled");
+    assert.deepEqual(doubled.loss, once.loss, "the losses are not scaled");
+  });
+
+  test("engine.submitLinearCrossEntropy refuses, with one line each, what it cannot run", async () => {
+    const engine = await createEngine({ backend: "webgpu", device: ex.device });
+    after(() => engine.dispose());
+    const dev = ex.device;
+    const [n, d, v] = [3, 4, 5];
+    const h = upload(dev, new Float32Array(n * d));
+    const w = upload(dev, new Float32Array(v * d));
+    const y = [0, 1, 2];
+    const refused = (f: () => unknown, re: RegExp) => assert.throws(f, (e: Error) => re.test(e.message) && !e.message.includes("\n"), String(re));
+    const noStorage = upload(dev, new Float32Array(n * d), 0, 0, 0x4 | 0x8);
+    refused(() => engine.submitLinearCrossEntropy(noStorage, w, y), /^engine\.submitLinearCrossEntropy: hidden's buffer has usage 0xc without GPUBufferUsage\.STORAGE/);
+    refused(() => engine.submitLinearCrossEntropy({ buffer: h, offset: 8, length: n * d }, w, y), /hidden holds 12 float32 values from byte 8, 56 bytes, past the buffer's size 48/);
+    refused(() => engine.submitLinearCrossEntropy(h, { buffer: w, ...F16_VIEW }, y), /weight\.dtype is "float16"; expected "float32"/);
+    refused(() => engine.submitLinearCrossEntropy(h, [1, 2] as unknown as Float32Array, y), /weight is .*; expected a GPUBuffer, a view/);
+    refused(() => engine.submitLinearCrossEntropy(h, w, [0, 1, 2, 3, 4]), /hidden has length 12, which is not a multiple of N = 5/);
+    refused(() => engine.submitLinearCrossEntropy(h, w, y, { argmax: true, entropy: true } as object), /options\.argmax, options\.entropy are not computed by the GPU linear head/);
+    refused(() => engine.submitLinearCrossEntropy(h, w, y, { bias: upload(dev, new Float32Array(4)) }), /options\.bias has 4 values; expected V = 5/);
+    const up = upload(dev, new Float32Array(n));
+    refused(() => engine.submitLinearCrossEntropy(h, w, y, { upstream: up, grad: true }), /options\.upstream is given with reduction "mean"; expected reduction "none" and grad: true/);
+    refused(() => engine.submitLinearCrossEntropy(h, w, y, { upstream: { buffer: up, length: 2 }, reduction: "none", grad: true }), /options\.upstream has 2 values; expected N = 3/);
+    refused(() => engine.submitLinearCrossEntropy(h, w, [0, 1, 7]), /target/);
+    const cpu = await createEngine({ backend: "js" });
+    refused(() => cpu.submitLinearCrossEntropy(h, w, y), /this engine runs on js; expected an engine on the webgpu backend/);
+    cpu.dispose();
+    // host Float32Arrays are uploaded: the same bits as GPU buffers of the same values
+    const hv = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i));
+    const wv = Float32Array.from({ length: v * d }, (_, i) => Math.cos(i));
+    const a = engine.submitLinearCrossEntropy(hv, wv, y, { grad: true });
+    const ga = new Float32Array(await readBack(dev, a.gradWeight as GPUBuffer, 0, v * d * 4));
+    assert.equal(a.gradWeight!.size, v * d * 4, "gradWeight's buffer has exactly its size");
+    const b = engine.submitLinearCrossEntropy(upload(dev, hv), upload(dev, wv), y, { grad: true });
+    assert.deepEqual(new Float32Array(await readBack(dev, b.gradWeight as GPUBuffer, 0, v * d * 4)), ga);
   });
 }

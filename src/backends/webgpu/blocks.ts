@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * Row blocks: a (N, V) array larger than one storage binding is processed a block of whole rows
  * at a time. A block's bytes must fit `maxStorageBufferBindingSize` (and `maxBufferSize`), its
@@ -46,4 +47,21 @@ export function planRowBlocks(n: number, rowBytes: number, limits: BlockLimits, 
     );
   }
   return { rowsPerBlock: rows, blocks: Math.ceil(n / rows) };
+}
+
+/** A binding of part of a buffer: the resource, and where the part starts in it, in elements. */
+export interface BoundAt {
+  readonly resource: GPUBufferBinding;
+  readonly base: number;
+}
+
+/**
+ * A binding of `bytes` bytes from byte `at` of `buffer`, bound at the largest offset at or below
+ * `at` that is a multiple of `alignment` (minStorageBufferOffsetAlignment); `base` is `at`'s
+ * distance from there in units of `unit` bytes, for the kernel's uniforms. The binding holds up
+ * to `alignment` − 4 bytes more than asked (callers plan their blocks with that slack).
+ */
+export function bindAt(alignment: number, buffer: GPUBuffer, at: number, bytes: number, unit: number): BoundAt {
+  const start = at - (at % alignment);
+  return { resource: { buffer, offset: start, size: Math.ceil((at + bytes) / 4) * 4 - start }, base: (at - start) / unit };
 }

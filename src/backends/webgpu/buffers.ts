@@ -11,11 +11,15 @@ export class BufferPool {
 
   constructor(private readonly device: GPUDevice) {}
 
-  /** A buffer for `role` of at least `bytes` bytes (rounded up to 16) with exactly `usage`. */
-  get(role: string, bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+  /**
+   * A buffer for `role` of at least `bytes` bytes (rounded up to 16) with exactly `usage`; with
+   * `exact`, of exactly `bytes` bytes (a multiple of 4: a result handed out whole, whose size
+   * its user takes for the data's, as TensorFlow.js's tensor from a GPU buffer does).
+   */
+  get(role: string, bytes: number, usage: GPUBufferUsageFlags, exact = false): GPUBuffer {
+    const size = exact ? bytes : Math.max(16, Math.ceil(bytes / 16) * 16);
     const have = this.buffers.get(role);
-    if (have !== undefined && have.size >= size && have.usage === usage) return have;
+    if (have !== undefined && (exact ? have.size === size : have.size >= size) && have.usage === usage) return have;
     have?.destroy();
     const buf = this.device.createBuffer({ label: `xent ${role}`, size, usage });
     this.buffers.set(role, buf);

@@ -4,7 +4,7 @@
  * dimension ld, one invocation per column summing its rows in order (the linear head's bias
  * gradient, chunk after chunk, and the sum of a split product's slices).
  */
-import type { PipelineCache } from "./shader.js";
+import type { KernelVariant } from "./shader.js";
 import { columnSum as SOURCE } from "./wgsl.gen.js";
 
 /** Bytes of the kernel's uniform block. */
@@ -12,9 +12,7 @@ export const COLUMN_SUM_PARAMS_BYTES = 16;
 /** Columns per workgroup. */
 export const COLUMN_SUM_WG = 256;
 
-export function columnSumPipeline(pipelines: PipelineCache): Promise<GPUComputePipeline> {
-  return pipelines.get("columnSum", SOURCE, []);
-}
+export const COLUMN_SUM_KERNEL: KernelVariant = { label: "columnSum", source: SOURCE, defines: [] };
 
 /** The uniform block, written into `out` at byte offset `at`. */
 export function writeColumnSumParams(out: ArrayBuffer, at: number, rows: number, cols: number, ld: number): void {

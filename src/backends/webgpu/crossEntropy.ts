@@ -19,10 +19,10 @@
  */
 import { classWeightSum, gradScale, meanDenominator, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, CrossEntropyResult, FloatArray, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuDtype, GpuInput, GpuSubmission, HostHalf, LossSpec } from "../types.js";
-import { planRowBlocks, type BlockLimits, type BlockPlan } from "./blocks.js";
+import { bindAt as bindAtAligned, planRowBlocks, type BlockLimits, type BlockPlan, type BoundAt } from "./blocks.js";
 import { USAGE, type BufferPool } from "./buffers.js";
 import { popErrorScopes, pushErrorScopes } from "./gpu.js";
-import type { PipelineCache } from "./shader.js";
+import type { KernelVariant, PipelineCache } from "./shader.js";
 import type { PassTimer } from "./timer.js";
 import { crossEntropy as SOURCE } from "./wgsl.gen.js";
 
@@ -97,8 +97,8 @@ const isGpuInput = (p: FloatArray | GpuInput | HostHalf | null): p is GpuInput =
  * The kernel's pipeline for float32 rows of V classes in a buffer of their own (the linear
  * head's chunks): one workgroup per row, the gradient written over the logits.
  */
-export function crossEntropyPipeline(ctx: Pick<GpuContext, "pipelines" | "subgroups">, v: number): Promise<GPUComputePipeline> {
-  return ctx.pipelines.get("crossEntropy", SOURCE, [v % 4 === 0 ? "VEC4" : "SCALAR", "F32", "GRAD_INPLACE", ...(ctx.subgroups ? ["SUBGROUPS"] : [])]);
+export function rowsKernel(ctx: Pick<GpuContext, "subgroups">, v: number): KernelVariant {
+  return { label: "crossEntropy", source: SOURCE, defines: [v % 4 === 0 ? "VEC4" : "SCALAR", "F32", "GRAD_INPLACE", ...(ctx.subgroups ? ["SUBGROUPS"] : [])] };
 }
 
 /** The loss options in the kernel's uniforms (Params in crossEntropy.wgsl); rowBase, the slices, the phase and the binding bases are set by the caller. */
@@ -312,11 +312,7 @@ function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bou
   // the async path's passes are timed (benchmarks); the synchronous one's are not
   const timer = role === "" ? ctx.timer : null;
 
-  /** A binding of `bytes` bytes from byte `at` of `buffer`, at the aligned offset below it, and `at`'s distance from there in units of `u` bytes. */
-  const bindAt = (buffer: GPUBuffer, at: number, bytes: number, u: number): { resource: GPUBufferBinding; base: number } => {
-    const start = at - (at % limits.offsetAlignment);
-    return { resource: { buffer, offset: start, size: words(at + bytes) - start }, base: (at - start) / u };
-  };
+  const bindAt = (buffer: GPUBuffer, at: number, bytes: number, u: number): BoundAt => bindAtAligned(limits.offsetAlignment, buffer, at, bytes, u);
 
   const encode = (b: number, pipeline: GPUComputePipeline): GPUCommandEncoder => {
     const r0 = b * plan.rowsPerBlock;
@@ -326,14 +322,14 @@ function bind(ctx: GpuContext, c: Call, l: Layout, role: string, d: number): Bou
     const enc = device.createCommandEncoder();
     if (scratch !== null && b === 0) enc.copyBufferToBuffer(scratch.caller, scratch.at, scratch.buffer, 0, scratch.bytes);
     // logits: uploaded into the pool's block, or bound where they lie
-    let xBind: { resource: GPUBufferBinding; base: number };
+    let xBind: BoundAt;
     if (src.kind === "host") {
       queue.writeBuffer(hostX!, 0, onArrayBuffer(padToWord(src.data.subarray(e0, e0 + count))));
       xBind = { resource: { buffer: hostX!, size: words(count * eb) }, base: 0 };
     } else {
       xBind = bindAt(src.input.buffer as GPUBuffer, src.input.offset + e0 * eb, count * eb, unit);
     }
-    let pBind: { resource: GPUBufferBinding; base: number };
+    let pBind: BoundAt;
     if (probs === null) pBind = { resource: { buffer: probsStub }, base: 0 };
     else if (gpuP === null) {
       const block = (probs as FloatArray).subarray(e0, e0 + count);

@@ -5,16 +5,20 @@
  *
  * Typed-array inputs are uploaded a block of rows at a time and results read back into the
  * caller's arrays (the gradient into `gradOut`, which may be the logits themselves for inplace).
- * GPU buffers (`crossEntropyGpu`) are read where they lie, and their gradient stays on the GPU.
+ * GPU buffers (`crossEntropyGpu`, and the synchronous submissions of crossEntropy and the linear
+ * head) are read where they lie, and their results stay on the GPU.
  * Float32 crossEntropy and linearCrossEntropy run here (`supports` says why for the rest; the
  * engine runs those calls on the CPU).
  */
-import type { CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuSubmission, LinearCrossEntropyArgs, LinearCrossEntropyResult, MemoryStats } from "../types.js";
+import type {
+  CallShape, CrossEntropyArgs, CrossEntropyResult, Executor, GpuCrossEntropyArgs, GpuCrossEntropyResult, GpuLinearArgs, GpuLinearSubmission, GpuSubmission, LinearCrossEntropyArgs,
+  LinearCrossEntropyResult, MemoryStats,
+} from "../types.js";
 import type { BlockLimits } from "./blocks.js";
 import { BufferPool } from "./buffers.js";
 import { crossEntropyGpu, crossEntropyGpuInput, crossEntropyGpuSync, type GpuContext } from "./crossEntropy.js";
 import { acquireDevice } from "./gpu.js";
-import { linearCrossEntropyGpu, planLinear } from "./linearCrossEntropy.js";
+import { linearCrossEntropyGpu, linearCrossEntropyGpuSync, planLinear } from "./linearCrossEntropy.js";
 import { pipelinesOf } from "./shader.js";
 import { PassTimer } from "./timer.js";
 
@@ -60,6 +64,7 @@ export interface WebGpuExecutor extends Executor {
   /** GPU milliseconds of the last call's kernels, with `timestamps` on a device that has timestamp queries; else null. */
   readonly lastKernelMs: number | null;
   crossEntropyGpuSync(args: GpuCrossEntropyArgs): GpuSubmission;
+  linearCrossEntropyGpuSync(args: GpuLinearArgs): GpuLinearSubmission;
 }
 
 /** Create a WebGPU executor on the given device, or on a new one (navigator.gpu, or `webgpu` in Node). */
@@ -222,6 +227,13 @@ class GpuExecutor implements WebGpuExecutor {
 
   linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
     return this.run("linearCrossEntropy", () => linearCrossEntropyGpu(this.ctx, args));
+  }
+
+  /** At once, not queued behind asynchronous calls (its pooled buffers are its own). */
+  linearCrossEntropyGpuSync(args: GpuLinearArgs): GpuLinearSubmission {
+    const why = this.unusable("linearCrossEntropy");
+    if (why !== null) throw why;
+    return linearCrossEntropyGpuSync(this.ctx, args);
   }
 
   dispose(): void {

@@ -6,7 +6,7 @@
  * is chosen by what changes the code: which operands are transposed, and which are read or
  * written as vec4.
  */
-import type { PipelineCache } from "./shader.js";
+import type { KernelVariant } from "./shader.js";
 import { matmul as SOURCE } from "./wgsl.gen.js";
 
 /** Bytes of the kernel's uniform block (Params in matmul.wgsl). */
@@ -55,8 +55,8 @@ export function matmulDefines(s: MatmulShape): string[] {
   return defs;
 }
 
-export function matmulPipeline(pipelines: PipelineCache, s: MatmulShape): Promise<GPUComputePipeline> {
-  return pipelines.get("matmul", SOURCE, matmulDefines(s));
+export function matmulKernel(s: MatmulShape): KernelVariant {
+  return { label: "matmul", source: SOURCE, defines: matmulDefines(s) };
 }
 
 /** The uniform block of a product, written into `out` at byte offset `at`. */

@@ -38,6 +38,13 @@ function preprocess(source: string, defines: ReadonlySet<string>): string {
   return out.join("\n");
 }
 
+/** A kernel variant: the WGSL source (by its label) and the `//#if` names it is compiled with. */
+export interface KernelVariant {
+  readonly label: string;
+  readonly source: string;
+  readonly defines: readonly string[];
+}
+
 /** The cache key of a kernel variant: its label and its defines, in any order. */
 const keyOf = (label: string, defines: readonly string[]): string => `${label}|${[...defines].sort().join(",")}`;
 
@@ -74,6 +81,11 @@ class PipelineCache {
     const p = this.device.createComputePipeline({ label: key, layout: "auto", compute: { module: this.device.createShaderModule({ label: key, code }), entryPoint: "main" } });
     this.ready.set(key, p);
     return p;
+  }
+
+  /** Compile these variants asynchronously (once each), so that `getSync` then finds them ready. */
+  async warm(variants: Iterable<KernelVariant>): Promise<void> {
+    await Promise.all(Array.from(variants, (k) => this.get(k.label, k.source, k.defines)));
   }
 
   private async compile(key: string, code: string): Promise<GPUComputePipeline> {
