@@ -35,7 +35,7 @@ async function rows(go: (s: Staged) => Promise<void> | void): Promise<{ loss: nu
     const s = stage(inst, { n: N, v: V, target, probs: null, spec: lossSpec({ reduction: "none" }) }, logits, grad, 4);
     await go(s);
     const r = collect(inst, s, lossSpec({ reduction: "none" }));
-    return { loss: Array.from(r.loss as Float64Array), lse: Array.from(r.lse), grad: Array.from(inst.f32(grad, N * V)) };
+    return { loss: typeof r.loss === "number" ? [r.loss] : Array.from(r.loss), lse: Array.from(r.lse), grad: Array.from(inst.f32(grad, N * V)) };
   } finally {
     inst.free(grad);
   }
