@@ -118,8 +118,8 @@ function causalMask(t: number): tf.Tensor {
   return m;
 }
 
-/** Logits (B·T, V) for input ids (B, T), T <= context. */
-export function forward(c: ModelConfig, params: Params, ids: Int32Array, batch: number, t: number): tf.Tensor2D {
+/** The final layer norm's output (B·T, D) for input ids (B, T), T <= context: what the LM head multiplies. */
+export function hiddenStates(c: ModelConfig, params: Params, ids: Int32Array, batch: number, t: number): tf.Tensor2D {
   return tf.tidy(() => {
     const d = c.width;
     const h = c.heads;
@@ -143,9 +143,20 @@ export function forward(c: ModelConfig, params: Params, ids: Int32Array, batch: 
       const out = tf.add(mm(hid as tf.Tensor2D, p(params, pre + "mlp.w2") as tf.Tensor2D), p(params, pre + "mlp.b2"));
       x = tf.add(x, tf.reshape(out, [batch, t, d]));
     }
-    const f = tf.reshape(layerNorm(x, p(params, "lnf.g"), p(params, "lnf.b")), [batch * t, d]);
-    const head = c.tied ? p(params, "wte") : p(params, "head");
-    return mm(f as tf.Tensor2D, tf.transpose(head) as tf.Tensor2D); // (B·T, D)·(D, V) = (B·T, V)
+    return tf.reshape(layerNorm(x, p(params, "lnf.g"), p(params, "lnf.b")), [batch * t, d]) as tf.Tensor2D;
+  });
+}
+
+/** The LM head's weight (V, D): the token embedding when tied, else its own matrix. */
+export function headWeight(c: ModelConfig, params: Params): tf.Variable {
+  return c.tied ? p(params, "wte") : p(params, "head");
+}
+
+/** Logits (B·T, V) for input ids (B, T), T <= context. */
+export function forward(c: ModelConfig, params: Params, ids: Int32Array, batch: number, t: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const f = hiddenStates(c, params, ids, batch, t);
+    return mm(f, tf.transpose(headWeight(c, params)) as tf.Tensor2D); // (B·T, D)·(D, V) = (B·T, V)
   });
 }
 
