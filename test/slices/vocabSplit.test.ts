@@ -13,7 +13,7 @@ import { WasmInstance } from "../../src/backends/wasm/instance.js";
 import { createEngine, type Engine } from "../../src/index.js";
 import { runJob } from "../../src/backends/wasm/abi.js";
 import { ThreadPool } from "../../src/backends/wasm/pool.js";
-import { useVocabSplit, VOCAB_SLICE, vocabSplit } from "../../src/backends/wasm/vocabSplit.js";
+import { useVocabSplit, VOCAB_SLICE, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "../../src/backends/wasm/vocabSplit.js";
 import { assertClose } from "../helpers/close.js";
 import { genTargets, genValues } from "../helpers/gen.js";
 import { argsOf, maxAbs, runSliced, wasmSlices, type SliceCase } from "./cases.js";
@@ -110,9 +110,11 @@ test("the engine splits few rows by vocabulary: identical bits at threads 1, 2 a
   const engines: Engine[] = [];
   try {
     for (const threads of [1, 2, 3]) engines.push(await createEngine({ backend: "wasm", threads }));
-    // the small cases and 8 × 66770 (nine slices)
+    // 1 and 3 rows of 34002 classes on the calling thread alone; 8 rows of 34002 and of 66770 on the pool too
+    const small = fewRowCases();
     const big = fewRowCases(8 * VOCAB_SLICE + 1234, [8]);
-    for (const c of [...fewRowCases(), ...big]) {
+    assert.ok(small[4]!.n * small[4]!.v <= VOCAB_SPLIT_LOCAL_MAX && small[8]!.n * small[8]!.v > VOCAB_SPLIT_LOCAL_MAX);
+    for (const c of [...small, ...big]) {
       const x = new Float32Array(c.logits);
       const target = c.target ?? { probs: new Float32Array(c.probs!) };
       const options = { classes: c.v, ignoreIndex: -1, reduction: c.reduction, labelSmoothing: c.labelSmoothing, zLoss: c.zLoss, grad: true, ...(c.weight ? { weight: c.weight } : {}), ...(c.softcap > 0 ? { softcap: c.softcap } : {}) };

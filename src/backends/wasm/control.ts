@@ -29,16 +29,18 @@ export const CONTROL = {
   SPIN_US: 14,
   /** Per worker w: GO + w is its wake-up word (incremented to wake it). */
   GO: 16,
-  /** IN + w: 1 while worker w is inside a job. (GO, IN and FINISHED each take MAX_WORKERS words.) */
+  /** IN + w: 1 while worker w is inside a job. (GO, IN, FINISHED and SLEEPING each take MAX_WORKERS words.) */
   IN: 16 + 64,
   /** FINISHED + w: the last job worker w has left after taking part. */
   FINISHED: 16 + 128,
+  /** SLEEPING + w: 1 while worker w sleeps in Atomics.wait (only a sleeper needs Atomics.notify). */
+  SLEEPING: 16 + 192,
 } as const;
 
 /** The most workers a pool has (createEngine allows up to 64 threads). */
 export const MAX_WORKERS = 64;
 /** Words in the control block. */
-export const CONTROL_WORDS = CONTROL.FINISHED + MAX_WORKERS;
+export const CONTROL_WORDS = CONTROL.SLEEPING + MAX_WORKERS;
 
 /** The kernels a job can run, by index (the KERNEL word); each is called (params, i0, i1, scratch). */
 export const KERNEL_CODES = ["crossEntropyRows", "rowStats", "sliceBackward", "distillationRows", "linearLogits", "linearGrad"] as const;

@@ -14,7 +14,7 @@ import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
 import { ThreadPool, type WorkerFault } from "./pool.js";
-import { useVocabSplit, vocabSplit } from "./vocabSplit.js";
+import { useVocabSplit, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "./vocabSplit.js";
 
 /** Threads when none are asked for: the CPU count, at most 8. */
 const DEFAULT_MAX_THREADS = 8;
@@ -104,7 +104,7 @@ export class WasmExecutor implements Executor {
     let staged: Staged | null = null;
     try {
       const split = useVocabSplit(n, v) && !lmOnly(args.spec);
-      if (split) this.pool?.wake(true);
+      if (split && size > VOCAB_SPLIT_LOCAL_MAX) this.pool?.wake(true);
       const logitsPtr = this.place(logits, temps);
       let gradPtr = 0;
       const gradInPlace = gradOut instanceof Float32Array && inst.owns(gradOut);
@@ -121,7 +121,8 @@ export class WasmExecutor implements Executor {
       // This thread takes slices as well, beside one worker fewer, woken before the staging so
       // that they are awake for the job; a worker that wakes late leaves the slices to the others.
       // (Not with temperature ≠ 1, argmax or entropy: the slice kernels do not compute them.)
-      if (split) await vocabSplit(inst, (job) => this.run(job, true), args, staged);
+      // Up to VOCAB_SPLIT_LOCAL_MAX logits, this thread alone: a worker saves nothing there.
+      if (split) await vocabSplit(inst, (job) => (size <= VOCAB_SPLIT_LOCAL_MAX ? this.runHere(job) : this.run(job, true)), args, staged);
       else await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
       const result = collect(inst, staged, args.spec);

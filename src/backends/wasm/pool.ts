@@ -27,7 +27,7 @@ import { isNode } from "../env.js";
 import { CONTROL, CONTROL_WORDS, KERNEL_CODES } from "./control.js";
 import { workerSource } from "./workerSource.js";
 
-const { JOB, CLOSED, CLAIM, DONE, ERRORS, WANT_MSG, KERNEL, PARAMS, ITEMS, CHUNK, CHUNKS, SCRATCH, SCRATCH_STRIDE, FAULT, SPIN_US, GO, IN, FINISHED } = CONTROL;
+const { JOB, CLOSED, CLAIM, DONE, ERRORS, WANT_MSG, KERNEL, PARAMS, ITEMS, CHUNK, CHUNKS, SCRATCH, SCRATCH_STRIDE, FAULT, SPIN_US, GO, IN, FINISHED, SLEEPING } = CONTROL;
 
 /** How long a worker spins for the next job before it sleeps (µs): about OpenMP's idea of a short KMP_BLOCKTIME. */
 const WORKER_SPIN_US = 1000;
@@ -199,10 +199,11 @@ export class ThreadPool {
     return local ? this.threads - 1 : this.threads;
   }
 
+  /** Wake the first `workers` workers: a spinning one sees its word move, a sleeping one needs Atomics.notify. */
   private poke(workers: number): void {
     for (let w = 0; w < workers; w++) {
       Atomics.add(this.c, GO + w, 1);
-      Atomics.notify(this.c, GO + w, 1);
+      if (Atomics.load(this.c, SLEEPING + w) !== 0) Atomics.notify(this.c, GO + w, 1);
     }
   }
 

@@ -33,6 +33,15 @@ export function useVocabSplit(n: number, v: number): boolean {
 }
 
 /**
+ * The most logits (n·v) for which the engine runs the slices on the calling thread alone (N = 1 at
+ * V = 128256 or 262144): such a call takes 0.1–0.3 ms, and a second thread saved nothing there
+ * even with workers spinning (2 threads 0.90–1.18× of 1 by medians on Node 20–26, 0.87–0.93× with
+ * 5 ms between calls, 2026-12-02). The slices and their merge are the same either way, so is
+ * every bit.
+ */
+export const VOCAB_SPLIT_LOCAL_MAX = 1 << 18;
+
+/**
  * A staged cross-entropy call, slice by slice: `run` runs a job over all its items (on the pool,
  * or on this thread); fills the staged call's per-row loss and lse and, when it has one, its
  * gradient. The staged softcap scratch (one row of V float32 per thread) serves as each thread's

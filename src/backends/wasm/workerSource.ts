@@ -39,7 +39,13 @@ function loop(ex, c, w) {
       const until = performance.now() + Atomics.load(c, SPIN_US) / 1000;
       let i = 0;
       while ((g = Atomics.load(c, GO + w)) === seen) {
-        if ((++i & 1023) === 0 && performance.now() > until) Atomics.wait(c, GO + w, seen);
+        if ((++i & 1023) === 0 && performance.now() > until) {
+          // A wake-up bumps GO before it looks at SLEEPING: if it missed the flag, GO has moved
+          // and the wait returns at once.
+          Atomics.store(c, SLEEPING + w, 1);
+          Atomics.wait(c, GO + w, seen);
+          Atomics.store(c, SLEEPING + w, 0);
+        }
       }
     }
     seen = g;
