@@ -9,7 +9,7 @@
  * thread writes the job's fields, bumps the job number and wakes the workers it wants by their
  * own words (Atomics.notify). A worker spins on its word for SPIN_US after each job before it
  * sleeps in Atomics.wait, so jobs that follow each other closely (a few-rows call's statistics,
- * then its backward; back-to-back calls) find it awake: a message per job cost 60–90 µs of round
+ * then its backward; back-to-back calls) find it awake: a message per job cost 80–90 µs of round
  * trip, a wake-up from Atomics.wait 20–400 µs on the 2-vCPU development machine, a spinning
  * worker about 1 µs. A worker joins a job only while it is open, and the calling thread closes it
  * once every chunk is done: a worker that is slow to wake leaves the work to the others instead
