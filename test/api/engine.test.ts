@@ -124,8 +124,9 @@ test("engine: float64 logits run the js kernel; the js engine gives the same res
 
 test("engine: a disposed engine refuses work; disposing during a call fails that call", async () => {
   const e = await createEngine({ backend: "wasm", threads: 2 });
-  const x = new Float32Array(256 * 4096);
-  const inFlight = e.crossEntropy(x, new Array(256).fill(0), { classes: 4096, grad: true });
+  // large enough (8 Mi logits) that the call is still running when setImmediate fires
+  const x = new Float32Array(1024 * 8192);
+  const inFlight = e.crossEntropy(x, new Array(1024).fill(0), { classes: 8192, grad: true });
   await new Promise((resolve) => setImmediate(resolve));
   e.dispose();
   await assert.rejects(inFlight, /disposed/);

@@ -264,7 +264,7 @@ export class ThreadPool {
     this.errorMessages = 0;
     this.dead.clear();
     try {
-      this.poke(this.participants(local !== undefined));
+      this.poke(Math.max(this.participants(local !== undefined), fault === undefined ? 0 : 1));
       if (local !== undefined) {
         for (;;) {
           const k = Atomics.add(c, CLAIM, 1);
@@ -281,7 +281,7 @@ export class ThreadPool {
       const spinMs = local !== undefined ? MAIN_SPIN_MS : 0;
       await this.until(() => this.dead.size > 0 || (Atomics.load(c, DONE) >= chunks && (fault === undefined || Atomics.load(c, FINISHED) === job)), spinMs);
       // Close the job (no claims after a death), then wait until no live worker is inside it and
-      // every error message has come.
+      // every error message has come (after a death, its error is enough).
       Atomics.store(c, CLOSED, job);
       if (this.dead.size > 0) Atomics.store(c, CLAIM, chunks);
       const quiet = (): boolean => {
@@ -289,7 +289,7 @@ export class ThreadPool {
         for (let w = 0; w < this.threads; w++) {
           if (Atomics.load(c, IN + w) !== 0 && !this.dead.has(w) && this.slots[w]!.handle !== null) return false;
         }
-        return this.errorMessages === Atomics.load(c, ERRORS);
+        return this.dead.size > 0 || this.errorMessages === Atomics.load(c, ERRORS);
       };
       await this.until(quiet, spinMs);
     } finally {
