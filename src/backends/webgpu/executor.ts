@@ -199,13 +199,17 @@ class GpuExecutor implements WebGpuExecutor {
     return null;
   }
 
+  /** Run `body` at once, unless the executor cannot run work (then throw why). */
+  private now<T>(fn: string, body: () => T): T {
+    const why = this.unusable(fn);
+    if (why !== null) throw why;
+    return body();
+  }
+
+  /** Run `body` after the calls queued before it. */
   private run<T>(fn: string, body: () => Promise<T>): Promise<T> {
     if (this.disposed) return Promise.reject(this.unusable(fn));
-    const next = this.queue.then(() => {
-      const why = this.unusable(fn);
-      if (why !== null) throw why;
-      return body();
-    });
+    const next = this.queue.then(() => this.now(fn, body));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -220,9 +224,7 @@ class GpuExecutor implements WebGpuExecutor {
 
   /** At once, not queued behind asynchronous calls (its pooled buffers are its own). */
   crossEntropyGpuSync(args: GpuCrossEntropyArgs): GpuSubmission {
-    const why = this.unusable("crossEntropy");
-    if (why !== null) throw why;
-    return crossEntropyGpuSync(this.ctx, args);
+    return this.now("crossEntropy", () => crossEntropyGpuSync(this.ctx, args));
   }
 
   linearCrossEntropy(args: LinearCrossEntropyArgs): Promise<LinearCrossEntropyResult> {
@@ -231,9 +233,7 @@ class GpuExecutor implements WebGpuExecutor {
 
   /** At once, not queued behind asynchronous calls (its pooled buffers are its own). */
   linearCrossEntropyGpuSync(args: GpuLinearArgs): GpuLinearSubmission {
-    const why = this.unusable("linearCrossEntropy");
-    if (why !== null) throw why;
-    return linearCrossEntropyGpuSync(this.ctx, args);
+    return this.now("linearCrossEntropy", () => linearCrossEntropyGpuSync(this.ctx, args));
   }
 
   dispose(): void {
