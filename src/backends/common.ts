@@ -206,6 +206,37 @@ export function allocSliceStats(n: number): SliceStats {
   };
 }
 
+/** Statistics of no classes yet for n rows (max −Infinity, sums 0): the start of foldStats. */
+export function emptySliceStats(n: number): SliceStats {
+  const s = allocSliceStats(n);
+  s.max.fill(-Infinity);
+  return s;
+}
+
+/**
+ * Fold the statistics of one more vocabulary slice into running ones (`acc`, updated in place),
+ * for slices taken in a fixed order: the maxes combine (NaN propagates), each sum of exps is
+ * rescaled to the new max (a slice whose max is −Infinity adds nothing), the linear terms add.
+ * `mergeStats(args, [acc])` then gives each row's loss, lse and merged rows, as mergeStats over
+ * all the slices would up to rounding; the same slices in the same order give the same bits.
+ */
+export function foldStats(acc: SliceStats, part: SliceStats): void {
+  const n = acc.max.length;
+  for (let i = 0; i < n; i++) {
+    const a = acc.max[i]!;
+    const b = part.max[i]!;
+    const m = Math.max(a, b);
+    let sum = 0;
+    if (a !== -Infinity) sum += acc.sumExp[i]! * Math.exp(a - m);
+    if (b !== -Infinity) sum += part.sumExp[i]! * Math.exp(b - m);
+    acc.max[i] = m;
+    acc.sumExp[i] = sum;
+    acc.targetLogit[i]! += part.targetLogit[i]!;
+    acc.weightedSum[i]! += part.weightedSum[i]!;
+    acc.targetWeight[i]! += part.targetWeight[i]!;
+  }
+}
+
 /**
  * Merge the statistics of K vocabulary slices that together cover [0, V) once each, in the
  * order given: M = max of the maxes, S = Σ_k s_k·exp(m_k − M) and the linear terms summed slice

@@ -46,9 +46,25 @@ function optionSets(v: number, rand: () => number): OptionSet[] {
   ];
 }
 
+/**
+ * Shapes whose thin row chunks make the wasm backend take vocabulary blocks (wasm/linearBlocks.ts;
+ * `linearLayout` in test/linear/blocks.test.ts checks that they do). With 15-row chunks: one group
+ * of all rows, blocks of two 256-class tiles, the last block short (1100 = 2·512 + 76; 700 =
+ * 512 + 188); with 3-row chunks: groups of 10 or 8 rows with a shorter last one, one-tile blocks.
+ */
+export const BLOCK_SHAPES: readonly (readonly [number, number, number])[] = [
+  [29, 70, 1100],
+  [17, 6, 700],
+];
+export const BLOCK_CHUNKS: readonly Record<string, unknown>[] = [{ chunkSize: 15 }, { chunkSize: 3 }];
+
 export function linearCases(): LinearCase[] {
-  // Cycle the chunking: one row per chunk, a few rows, and the default budget.
-  return buildCases(20261128, SHAPES, optionSets, [{ chunkSize: 1 }, { chunkSize: 3 }, {}, { memoryBudget: 64 }]);
+  // Cycle the chunking: one row per chunk, a few rows, and the default budget; then the shapes
+  // that take vocabulary blocks on the wasm backend.
+  return [
+    ...buildCases(20261128, SHAPES, optionSets, [{ chunkSize: 1 }, { chunkSize: 3 }, {}, { memoryBudget: 64 }]),
+    ...buildCases(20261202, BLOCK_SHAPES, optionSets, BLOCK_CHUNKS),
+  ];
 }
 
 /**

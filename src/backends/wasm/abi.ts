@@ -7,7 +7,7 @@ import * as abi from "./kernel/abi.js";
 import type { DistillationKind } from "../types.js";
 import type { WasmInstance } from "./instance.js";
 
-export const { LIN_VB, LIN_HC } = abi;
+export const { LIN_VB, LIN_HC, LIN_PACK_BYTES } = abi;
 
 /** crossEntropyRows' struct: the loss spec's scalars and where each (N, V) or (N) array lies. */
 export interface CrossEntropyParams {
@@ -176,7 +176,7 @@ export const SL_PARAMS_BYTES = abi.SL_PARAMS_BYTES;
  * One parallel step: a kernel over items [0, items) whose struct lies at `params`. Rows for
  * crossEntropyRows and distillationRows, vocabulary slices for rowStats and sliceBackward (each
  * thread of these four with its own scratch row at scratch + thread·scratchStride), vocabulary
- * blocks and column groups for the linear kernels.
+ * blocks and column groups for the linear kernels (linearGrad with its own packing scratch).
  */
 export interface Job {
   kernel: "crossEntropyRows" | "rowStats" | "sliceBackward" | "linearLogits" | "linearGrad" | "distillationRows";
@@ -195,5 +195,5 @@ export function runJob(inst: WasmInstance, job: Job, i0: number, i1: number, thr
   else if (job.kernel === "rowStats") ex.rowStats(job.params, i0, i1, scratch);
   else if (job.kernel === "sliceBackward") ex.sliceBackward(job.params, i0, i1, scratch);
   else if (job.kernel === "linearLogits") ex.linearLogits(job.params, i0, i1);
-  else ex.linearGrad(job.params, i0, i1);
+  else ex.linearGrad(job.params, i0, i1, scratch);
 }

@@ -19,7 +19,7 @@ export interface KernelExports {
   matmulNT(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean): void;
   matmulAB(m: number, n: number, k: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean): void;
   linearLogits(params: number, item0: number, item1: number): void;
-  linearGrad(params: number, item0: number, item1: number): void;
+  linearGrad(params: number, item0: number, item1: number, scratch: number): void;
   /** Vocabulary slices [item0, item1) of the call whose struct (abi.ts: SL_*) lies at `params`. */
   rowStats(params: number, item0: number, item1: number, scratch: number): void;
   sliceBackward(params: number, item0: number, item1: number, scratch: number): void;

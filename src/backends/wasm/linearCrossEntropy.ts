@@ -14,9 +14,10 @@
  * executor (hands each job to its thread pool) share one loop.
  */
 import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
-import { LIN_HC, LIN_PARAMS_BYTES, LIN_VB, runJob, writeLinearParams, type Job } from "./abi.js";
+import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, runJob, writeLinearParams, type Job } from "./abi.js";
 import { pointAtRows, readRows, rowsJob, stage } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
+import { blockSteps, linearLayout, Scratch } from "./linearBlocks.js";
 
 /** Where the large operands lie in wasm memory (byte offsets); gradWeight is zero-filled, or 0. */
 export interface LinearPointers {
@@ -32,33 +33,29 @@ export interface LinearPointers {
  * Returns the result with `scratchBytes` covering the buffers allocated here.
  */
 export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, ptrs: LinearPointers, threads: number): Generator<Job, LinearCrossEntropyResult, void> {
+  const layout = linearLayout(args);
+  if (layout.kind === "blocks") return yield* blockSteps(inst, args, ptrs, threads, layout);
   const { n, d, v, bias, probs, gradHidden, gradBias } = args;
   const grad = gradHidden !== null;
   const rMax = Math.max(1, Math.min(n, args.chunkRows));
   const nV = Math.ceil(v / LIN_VB);
   const nH = Math.ceil(d / LIN_HC);
-  const temps: number[] = [];
-  let scratchBytes = 0;
-  const take = (bytes: number): number => {
-    const p = inst.alloc(bytes);
-    temps.push(p);
-    scratchBytes += bytes;
-    return p;
-  };
+  const scratch = new Scratch(inst);
+  const take = (bytes: number): number => scratch.take(bytes);
   try {
     const chunk = take(rMax * v * 4); // (R, V) logits, then dL in place
     const dH = grad ? take(rMax * d * 4) : 0; // (R, D)
     const probsBlock = probs !== null ? take(rMax * v * 4) : 0;
     const mask = grad && args.gradFilter > 0 ? take(nV) : 0;
     const lin = take(LIN_PARAMS_BYTES);
+    const pack = grad ? take((threads + 1) * LIN_PACK_BYTES) : 0; // linearGrad's scratch, per thread (this one last)
     // Targets, class weights, per-row outputs and the scale with the global D, for all N rows.
     const staged = stage(inst, { n, v, target: args.target, probs: null, spec: args.spec }, chunk, grad ? chunk : 0, threads);
-    for (const p of staged.temps) scratchBytes += inst.sizeOf(p) ?? 0;
-    temps.push(...staged.temps);
+    scratch.adopt(staged.temps);
     const scale = staged.params.gradScale;
     const threshold = args.gradFilter * (Number.isFinite(scale) && scale > 0 ? scale : 1);
     const dB = grad && gradBias !== null ? new Float64Array(v) : null;
-    if (dB !== null) scratchBytes += dB.byteLength;
+    if (dB !== null) scratch.bytes += dB.byteLength;
 
     for (let r0 = 0; r0 < n; r0 += rMax) {
       const rows = Math.min(rMax, n - r0);
@@ -88,13 +85,14 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
         const m = new Uint8Array(inst.buffer(), mask, nV);
         for (let b = 0; b < nV; b++) m[b] = belowThreshold(G, rows, v, b * LIN_VB, Math.min(LIN_VB, v - b * LIN_VB), threshold) ? 1 : 0;
       }
-      yield { kernel: "linearGrad", params: lin, items: nH + nV, scratch: 0, scratchStride: 0 };
+      inst.f32(dH, rows * d).fill(0);
+      yield { kernel: "linearGrad", params: lin, items: nH + nV, scratch: pack, scratchStride: LIN_PACK_BYTES };
       gradHidden.set(inst.f32(dH, rows * d), r0 * d);
     }
     if (dB !== null) gradBias!.set(dB);
-    return { ...readRows(inst, staged, args.spec), scratchBytes };
+    return { ...readRows(inst, staged, args.spec), scratchBytes: scratch.bytes };
   } finally {
-    for (const p of temps) inst.free(p);
+    scratch.release();
   }
 }
 
@@ -124,12 +122,9 @@ function runInline(inst: WasmInstance, steps: Generator<Job, LinearCrossEntropyR
  */
 export function* linearCall(inst: WasmInstance, args: LinearCrossEntropyArgs, threads: number): Generator<Job, LinearCrossEntropyResult, void> {
   const { n, d, v } = args;
-  const temps: number[] = [];
-  let copied = 0;
+  const copies = new Scratch(inst);
   const copyIn = (x: ArrayLike<number> | null, len: number): number => {
-    const p = inst.alloc(len * 4);
-    temps.push(p);
-    copied += len * 4;
+    const p = copies.take(len * 4);
     if (x === null) inst.f32(p, len).fill(0);
     else inst.f32(p, len).set(x);
     return p;
@@ -141,9 +136,9 @@ export function* linearCall(inst: WasmInstance, args: LinearCrossEntropyArgs, th
     const gradWeight = gw === null ? 0 : inst.owns(gw) ? gw.byteOffset : copyIn(null, v * d);
     const r = yield* linearSteps(inst, args, { hidden, weight, gradWeight }, threads);
     if (gw !== null && !inst.owns(gw)) gw.set(inst.f32(gradWeight, v * d));
-    return { ...r, scratchBytes: r.scratchBytes + copied };
+    return { ...r, scratchBytes: r.scratchBytes + copies.bytes };
   } finally {
-    for (const p of temps) inst.free(p);
+    copies.release();
   }
 }
 

@@ -28,7 +28,7 @@ export const CE_PARAMS_BYTES = 88;
 export const LIN_HIDDEN = 0; // (rows, D) float32, the chunk's first row
 export const LIN_WEIGHT = 4; // (V, D) float32
 export const LIN_LOGITS = 8; // (rows, V) float32: logits out (linearLogits), dL/dlogits in (linearGrad)
-export const LIN_GRAD_HIDDEN = 12; // (rows, D) float32 output
+export const LIN_GRAD_HIDDEN = 12; // (rows, D) float32, accumulated
 export const LIN_GRAD_WEIGHT = 16; // (V, D) float32, accumulated
 export const LIN_MASK = 20; // one byte per vocabulary block (1: skipped by the gradient filter), or 0
 export const LIN_ROWS = 24;
@@ -39,6 +39,7 @@ export const LIN_PARAMS_BYTES = 40;
 // Block sizes of the fused linear cross-entropy's work items.
 export const LIN_VB = 256; // vocabulary rows per block (the gradient filter's tile width)
 export const LIN_HC = 64; // gradHidden columns per item
+export const LIN_PACK_BYTES = 65536; // linearGrad's scratch per thread: matmulAB's packed slice of B (256 × 64 float32)
 
 // distillationRows(params, row0, row1, scratch): one struct per call, in wasm memory.
 // float64 fields

@@ -2,12 +2,15 @@
 // threads claim: each item writes its own outputs, with the same blocking whoever runs it, so the
 // results do not depend on the thread count. For a chunk of `rows` rows of hidden (rows, D):
 //   linearLogits  item t: logits[:, block t] (rows, VB) = hidden[rows] · weight[block t]ᵀ
-//   linearGrad    items [0, nH): gradHidden columns [64t, 64t+64) of the chunk (rows, D), summed
+//   linearGrad    items [0, nH): gradHidden columns [64t, 64t+64) of the chunk (rows, D) +=, summed
 //                 over the vocabulary blocks in increasing order (skipping masked ones);
 //                 items [nH, nH+nW): gradWeight[block t] (VB, D) += dL[:, block t]ᵀ · hidden[rows]
 // `mask` (one byte per vocabulary block, or 0 for none) marks blocks the gradient filter skips.
 import { LIN_D, LIN_GRAD_HIDDEN, LIN_GRAD_WEIGHT, LIN_HC as HC, LIN_HIDDEN, LIN_LOGITS, LIN_MASK, LIN_ROWS, LIN_V, LIN_VB as VB, LIN_WEIGHT } from "./abi";
 import { matmulAB, matmulNT } from "./matmul";
+
+// @ts-ignore: decorator
+@inline const NT_PANEL: i32 = 64; // rows of hidden per panel of the logits product (even)
 
 /** logits (rows, V) for vocabulary blocks [item0, item1). `params`: the chunk's struct (abi.ts: LIN_*). */
 export function linearLogits(params: usize, item0: i32, item1: i32): void {
@@ -20,15 +23,21 @@ export function linearLogits(params: usize, item0: i32, item1: i32): void {
   for (let t = item0; t < item1; t++) {
     const j0 = t * VB;
     const nb = min(VB, v - j0);
-    matmulNT(rows, nb, d, hidden, d, weight + ((<usize>j0 * <usize>d) << 2), d, logits + (<usize>j0 << 2), v, false);
+    // Rows in panels of NT_PANEL (their hidden rows stay in cache while the block's weight rows
+    // pass); every logit is the same dot product whatever the panel.
+    for (let i0 = 0; i0 < rows; i0 += NT_PANEL) {
+      const m = min(NT_PANEL, rows - i0);
+      matmulNT(m, nb, d, hidden + ((<usize>i0 * <usize>d) << 2), d, weight + ((<usize>j0 * <usize>d) << 2), d, logits + ((<usize>i0 * <usize>v + <usize>j0) << 2), v, false);
+    }
   }
 }
 
 /**
- * Gradient items [item0, item1) of a chunk (`params`: abi.ts LIN_*): dl (rows, V) is dL/dlogits (already scaled), gradH
- * (rows, D) is overwritten, gradW (V, D) accumulated.
+ * Gradient items [item0, item1) of a chunk (`params`: abi.ts LIN_*): dl (rows, V) is dL/dlogits (already scaled); gradH
+ * (rows, D) and gradW (V, D) are accumulated (the host zeroes gradH where a sum starts). `scratch`: this
+ * thread's LIN_PACK_BYTES (matmulAB's packed slices).
  */
-export function linearGrad(params: usize, item0: i32, item1: i32): void {
+export function linearGrad(params: usize, item0: i32, item1: i32, scratch: usize): void {
   const dl = <usize>load<u32>(params, LIN_LOGITS);
   const hidden = <usize>load<u32>(params, LIN_HIDDEN);
   const weight = <usize>load<u32>(params, LIN_WEIGHT);
@@ -45,13 +54,12 @@ export function linearGrad(params: usize, item0: i32, item1: i32): void {
       const c0 = t * HC;
       const nc = min(HC, d - c0);
       const out = gradH + (<usize>c0 << 2);
-      for (let i = 0; i < rows; i++) memory.fill(out + ((<usize>i * <usize>d) << 2), 0, <usize>nc << 2);
       for (let b = 0; b < nV; b++) {
         if (mask != 0 && load<u8>(mask + <usize>b) != 0) continue;
         const j0 = b * VB;
         const nb = min(VB, v - j0);
         // gradH[:, c0:c0+nc] (rows, nc) += dl[:, j0:j0+nb] (rows, nb) · weight[j0:j0+nb, c0:c0+nc]
-        matmulAB(rows, nc, nb, dl + (<usize>j0 << 2), v, 1, weight + ((<usize>j0 * <usize>d + <usize>c0) << 2), d, out, d, true);
+        matmulAB(rows, nc, nb, dl + (<usize>j0 << 2), v, 1, weight + ((<usize>j0 * <usize>d + <usize>c0) << 2), d, out, d, true, scratch);
       }
     } else {
       const b = t - nH;
@@ -59,7 +67,7 @@ export function linearGrad(params: usize, item0: i32, item1: i32): void {
       const j0 = b * VB;
       const nb = min(VB, v - j0);
       // gradW[j0:j0+nb] (nb, D) += dl[:, j0:j0+nb]ᵀ (nb, rows) · hidden (rows, D)
-      matmulAB(nb, d, rows, dl + (<usize>j0 << 2), 1, v, hidden, d, gradW + ((<usize>j0 * <usize>d) << 2), d, true);
+      matmulAB(nb, d, rows, dl + (<usize>j0 << 2), 1, v, hidden, d, gradW + ((<usize>j0 * <usize>d) << 2), d, true, scratch);
     }
   }
 }

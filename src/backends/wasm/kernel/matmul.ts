@@ -1,13 +1,22 @@
 // The matrix-multiply microkernels of the fused linear cross-entropy (AssemblyScript, SIMD128):
 // float32 storage, float32x4 accumulators (madd: fused where relaxed SIMD is on). Two shapes
-// cover the three products (addresses are byte offsets; strides are in elements):
+// cover the three products (addresses are byte offsets; strides are in elements; matmulAB's
+// `pack` is the calling thread's LIN_PACK_BYTES of scratch):
 //   matmulNT  C (m, n) (+)= A (m, k) · Bᵀ, B stored (n, k)     logits = hidden · weightᵀ
 //   matmulAB  C (m, n) (+)= A (m, k) · B (k, n), A strided     dHidden = dL · weight
 //                                                               dWeight += dLᵀ · hidden
 // Every element of C is summed over p in increasing order (NT: four interleaved float32 lanes
 // then their sum; AB: one float32 lane), whatever the block it falls in, so splitting m or n
 // over threads never changes a result. Main loops over 4-aligned counts plus scalar tails.
+import { LIN_PACK_BYTES } from "./abi";
 import { madd } from "./simd";
+
+// @ts-ignore: decorator
+@inline const AB_PANEL: i32 = 64; // matmulAB's columns per panel (a multiple of 8)
+// @ts-ignore: decorator
+@inline const AB_KC: i32 = LIN_PACK_BYTES / (AB_PANEL << 2); // matmulAB's rows of B per slice (256): a packed slice fills LIN_PACK_BYTES
+// @ts-ignore: decorator
+@inline const AB_PACK_MIN_K: i32 = 64; // matmulAB packs B from this many rows on
 
 // @ts-ignore: decorator
 @inline function at(p: usize, i: i32): usize {
@@ -101,10 +110,53 @@ export function matmulNT(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, l
 
 /**
  * C (m, n) (+)= A (m, k) · B (k, n) with A[i][p] at a + i·ars + p·acs (any strides, so A may be
- * read transposed), B and C row-major. Blocks of 4 rows × 8 columns (two float32x4 per row):
- * A's entries are splatted, B's rows loaded as vectors.
+ * read transposed), B and C row-major. Columns in panels of AB_PANEL and k in slices of AB_KC:
+ * each (slice × panel) of B is first copied into `pack` (AB_KC·AB_PANEL float32, the calling
+ * thread's) as contiguous 8-column tiles, so the microkernel streams it from cache whatever B's
+ * stride (a power-of-two stride, as D = 2048, would map B's rows onto the same cache sets); then
+ * blocks of 4 rows × 8 columns (two float32x4 per row): A's entries splatted, B's tile rows loaded
+ * as vectors. Every element is summed over p in increasing order in one float32 lane (C holds it
+ * between slices), so neither the panels nor the slices change a bit of the result.
  */
-export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
+export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, pack: usize): void {
+  if (k < AB_PACK_MIN_K) {
+    // Few rows of B: C's traffic dominates, so C's rows are swept once, whole, without packing.
+    matmulABSlice(m, 0, n, k, a, ars, acs, b, ldb, c, ldc, accumulate, 0);
+    return;
+  }
+  for (let j0 = 0; j0 < n; j0 += AB_PANEL) {
+    const j1 = min(n, j0 + AB_PANEL);
+    if (k <= 0 && !accumulate) {
+      for (let i = 0; i < m; i++) memory.fill(at(c, i * ldc + j0), 0, <usize>(j1 - j0) << 2);
+    }
+    for (let p0 = 0; p0 < k; p0 += AB_KC) {
+      const kc = min(AB_KC, k - p0);
+      matmulABSlice(m, j0, j1, kc, a + ((<usize>p0 * <usize>acs) << 2), ars, acs, b + ((<usize>p0 * <usize>ldb) << 2), ldb, c, ldc, accumulate || p0 > 0, pack);
+    }
+  }
+}
+
+/**
+ * Columns [j0, j1) (j0 a multiple of 8) and k rows of B of matmulAB, the 8-column tiles of B read
+ * from `pack` after copying them there, or in place when `pack` is 0.
+ */
+function matmulABSlice(m: i32, j0: i32, j1: i32, k: i32, a: usize, ars: i32, acs: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, pack: usize): void {
+  const tiles = (j1 - j0) >> 3;
+  const strideB = <usize>ldb << 2;
+  const tileBytes: usize = pack != 0 ? <usize>k << 5 : 0; // k rows of 8 float32
+  const rowBytes: usize = pack != 0 ? 32 : strideB;
+  for (let t = 0; pack != 0 && t < tiles; t++) {
+    let src = b + (<usize>(j0 + (t << 3)) << 2);
+    let dst = pack + <usize>t * tileBytes;
+    for (let p = 0; p < k; p++) {
+      v128.store(dst, v128.load(src));
+      v128.store(dst + 16, v128.load(src + 16));
+      src += strideB;
+      dst += 32;
+    }
+  }
+  const jt = j0 + (tiles << 3); // columns from jt on are the panel's tail
+  const strideA = <usize>acs << 2;
   let i = 0;
   for (; i + 4 <= m; i += 4) {
     const a0 = at(a, i * ars);
@@ -115,9 +167,8 @@ export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b
     const c1 = at(c0, ldc);
     const c2 = at(c1, ldc);
     const c3 = at(c2, ldc);
-    let j = 0;
-    for (; j + 8 <= n; j += 8) {
-      const o = <usize>j << 2;
+    for (let t = 0; t < tiles; t++) {
+      const o = <usize>(j0 + (t << 3)) << 2;
       let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
       let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
       if (accumulate) {
@@ -126,10 +177,8 @@ export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b
         s20 = v128.load(c2 + o); s21 = v128.load(c2 + o + 16);
         s30 = v128.load(c3 + o); s31 = v128.load(c3 + o + 16);
       }
-      let pb = b + o;
+      let pb = pack != 0 ? pack + <usize>t * tileBytes : b + o;
       let pa: usize = 0;
-      const strideB = <usize>ldb << 2;
-      const strideA = <usize>acs << 2;
       for (let p = 0; p < k; p++) {
         const y0 = v128.load(pb);
         const y1 = v128.load(pb + 16);
@@ -141,7 +190,7 @@ export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b
         s20 = madd(x, y0, s20); s21 = madd(x, y1, s21);
         x = f32x4.splat(load<f32>(a3 + pa));
         s30 = madd(x, y0, s30); s31 = madd(x, y1, s31);
-        pb += strideB;
+        pb += rowBytes;
         pa += strideA;
       }
       v128.store(c0 + o, s00); v128.store(c0 + o + 16, s01);
@@ -149,7 +198,7 @@ export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b
       v128.store(c2 + o, s20); v128.store(c2 + o + 16, s21);
       v128.store(c3 + o, s30); v128.store(c3 + o + 16, s31);
     }
-    for (; j < n; j++) {
+    for (let j = jt; j < j1; j++) {
       columnTail(a0, acs, b, ldb, j, k, at(c0, j), accumulate);
       columnTail(a1, acs, b, ldb, j, k, at(c1, j), accumulate);
       columnTail(a2, acs, b, ldb, j, k, at(c2, j), accumulate);
@@ -159,14 +208,14 @@ export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b
   for (; i < m; i++) {
     const a0 = at(a, i * ars);
     const c0 = at(c, i * ldc);
-    let j = 0;
-    for (; j + 4 <= n; j += 4) {
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
       const o = <usize>j << 2;
       let s = accumulate ? v128.load(c0 + o) : f32x4.splat(0);
       for (let p = 0; p < k; p++) s = madd(f32x4.splat(load<f32>(at(a0, p * acs))), v128.load(at(b + o, p * ldb)), s);
       v128.store(c0 + o, s);
     }
-    for (; j < n; j++) columnTail(a0, acs, b, ldb, j, k, at(c0, j), accumulate);
+    for (; j < j1; j++) columnTail(a0, acs, b, ldb, j, k, at(c0, j), accumulate);
   }
 }
 
