@@ -9,6 +9,11 @@ import type { WasmInstance } from "./instance.js";
 
 export const { LIN_VB, LIN_HC, LIN_PACK_BYTES } = abi;
 
+/** linearLogits' items for `rows` rows of `v` classes: panels of rows × blocks of classes. */
+export function logitsItems(rows: number, v: number): number {
+  return Math.ceil(rows / abi.LIN_PANEL) * Math.ceil(v / abi.LIN_VB);
+}
+
 /** crossEntropyRows' struct: the loss spec's scalars and where each (N, V) or (N) array lies. */
 export interface CrossEntropyParams {
   labelSmoothing: number;

@@ -23,7 +23,7 @@
  */
 import { classWeightSum, emptySliceStats, foldStats, gradScale, lmOnly, meanDenominator, mergeStats, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, LinearCrossEntropyArgs, LinearCrossEntropyResult, SliceStats } from "../types.js";
-import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
+import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
 import type { WasmInstance } from "./instance.js";
 import type { LinearPointers } from "./linearCrossEntropy.js";
 import { writeMerged } from "./sliceBackward.js";
@@ -112,7 +112,7 @@ export function* blockSteps(
           hidden: ptrs.hidden + r0 * d * 4, weight: ptrs.weight + j0 * d * 4, logits: block, gradHidden: dH,
           gradWeight: ptrs.gradWeight === 0 ? 0 : ptrs.gradWeight + j0 * d * 4, mask: 0, rows, d, v: nb,
         });
-        yield { kernel: "linearLogits", params: lin, items: Math.ceil(nb / LIN_VB), scratch: 0, scratchStride: 0 };
+        yield { kernel: "linearLogits", params: lin, items: logitsItems(rows, nb), scratch: 0, scratchStride: 0 };
         if (bias !== null) {
           const L = inst.f32(block, rows * nb);
           for (let i = 0; i < rows; i++) {

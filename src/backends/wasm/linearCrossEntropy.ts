@@ -14,7 +14,7 @@
  * executor (hands each job to its thread pool) share one loop.
  */
 import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
-import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, runJob, writeLinearParams, type Job } from "./abi.js";
+import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, runJob, writeLinearParams, type Job } from "./abi.js";
 import { pointAtRows, readRows, rowsJob, stage } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
 import { blockSteps, linearLayout, Scratch } from "./linearBlocks.js";
@@ -62,7 +62,7 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
       writeLinearParams(inst, lin, {
         hidden: ptrs.hidden + r0 * d * 4, weight: ptrs.weight, logits: chunk, gradHidden: dH, gradWeight: ptrs.gradWeight, mask, rows, d, v,
       });
-      yield { kernel: "linearLogits", params: lin, items: nV, scratch: 0, scratchStride: 0 };
+      yield { kernel: "linearLogits", params: lin, items: logitsItems(rows, v), scratch: 0, scratchStride: 0 };
       if (bias !== null) {
         const L = inst.f32(chunk, rows * v);
         for (let i = 0; i < rows; i++) {

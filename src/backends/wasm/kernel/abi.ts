@@ -39,6 +39,7 @@ export const LIN_PARAMS_BYTES = 40;
 // Block sizes of the fused linear cross-entropy's work items.
 export const LIN_VB = 256; // vocabulary rows per block (the gradient filter's tile width)
 export const LIN_HC = 64; // gradHidden columns per item
+export const LIN_PANEL = 64; // rows of hidden per linearLogits item (even)
 export const LIN_PACK_BYTES = 65536; // linearGrad's scratch per thread: matmulAB's packed slice of B (256 × 64 float32)
 
 // distillationRows(params, row0, row1, scratch): one struct per call, in wasm memory.

@@ -1,18 +1,21 @@
 // The fused linear cross-entropy's per-chunk work (AssemblyScript, SIMD128), split in items that
 // threads claim: each item writes its own outputs, with the same blocking whoever runs it, so the
 // results do not depend on the thread count. For a chunk of `rows` rows of hidden (rows, D):
-//   linearLogits  item t: logits[:, block t] (rows, VB) = hidden[rows] · weight[block t]ᵀ
-//   linearGrad    items [0, nH): gradHidden columns [64t, 64t+64) of the chunk (rows, D) +=, summed
-//                 over the vocabulary blocks in increasing order (skipping masked ones);
-//                 items [nH, nH+nW): gradWeight[block t] (VB, D) += dL[:, block t]ᵀ · hidden[rows]
+//   linearLogits  item t = p·nV + b: logits[panel p, block b] (64 rows × VB) = hidden[panel p] ·
+//                 weight[block b]ᵀ (nV blocks of VB classes, panels of LIN_PANEL rows)
+//   linearGrad    items [0, nW): gradWeight[block t] (VB, D) += dL[:, block t]ᵀ · hidden[rows]
+//                 (the heavier items first, so that the last ones claimed are short);
+//                 items [nW, nW+nH): gradHidden columns [64u, 64u+64) of the chunk (rows, D) +=,
+//                 summed over the vocabulary blocks in increasing order (skipping masked ones)
 // `mask` (one byte per vocabulary block, or 0 for none) marks blocks the gradient filter skips.
-import { LIN_D, LIN_GRAD_HIDDEN, LIN_GRAD_WEIGHT, LIN_HC as HC, LIN_HIDDEN, LIN_LOGITS, LIN_MASK, LIN_ROWS, LIN_V, LIN_VB as VB, LIN_WEIGHT } from "./abi";
+import { LIN_D, LIN_GRAD_HIDDEN, LIN_GRAD_WEIGHT, LIN_HC as HC, LIN_HIDDEN, LIN_LOGITS, LIN_MASK, LIN_PANEL, LIN_ROWS, LIN_V, LIN_VB as VB, LIN_WEIGHT } from "./abi";
 import { matmulAB, matmulNT } from "./matmul";
 
-// @ts-ignore: decorator
-@inline const NT_PANEL: i32 = 64; // rows of hidden per panel of the logits product (even)
-
-/** logits (rows, V) for vocabulary blocks [item0, item1). `params`: the chunk's struct (abi.ts: LIN_*). */
+/**
+ * logits (rows, V) for items [item0, item1), each a panel of rows × a vocabulary block (their
+ * hidden rows stay in cache while the block's weight rows pass; every logit is the same dot
+ * product whatever the item). `params`: the chunk's struct (abi.ts: LIN_*).
+ */
 export function linearLogits(params: usize, item0: i32, item1: i32): void {
   const hidden = <usize>load<u32>(params, LIN_HIDDEN);
   const weight = <usize>load<u32>(params, LIN_WEIGHT);
@@ -20,15 +23,13 @@ export function linearLogits(params: usize, item0: i32, item1: i32): void {
   const rows = load<i32>(params, LIN_ROWS);
   const d = load<i32>(params, LIN_D);
   const v = load<i32>(params, LIN_V);
+  const nV = (v + VB - 1) / VB;
   for (let t = item0; t < item1; t++) {
-    const j0 = t * VB;
+    const i0 = (t / nV) * LIN_PANEL;
+    const j0 = (t % nV) * VB;
+    const m = min(LIN_PANEL, rows - i0);
     const nb = min(VB, v - j0);
-    // Rows in panels of NT_PANEL (their hidden rows stay in cache while the block's weight rows
-    // pass); every logit is the same dot product whatever the panel.
-    for (let i0 = 0; i0 < rows; i0 += NT_PANEL) {
-      const m = min(NT_PANEL, rows - i0);
-      matmulNT(m, nb, d, hidden + ((<usize>i0 * <usize>d) << 2), d, weight + ((<usize>j0 * <usize>d) << 2), d, logits + ((<usize>i0 * <usize>v + <usize>j0) << 2), v, false);
-    }
+    matmulNT(m, nb, d, hidden + ((<usize>i0 * <usize>d) << 2), d, weight + ((<usize>j0 * <usize>d) << 2), d, logits + ((<usize>i0 * <usize>v + <usize>j0) << 2), v, false);
   }
 }
 
@@ -47,11 +48,10 @@ export function linearGrad(params: usize, item0: i32, item1: i32, scratch: usize
   const rows = load<i32>(params, LIN_ROWS);
   const d = load<i32>(params, LIN_D);
   const v = load<i32>(params, LIN_V);
-  const nH = (d + HC - 1) / HC;
   const nV = (v + VB - 1) / VB;
   for (let t = item0; t < item1; t++) {
-    if (t < nH) {
-      const c0 = t * HC;
+    if (t >= nV) {
+      const c0 = (t - nV) * HC;
       const nc = min(HC, d - c0);
       const out = gradH + (<usize>c0 << 2);
       for (let b = 0; b < nV; b++) {
@@ -62,7 +62,7 @@ export function linearGrad(params: usize, item0: i32, item1: i32, scratch: usize
         matmulAB(rows, nc, nb, dl + (<usize>j0 << 2), v, 1, weight + ((<usize>j0 * <usize>d + <usize>c0) << 2), d, out, d, true, scratch);
       }
     } else {
-      const b = t - nH;
+      const b = t;
       if (mask != 0 && load<u8>(mask + <usize>b) != 0) continue;
       const j0 = b * VB;
       const nb = min(VB, v - j0);
