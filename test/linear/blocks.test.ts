@@ -18,8 +18,9 @@ const plain = { n: 29, d: 70, v: 1100, chunkRows: 3, spec: lossSpec(), gradFilte
 test("linearLayout: vocabulary blocks for thin row chunks, row chunks otherwise, within the row chunks' memory", () => {
   for (const [n, d, v] of BLOCK_SHAPES) {
     for (const chunk of BLOCK_CHUNKS) {
+      const chunkRows = chunk.chunkSize as number;
+      if (chunkRows >= BLOCKS_BELOW_ROWS) continue; // row chunks, with the packing buffer at 70 rows
       for (const probs of [null, new Float32Array(0)]) {
-        const chunkRows = chunk.chunkSize as number;
         const layout = linearLayout({ n, d, v, chunkRows, spec: lossSpec(), gradFilter: 0, probs });
         assert.equal(layout.kind, "blocks", `${n}×${d}×${v}, ${chunkRows}-row chunks${probs ? ", probabilities" : ""}`);
         if (layout.kind !== "blocks") continue;
@@ -98,9 +99,15 @@ test("vocabulary blocks: masked blocks, ±1e4 logits and a NaN row agree with th
   assert.ok(Number.isNaN(rowLoss[5]!) && rowLoss.every((x, i) => i === 5 || Number.isFinite(x)), "the NaN stays in its row");
 });
 
-test("vocabulary blocks are bitwise identical on 1, 2 and 3 threads, probability targets and softcap included, and match the sync backend", async () => {
+test("vocabulary blocks and packed products are bitwise identical on 1, 2 and 3 threads, probability targets and softcap included, and match the sync backend", async () => {
   assert.ok(await init());
-  const n = 17, d = 6, v = 700;
+  // 17 × 6 × 700: groups of 8 or 17 rows; 70 × 20 × 2000: groups of 70 rows and 64-row chunks, with packing.
+  for (const [n, d, v, chunks] of [[17, 6, 700, [3, 15]], [70, 20, 2000, [15, 64]]] as const) {
+    await determinism(n, d, v, chunks);
+  }
+});
+
+async function determinism(n: number, d: number, v: number, chunks: readonly number[]): Promise<void> {
   const rand = rng(11);
   const hidden = randomArray(n * d, 1, rand, true) as Float32Array;
   const weight = randomArray(v * d, 1, rand, true) as Float32Array;
@@ -109,7 +116,7 @@ test("vocabulary blocks are bitwise identical on 1, 2 and 3 threads, probability
   for (let i = 0; i < probs.length; i++) probs[i] = rand() < 0.1 ? rand() : 0;
   const targets = [{ probs }, Array.from({ length: n }, (_, i) => (i % 5 === 2 ? -100 : (i * 131) % v))];
   for (const target of targets) {
-    for (const chunkSize of [3, 15]) {
+    for (const chunkSize of chunks) {
       const options = { grad: true, bias, softcap: 4, labelSmoothing: 0.05, zLoss: 0.01, chunkSize, classes: v } as const;
       const outs: LinearCrossEntropyOutput[] = [];
       for (const threads of [1, 2, 3]) {
@@ -121,11 +128,11 @@ test("vocabulary blocks are bitwise identical on 1, 2 and 3 threads, probability
         }
       }
       outs.push(linearCrossEntropy(hidden, weight, target, { ...options, backend: "wasm" }));
-      const label = `${Array.isArray(target) ? "index" : "probability"} targets, ${chunkSize}-row chunks`;
+      const label = `${n}×${d}×${v}, ${Array.isArray(target) ? "index" : "probability"} targets, ${chunkSize}-row chunks`;
       for (let t = 1; t < outs.length; t++) {
         // scratchBytes counts one packing buffer per thread, so it alone may differ.
         assert.deepEqual({ ...outs[t]!, scratchBytes: 0 }, { ...outs[0]!, scratchBytes: 0 }, `${label}: run ${t} against 1 thread`);
       }
     }
   }
-});
+}

@@ -51,12 +51,15 @@ function optionSets(v: number, rand: () => number): OptionSet[] {
  * `linearLayout` in test/linear/blocks.test.ts checks that they do). With 15-row chunks: one group
  * of all rows, blocks of two 256-class tiles, the last block short (1100 = 2·512 + 76; 700 =
  * 512 + 188); with 3-row chunks: groups of 10 or 8 rows with a shorter last one, one-tile blocks.
+ * 70 × 20 × 2000 has groups of 70 rows (15-row chunks) and row chunks of 64 (`chunkSize: 64`), where
+ * both gradient products copy their right operand into the packing buffer (32 rows and more).
  */
 export const BLOCK_SHAPES: readonly (readonly [number, number, number])[] = [
   [29, 70, 1100],
   [17, 6, 700],
+  [70, 20, 2000],
 ];
-export const BLOCK_CHUNKS: readonly Record<string, unknown>[] = [{ chunkSize: 15 }, { chunkSize: 3 }];
+export const BLOCK_CHUNKS: readonly Record<string, unknown>[] = [{ chunkSize: 15 }, { chunkSize: 3 }, { chunkSize: 64 }];
 
 export function linearCases(): LinearCase[] {
   // Cycle the chunking: one row per chunk, a few rows, and the default budget; then the shapes

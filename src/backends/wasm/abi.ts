@@ -7,7 +7,7 @@ import * as abi from "./kernel/abi.js";
 import type { DistillationKind } from "../types.js";
 import type { WasmInstance } from "./instance.js";
 
-export const { LIN_VB, LIN_HC, LIN_PACK_BYTES } = abi;
+export const { LIN_VB, LIN_HC, LIN_PACK_BYTES, LIN_PACK_MIN_ROWS } = abi;
 
 /** linearLogits' items for `rows` rows of `v` classes: panels of rows × blocks of classes. */
 export function logitsItems(rows: number, v: number): number {

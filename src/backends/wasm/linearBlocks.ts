@@ -23,7 +23,7 @@
  */
 import { classWeightSum, emptySliceStats, foldStats, gradScale, lmOnly, meanDenominator, mergeStats, reduceLoss } from "../common.js";
 import type { CrossEntropyArgs, LinearCrossEntropyArgs, LinearCrossEntropyResult, SliceStats } from "../types.js";
-import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
+import { LIN_HC, LIN_PACK_BYTES, LIN_PACK_MIN_ROWS, LIN_PARAMS_BYTES, LIN_VB, logitsItems, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
 import type { WasmInstance } from "./instance.js";
 import type { LinearPointers } from "./linearCrossEntropy.js";
 import { writeMerged } from "./sliceBackward.js";
@@ -80,7 +80,7 @@ export function* blockSteps(
     const merged = grad ? take(24 * rMax) : 0;
     const lin = take(LIN_PARAMS_BYTES);
     const sl = take(SL_PARAMS_BYTES);
-    const pack = grad ? take((threads + 1) * LIN_PACK_BYTES) : 0; // linearGrad's scratch, per thread (this one last)
+    const pack = grad && rMax >= LIN_PACK_MIN_ROWS ? take((threads + 1) * LIN_PACK_BYTES) : 0; // linearGrad's scratch, per thread (this one last)
     const capRows = spec.softcap > 0 ? take((threads + 1) * LIN_VB * 4) : 0; // one softcap tile per thread
     let tgt = 0;
     if (target !== null) {

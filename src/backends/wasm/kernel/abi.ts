@@ -41,6 +41,7 @@ export const LIN_VB = 256; // vocabulary rows per block (the gradient filter's t
 export const LIN_HC = 64; // gradHidden columns per item
 export const LIN_PANEL = 64; // rows of hidden per linearLogits item (even)
 export const LIN_PACK_BYTES = 65536; // linearGrad's scratch per thread: matmulAB's packed slice of B (256 × 64 float32)
+export const LIN_PACK_MIN_ROWS = 32; // matmulAB packs B only for products of at least this many rows (and 64 of B)
 
 // distillationRows(params, row0, row1, scratch): one struct per call, in wasm memory.
 // float64 fields

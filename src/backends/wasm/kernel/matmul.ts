@@ -8,7 +8,7 @@
 // Every element of C is summed over p in increasing order (NT: four interleaved float32 lanes
 // then their sum; AB: one float32 lane), whatever the block it falls in, so splitting m or n
 // over threads never changes a result. Main loops over 4-aligned counts plus scalar tails.
-import { LIN_PACK_BYTES } from "./abi";
+import { LIN_PACK_BYTES, LIN_PACK_MIN_ROWS } from "./abi";
 import { madd } from "./simd";
 
 // @ts-ignore: decorator
@@ -112,15 +112,16 @@ export function matmulNT(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, l
  * C (m, n) (+)= A (m, k) · B (k, n) with A[i][p] at a + i·ars + p·acs (any strides, so A may be
  * read transposed), B and C row-major. Columns in panels of AB_PANEL and k in slices of AB_KC:
  * each (slice × panel) of B is first copied into `pack` (AB_KC·AB_PANEL float32, the calling
- * thread's) as contiguous 8-column tiles, so the microkernel streams it from cache whatever B's
+ * thread's; 0 for none) as contiguous 8-column tiles, so the microkernel streams it from cache whatever B's
  * stride (a power-of-two stride, as D = 2048, would map B's rows onto the same cache sets); then
  * blocks of 4 rows × 8 columns (two float32x4 per row): A's entries splatted, B's tile rows loaded
  * as vectors. Every element is summed over p in increasing order in one float32 lane (C holds it
  * between slices), so neither the panels nor the slices change a bit of the result.
  */
 export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, pack: usize): void {
-  if (k < AB_PACK_MIN_K) {
-    // Few rows of B: C's traffic dominates, so C's rows are swept once, whole, without packing.
+  if (pack == 0 || k < AB_PACK_MIN_K || m < LIN_PACK_MIN_ROWS) {
+    // Few rows of B (C's traffic dominates) or of A (a packed slice would serve few of them), or
+    // no buffer: C's rows are swept once, whole, reading B in place.
     matmulABSlice(m, 0, n, k, a, ars, acs, b, ldb, c, ldc, accumulate, 0);
     return;
   }
