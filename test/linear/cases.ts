@@ -61,13 +61,14 @@ export const BLOCK_SHAPES: readonly (readonly [number, number, number])[] = [
 ];
 export const BLOCK_CHUNKS: readonly Record<string, unknown>[] = [{ chunkSize: 15 }, { chunkSize: 3 }, { chunkSize: 64 }];
 
+/** The cases of every backend: the chunking cycles through one row per chunk, a few rows, and the default budget. */
+export function rowChunkCases(): LinearCase[] {
+  return buildCases(20261128, SHAPES, optionSets, [{ chunkSize: 1 }, { chunkSize: 3 }, {}, { memoryBudget: 64 }]);
+}
+
+/** rowChunkCases, then the shapes that take vocabulary blocks (and packed products) on the wasm backend. */
 export function linearCases(): LinearCase[] {
-  // Cycle the chunking: one row per chunk, a few rows, and the default budget; then the shapes
-  // that take vocabulary blocks on the wasm backend.
-  return [
-    ...buildCases(20261128, SHAPES, optionSets, [{ chunkSize: 1 }, { chunkSize: 3 }, {}, { memoryBudget: 64 }]),
-    ...buildCases(20261202, BLOCK_SHAPES, optionSets, BLOCK_CHUNKS),
-  ];
+  return [...rowChunkCases(), ...buildCases(20261202, BLOCK_SHAPES, optionSets, BLOCK_CHUNKS)];
 }
 
 /**
