@@ -188,7 +188,10 @@ export interface SliceConstants {
   readonly scale: number;
 }
 
-function sliceConstants(args: CrossEntropyArgs): SliceConstants {
+/** What the merge of slice statistics reads of a call. */
+export type MergeArgs = Pick<CrossEntropyArgs, "n" | "v" | "target" | "spec">;
+
+function sliceConstants(args: MergeArgs): SliceConstants {
   const { v, n, target, spec } = args;
   const d = meanDenominator(target, spec, n);
   return { wSum: classWeightSum(spec, v), d, scale: gradScale(spec.reduction, d) };
@@ -246,7 +249,7 @@ export function foldStats(acc: SliceStats, part: SliceStats): void {
  *   probs:  L = lse·Σ_j w_j·t'_j - Σ_j w_j·t'_j·c_j + z·lse²
  * Ignored rows keep their lse and have loss 0. `k` may be passed when the caller has it already.
  */
-export function mergeStats(args: CrossEntropyArgs, slices: readonly SliceStats[], k: SliceConstants = sliceConstants(args)): MergedStats {
+export function mergeStats(args: MergeArgs, slices: readonly SliceStats[], k: SliceConstants = sliceConstants(args)): MergedStats {
   const { n, v, target } = args;
   const { labelSmoothing: eps, classWeight: weight, zLoss: z } = args.spec;
   const { wSum, d, scale } = k;

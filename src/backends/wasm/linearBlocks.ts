@@ -21,8 +21,8 @@
  * thread count. The options are those the slice kernels cover (everything but temperature ≠ 1,
  * argmax, accuracy, entropy and the gradient filter, which keep the row scheme).
  */
-import { classWeightSum, emptySliceStats, foldStats, gradScale, lmOnly, meanDenominator, mergeStats, reduceLoss } from "../common.js";
-import type { CrossEntropyArgs, LinearCrossEntropyArgs, LinearCrossEntropyResult, SliceStats } from "../types.js";
+import { classWeightSum, emptySliceStats, type MergeArgs, foldStats, gradScale, lmOnly, meanDenominator, mergeStats, reduceLoss } from "../common.js";
+import type { LinearCrossEntropyArgs, LinearCrossEntropyResult, SliceStats } from "../types.js";
 import { LIN_HC, LIN_PACK_BYTES, LIN_PACK_MIN_ROWS, LIN_PARAMS_BYTES, LIN_VB, logitsItems, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
 import type { WasmInstance } from "./instance.js";
 import type { LinearPointers } from "./linearCrossEntropy.js";
@@ -104,7 +104,7 @@ export function* blockSteps(
     for (let r0 = 0; r0 < n; r0 += rMax) {
       const rows = Math.min(rMax, n - r0);
       const rowTarget = target === null ? null : target.subarray(r0, r0 + rows);
-      const sub: CrossEntropyArgs = { logits: new Float32Array(0), n: rows, v, target: rowTarget, probs: null, spec, gradOut: null };
+      const sub: MergeArgs = { n: rows, v, target: rowTarget, spec };
 
       /** The logits of classes [j0, j0 + nb) for these rows in `block` (row stride nb), probabilities beside them, and the slice struct. */
       function* logits(j0: number, nb: number, backward: boolean): Generator<Job, void, void> {
@@ -113,13 +113,7 @@ export function* blockSteps(
           gradWeight: ptrs.gradWeight === 0 ? 0 : ptrs.gradWeight + j0 * d * 4, mask: 0, rows, d, v: nb,
         });
         yield { kernel: "linearLogits", params: lin, items: logitsItems(rows, nb), scratch: 0, scratchStride: 0 };
-        if (bias !== null) {
-          const L = inst.f32(block, rows * nb);
-          for (let i = 0; i < rows; i++) {
-            const o = i * nb - j0;
-            for (let j = j0; j < j0 + nb; j++) L[o + j]! += bias[j]!;
-          }
-        }
+        if (bias !== null) addBias(inst.f32(block, rows * nb), rows, nb, bias, j0);
         if (probs !== null) {
           const P = inst.f32(probsBlock, rows * nb);
           for (let i = 0; i < rows; i++) P.set(probs.subarray((r0 + i) * v + j0, (r0 + i) * v + j0 + nb), i * nb);
@@ -154,13 +148,7 @@ export function* blockSteps(
         const nb = Math.min(cMax, v - j0);
         yield* logits(j0, nb, true);
         yield { kernel: "sliceBackward", params: sl, items: Math.ceil(nb / LIN_VB), scratch: capRows, scratchStride: LIN_VB * 4 };
-        if (dB !== null) {
-          const G = inst.f32(block, rows * nb);
-          for (let i = 0; i < rows; i++) {
-            const o = i * nb - j0;
-            for (let j = j0; j < j0 + nb; j++) dB[j]! += G[o + j]!;
-          }
-        }
+        if (dB !== null) addColumnSums(dB, inst.f32(block, rows * nb), rows, nb, j0);
         yield { kernel: "linearGrad", params: lin, items: nH + Math.ceil(nb / LIN_VB), scratch: pack, scratchStride: LIN_PACK_BYTES };
       }
       gradHidden.set(inst.f32(dH, rows * d), r0 * d);
@@ -198,6 +186,22 @@ export class Scratch {
   release(): void {
     for (const p of this.temps) this.inst.free(p);
     this.temps.length = 0;
+  }
+}
+
+/** L (rows, nb) holds classes [j0, j0 + nb) of each row: add bias[j0 + j] to column j. */
+export function addBias(L: Float32Array, rows: number, nb: number, bias: ArrayLike<number>, j0: number): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * nb - j0;
+    for (let j = j0; j < j0 + nb; j++) L[o + j]! += bias[j]!;
+  }
+}
+
+/** G (rows, nb) holds classes [j0, j0 + nb) of each row: add each column's sum, row by row in order, to sums[j0 + j]. */
+export function addColumnSums(sums: Float64Array, G: Float32Array, rows: number, nb: number, j0: number): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * nb - j0;
+    for (let j = j0; j < j0 + nb; j++) sums[j]! += G[o + j]!;
   }
 }
 

@@ -17,7 +17,7 @@ import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.
 import { LIN_HC, LIN_PACK_BYTES, LIN_PACK_MIN_ROWS, LIN_PARAMS_BYTES, LIN_VB, logitsItems, runJob, writeLinearParams, type Job } from "./abi.js";
 import { pointAtRows, readRows, rowsJob, stage } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
-import { blockSteps, linearLayout, Scratch } from "./linearBlocks.js";
+import { addBias, addColumnSums, blockSteps, linearLayout, Scratch } from "./linearBlocks.js";
 
 /** Where the large operands lie in wasm memory (byte offsets); gradWeight is zero-filled, or 0. */
 export interface LinearPointers {
@@ -63,24 +63,13 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
         hidden: ptrs.hidden + r0 * d * 4, weight: ptrs.weight, logits: chunk, gradHidden: dH, gradWeight: ptrs.gradWeight, mask, rows, d, v,
       });
       yield { kernel: "linearLogits", params: lin, items: logitsItems(rows, v), scratch: 0, scratchStride: 0 };
-      if (bias !== null) {
-        const L = inst.f32(chunk, rows * v);
-        for (let i = 0; i < rows; i++) {
-          const o = i * v;
-          for (let j = 0; j < v; j++) L[o + j]! += bias[j]!;
-        }
-      }
+      if (bias !== null) addBias(inst.f32(chunk, rows * v), rows, v, bias, 0);
       if (probs !== null) inst.f32(probsBlock, rows * v).set(probs.subarray(r0 * v, (r0 + rows) * v));
       pointAtRows(inst, staged, r0, chunk, grad ? chunk : 0, probsBlock);
       yield rowsJob(staged, rows);
       if (!grad) continue;
       const G = inst.f32(chunk, rows * v);
-      if (dB !== null) {
-        for (let i = 0; i < rows; i++) {
-          const o = i * v;
-          for (let j = 0; j < v; j++) dB[j]! += G[o + j]!;
-        }
-      }
+      if (dB !== null) addColumnSums(dB, G, rows, v, 0);
       if (mask !== 0) {
         const m = new Uint8Array(inst.buffer(), mask, nV);
         for (let b = 0; b < nV; b++) m[b] = belowThreshold(G, rows, v, b * LIN_VB, Math.min(LIN_VB, v - b * LIN_VB), threshold) ? 1 : 0;

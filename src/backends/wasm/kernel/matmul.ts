@@ -127,9 +127,6 @@ export function matmulAB(m: i32, n: i32, k: i32, a: usize, ars: i32, acs: i32, b
   }
   for (let j0 = 0; j0 < n; j0 += AB_PANEL) {
     const j1 = min(n, j0 + AB_PANEL);
-    if (k <= 0 && !accumulate) {
-      for (let i = 0; i < m; i++) memory.fill(at(c, i * ldc + j0), 0, <usize>(j1 - j0) << 2);
-    }
     for (let p0 = 0; p0 < k; p0 += AB_KC) {
       const kc = min(AB_KC, k - p0);
       matmulABSlice(m, j0, j1, kc, a + ((<usize>p0 * <usize>acs) << 2), ars, acs, b + ((<usize>p0 * <usize>ldb) << 2), ldb, c, ldc, accumulate || p0 > 0, pack);
