@@ -13,13 +13,11 @@ import {
   CE_CLASS_WEIGHT, CE_CLASS_WEIGHT_SUM, CE_GRAD, CE_GRAD_SCALE, CE_LABEL_SMOOTHING, CE_LOGITS, CE_LSE, CE_PROBS, CE_ROW_LOSS,
   CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS, CE_ARGMAX, CE_ENTROPY,
 } from "./abi";
-import { exp1, exp4, expFast4, expTooSmall4 } from "./exp";
-import { demote2, hasNaN, hmax4, hsum2, madd, promoteHigh, promoteLow, select } from "./simd";
+import { exp1, exp4, expFast4, expSumFast, expTooSmall4, fastRange, SUM_BLOCK } from "./exp";
+import { demote2, gRowMin, hasNaN, hsum2, madd, promoteHigh, promoteLow, rowMax, select } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
-// @ts-ignore: decorator
-@inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
 
 // Two float64 ones, read with v128.load rather than written as a literal v128 constant (see exp.ts:
 // V8's Turboshaft rebuilds literal v128 constants at each use inside loops).
@@ -32,16 +30,6 @@ let gWt: f64 = 0; // Σ_j w_j·t'_j (probs)
 // @ts-ignore: decorator
 @inline function at(p: usize, j: i32): usize {
   return p + (<usize>j << 2);
-}
-
-/** Max of n float32 at p (−Infinity for none). pmax skips NaN here: a NaN then makes the sum NaN, or hasNaN finds it. */
-function rowMax(p: usize, n: i32): f32 {
-  let m4 = f32x4.splat(-Infinity);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) m4 = f32x4.pmax(m4, v128.load(at(p, j)));
-  let m = hmax4(m4);
-  for (; j < n; j++) m = max<f32>(m, load<f32>(at(p, j)));
-  return m;
 }
 
 /** The first j < n with p[j] == m (0 when none: a NaN max). The argmax, once the row's max is known. */
@@ -62,7 +50,7 @@ let gRedoEc: v128 = v128.splat<i32>(0);
 
 /**
  * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0 (dst may be p). Each
- * lane sums BLOCK vectors in float32 (at most BLOCK roundings of a partial sum), then the block
+ * lane sums SUM_BLOCK vectors in float32 (at most SUM_BLOCK roundings of a partial sum), then the block
  * sums are added in float64: nearly the speed of a float32 sum, nearly the accuracy of a float64
  * one. The inner loops run exp's fast path only (no branch, few live registers) and note whether
  * any lane fell below its range (e^x < 2^−126, −Infinity masks); such a block is redone by exp4.
@@ -76,8 +64,9 @@ let gRedoEc: v128 = v128.splat<i32>(0);
  * `ent` is a constant in each copy: expSum chooses between two inlined copies of the loop,
  * because V8 does not unswitch loops, and a test of `ent` in the loop costs the forward ~20%.
  */
-function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
-  return ent ? expSumOf(p, n, m, dst, true) : expSumOf(p, n, m, dst, false);
+function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool, fast: bool): f64 {
+  if (ent) return expSumOf(p, n, m, dst, true);
+  return fast ? expSumFast(p, n, m, dst) : expSumOf(p, n, m, dst, false);
 }
 
 // @ts-ignore: decorator
@@ -91,7 +80,7 @@ function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
   let j = 0;
   while (j + 4 <= n) {
     const j0 = j;
-    const end = min(n & ~3, j + (BLOCK << 2));
+    const end = min(n & ~3, j + (SUM_BLOCK << 2));
     let b = f32x4.splat(0);
     let low = f32x4.splat(0);
     let ba = zero;
@@ -295,10 +284,12 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     let sum: f64 = 0;
     let ec: f64 = 0; // Σ_j e_j·(c_j − m), for the entropy log Σe − ec/Σe
     let mAt = 0; // the chunk where the max first reached its final value (online, or with argmax)
+    let lo: f32 = NaN; // the row's least c (pass 1 with a gradient), for exp's fastRange
     if (online) {
       for (let j0 = 0; j0 < v; j0 += CHUNK) {
         const len = min(CHUNK, v - j0);
         const cm = rowMax(at(c, j0), len);
+        const chunkLo = gRowMin;
         if (cm > m) {
           if (m != -Infinity) {
             const r = Math.exp(<f64>m - <f64>cm);
@@ -316,13 +307,15 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
           if (hasNaN(at(c, j0), len)) sum = NaN;
           continue;
         }
-        sum += expSum(at(c, j0), len, m, 0, ent);
+        sum += expSum(at(c, j0), len, m, 0, ent, fastRange(chunkLo, m));
         if (ent) ec += gEc;
       }
     } else if (argmax != 0) {
       // Pass 1 by chunks, noting where the max first appears (for the argmax below).
+      lo = Infinity;
       for (let j0 = 0; j0 < v; j0 += CHUNK) {
         const cm = rowMax(at(c, j0), min(CHUNK, v - j0));
+        lo = min<f32>(lo, gRowMin);
         if (cm > m) {
           m = cm;
           mAt = j0;
@@ -332,6 +325,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
       }
     } else {
       m = rowMax(c, v);
+      lo = gRowMin;
     }
     // A max of ±Infinity may hide a NaN that pmax skipped (rare: scanned only then).
     if ((m == Infinity || m == -Infinity) && hasNaN(c, v)) m = NaN;
@@ -349,7 +343,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     const eRow = s > 0 ? scratch : gRow;
     if (!online) {
       // Pass 2: e_j = exp(c_j − m) stored, and summed.
-      sum = expSum(c, v, m, eRow, ent);
+      sum = expSum(c, v, m, eRow, ent, fastRange(lo, m));
       ec = gEc;
     }
     // +Infinity: lse is +Infinity, but the softmax is inf − inf, so the loss and gradient are NaN.

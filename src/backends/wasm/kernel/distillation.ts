@@ -16,8 +16,7 @@ import {
   DI_BETA, DI_GRAD, DI_GRAD_SCALE, DI_JSD, DI_KIND, DI_KL, DI_ROW_LOSS, DI_STUDENT, DI_TARGET, DI_TEACHER, DI_TEMPERATURE, DI_V,
 } from "./abi";
 import { exp1, exp4 } from "./exp";
-import { sliceMax } from "./rowStats";
-import { demote2, hsum2, promoteHigh, promoteLow } from "./simd";
+import { demote2, hsum2, promoteHigh, promoteLow, rowMax } from "./simd";
 
 // @ts-ignore: decorator
 @inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
@@ -137,8 +136,8 @@ export function distillationRows(params: usize, row0: i32, row1: i32, scratch: u
       if (g != 0) memory.fill(g, 0, rowBytes);
       continue;
     }
-    const ms = sliceMax(s, v);
-    const mt = sliceMax(t, v);
+    const ms = rowMax(s, v);
+    const mt = rowMax(t, v);
     sums(s, t, v, ms, mt, invT, kind, scratch);
     const ss = gSumS;
     const st = gSumT;

@@ -12,7 +12,7 @@
 // path applies 2^n as two factors, so subnormal results are rounded once and −Infinity gives 0.
 // NaN stays NaN. Accurate to <= 2 ulp over x <= 0, subnormal results included (a dense sweep
 // against float64 Math.exp in test/backends/wasm/exp.test.ts). Positive x is outside the domain.
-import { madd } from "./simd";
+import { hsum2, madd, promoteHigh, promoteLow } from "./simd";
 
 // The vector constants live in a 16-byte-aligned table in linear memory and are read with
 // v128.load, never written as literal v128 constants (f32x4.splat of a constant). V8's Turboshaft
@@ -108,6 +108,16 @@ const K: usize = memory.data<u32>([
   return f32x4.lt(x, k(CUTOFF));
 }
 
+/**
+ * True when expFast4 is valid for every x = c − m with c >= lo (lo the least c of a row or slice,
+ * m its max): c − m rounds to >= lo − m in float32, so one test of the row's extremes lets a loop
+ * run expFast4 with no test per vector. False for a NaN or infinite lo or m (−Infinity masks).
+ */
+// @ts-ignore: decorator
+@inline export function fastRange(lo: f32, m: f32): bool {
+  return lo - m >= f32x4.extract_lane(k(CUTOFF), 0);
+}
+
 /** e^x on four float32 lanes, x <= 0 (or NaN). */
 // @ts-ignore: decorator
 @inline export function exp4(x: v128): v128 {
@@ -137,6 +147,68 @@ const K: usize = memory.data<u32>([
 // @ts-ignore: decorator
 @inline export function exp1(x: f32): f32 {
   return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+/** float32x4 vectors summed in float32 before a float64 add, in every exp-sum loop of the kernels (the same bits). */
+// @ts-ignore: decorator
+@inline export const SUM_BLOCK: i32 = 16;
+
+// @ts-ignore: decorator
+@inline function at(p: usize, j: i32): usize {
+  return p + (<usize>j << 2);
+}
+
+/**
+ * Σ exp(c_j − m) over n float32 at p where every c_j − m is in expFast4's range (fastRange of the
+ * least c and m); stores each exp at dst when dst != 0 (dst may be p). Each lane sums SUM_BLOCK
+ * vectors in float32, then the block sums are added in float64: the sums of the kernels' checked
+ * loops (crossEntropy.ts expSum, rowStats.ts), in the same order, so the same bits, without their
+ * per-vector range test (and mask and select: four of the stored loop's ~36 instructions), and
+ * two vectors per step (V8 checks for interrupts once per loop step).
+ */
+export function expSumFast(p: usize, n: i32, m: f32, dst: usize): f64 {
+  const m4 = f32x4.splat(m);
+  let s0 = f64x2.splat(0);
+  let s1 = f64x2.splat(0);
+  let j = 0;
+  while (j + 4 <= n) {
+    const end = min(n & ~3, j + (SUM_BLOCK << 2));
+    let b = f32x4.splat(0);
+    if (dst != 0) {
+      for (; j + 8 <= end; j += 8) {
+        const e0 = expFast4(f32x4.sub(v128.load(at(p, j)), m4));
+        const e1 = expFast4(f32x4.sub(v128.load(at(p, j), 16), m4));
+        v128.store(at(dst, j), e0);
+        v128.store(at(dst, j), e1, 16);
+        b = f32x4.add(f32x4.add(b, e0), e1);
+      }
+      if (j < end) {
+        const e = expFast4(f32x4.sub(v128.load(at(p, j)), m4));
+        v128.store(at(dst, j), e);
+        b = f32x4.add(b, e);
+        j += 4;
+      }
+    } else {
+      for (; j + 8 <= end; j += 8) {
+        const e0 = expFast4(f32x4.sub(v128.load(at(p, j)), m4));
+        const e1 = expFast4(f32x4.sub(v128.load(at(p, j), 16), m4));
+        b = f32x4.add(f32x4.add(b, e0), e1);
+      }
+      if (j < end) {
+        b = f32x4.add(b, expFast4(f32x4.sub(v128.load(at(p, j)), m4)));
+        j += 4;
+      }
+    }
+    s0 = f64x2.add(s0, promoteLow(b));
+    s1 = f64x2.add(s1, promoteHigh(b));
+  }
+  let s = hsum2(f64x2.add(s0, s1));
+  for (; j < n; j++) {
+    const e = exp1(load<f32>(at(p, j)) - m);
+    if (dst != 0) store<f32>(at(dst, j), e);
+    s += <f64>e;
+  }
+  return s;
 }
 
 /** dst[i] = e^src[i] for i < n (float32 arrays at byte addresses; exported for the accuracy test). */

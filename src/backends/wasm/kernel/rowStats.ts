@@ -7,11 +7,9 @@
 // target (N) int32 index the full vocabulary; stats is (5, N) float64 in SliceStats' field order
 // (max, sumExp, targetLogit, weightedSum, targetWeight); scratch holds v1 − v0 float32 (softcap).
 import { SL_CLASS_WEIGHT, SL_COL0, SL_GRAD, SL_LABEL_SMOOTHING, SL_LD, SL_LOGITS, SL_N, SL_PROBS, SL_REUSE_EXPS, SL_SOFTCAP, SL_STATS, SL_TARGET, SL_V, SL_V0, SL_V1, SL_WIDTH } from "./abi";
-import { exp1, exp4 } from "./exp";
-import { hasNaN, hmax4, hsum2, promoteHigh, promoteLow } from "./simd";
+import { exp1, exp4, expSumFast, fastRange, SUM_BLOCK } from "./exp";
+import { gRowMin, hasNaN, hsum2, promoteHigh, promoteLow, rowMax } from "./simd";
 
-// @ts-ignore: decorator
-@inline const BLOCK: i32 = 16; // float32x4 vectors summed in float32 before a float64 add
 
 // Linear terms of the current row, set by sliceLinear().
 let gWc: f64 = 0;
@@ -22,16 +20,6 @@ let gWt: f64 = 0;
   return p + (<usize>j << 2);
 }
 
-/** Max of n float32 at p (−Infinity for none); pmax skips NaN in the vector lanes (the sum catches it). */
-export function sliceMax(p: usize, n: i32): f32 {
-  let m4 = f32x4.splat(-Infinity);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) m4 = f32x4.pmax(m4, v128.load(at(p, j)));
-  let m = hmax4(m4);
-  for (; j < n; j++) m = max<f32>(m, load<f32>(at(p, j)));
-  return m;
-}
-
 /** The row the softmax sees: x itself, or with softcap s·tanh(x/s) of its n classes in scratch (float32). */
 export function cappedRow(x: usize, n: i32, s: f64, scratch: usize): usize {
   if (s <= 0) return x;
@@ -40,7 +28,7 @@ export function cappedRow(x: usize, n: i32, s: f64, scratch: usize): usize {
 }
 
 /**
- * Σ exp(c_j − m) over n float32 at p: float32 sums of BLOCK vectors per lane, added in float64.
+ * Σ exp(c_j − m) over n float32 at p: float32 sums of SUM_BLOCK vectors per lane, added in float64.
  * Stores each exp at dst when dst != 0.
  */
 function sliceExpSum(p: usize, n: i32, m: f32, dst: usize): f64 {
@@ -49,7 +37,7 @@ function sliceExpSum(p: usize, n: i32, m: f32, dst: usize): f64 {
   let s1 = f64x2.splat(0);
   let j = 0;
   while (j + 4 <= n) {
-    const end = min(n & ~3, j + (BLOCK << 2));
+    const end = min(n & ~3, j + (SUM_BLOCK << 2));
     let b = f32x4.splat(0);
     if (dst != 0) {
       for (; j < end; j += 4) {
@@ -180,7 +168,8 @@ function sliceStats(
     const cy: f64 = y >= v0 && y < v1 ? <f64>load<f32>(at(c, y - v0)) : 0;
     // The slice's max, then Σ exp(c − max) (stored into exps when asked): the same sums, so the
     // same bits, with or without the stores.
-    let m = sliceMax(c, width);
+    let m = rowMax(c, width);
+    const lo = gRowMin;
     if (m == Infinity && hasNaN(c, width)) m = NaN; // a NaN pmax skipped (the −Infinity case is below)
     let sum: f64 = 0;
     if (m == -Infinity) {
@@ -190,7 +179,7 @@ function sliceStats(
       }
       if (eRow != 0) memory.fill(eRow, 0, <usize>width << 2);
     } else {
-      sum = sliceExpSum(c, width, m, eRow);
+      sum = fastRange(lo, m) ? expSumFast(c, width, m, eRow) : sliceExpSum(c, width, m, eRow);
     }
     store<f64>(stats + (<usize>i << 3), <f64>m);
     store<f64>(stats + (<usize>(n + i) << 3), sum);

@@ -41,6 +41,59 @@
   return max<f32>(max<f32>(f32x4.extract_lane(x, 0), f32x4.extract_lane(x, 1)), max<f32>(f32x4.extract_lane(x, 2), f32x4.extract_lane(x, 3)));
 }
 
+/** Min of the four float32 lanes (NaN-propagating, as f32.min). */
+@inline export function hmin4(x: v128): f32 {
+  return min<f32>(min<f32>(f32x4.extract_lane(x, 0), f32x4.extract_lane(x, 1)), min<f32>(f32x4.extract_lane(x, 2), f32x4.extract_lane(x, 3)));
+}
+
+/** The least element seen by the last rowMax (+Infinity for none; NaN skipped as by pmax). */
+export let gRowMin: f32 = Infinity;
+
+/**
+ * Max of n float32 at p (−Infinity for none), and their least value into gRowMin (for exp's
+ * fastRange). f32x4.pmax and pmin skip NaN (pmax(a, NaN) = a), so a NaN in the vector lanes is not
+ * seen here: the kernels' sums become NaN, or they ask hasNaN when the max came out ±Infinity.
+ * Four independent accumulators each: with one, each step waits for the previous max (a 2–3 cycle
+ * dependency, which V8 does not break when it unrolls), and the pass ran at that latency, half a
+ * cycle per element; with four it runs at about the speed of the loads.
+ */
+export function rowMax(p: usize, n: i32): f32 {
+  let m0 = f32x4.splat(-Infinity);
+  let m1 = m0;
+  let m2 = m0;
+  let m3 = m0;
+  let l0 = f32x4.splat(Infinity);
+  let l1 = l0;
+  let j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const q = p + (<usize>j << 2);
+    const x0 = v128.load(q);
+    const x1 = v128.load(q, 16);
+    const x2 = v128.load(q, 32);
+    const x3 = v128.load(q, 48);
+    m0 = f32x4.pmax(m0, x0);
+    m1 = f32x4.pmax(m1, x1);
+    m2 = f32x4.pmax(m2, x2);
+    m3 = f32x4.pmax(m3, x3);
+    l0 = f32x4.pmin(l0, f32x4.pmin(x0, x1));
+    l1 = f32x4.pmin(l1, f32x4.pmin(x2, x3));
+  }
+  for (; j + 4 <= n; j += 4) {
+    const x = v128.load(p + (<usize>j << 2));
+    m0 = f32x4.pmax(m0, x);
+    l0 = f32x4.pmin(l0, x);
+  }
+  let m = hmax4(f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3)));
+  let lo = hmin4(f32x4.pmin(l0, l1));
+  for (; j < n; j++) {
+    const x = load<f32>(p + (<usize>j << 2));
+    m = max<f32>(m, x);
+    lo = min<f32>(lo, x);
+  }
+  gRowMin = lo;
+  return m;
+}
+
 /**
  * True when one of n float32 at p is NaN. f32x4.pmax skips NaN, so the kernels ask this (rarely)
  * of a row or slice whose max came out ±Infinity.

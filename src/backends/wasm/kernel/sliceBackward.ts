@@ -13,8 +13,8 @@
 // read: rowStats may have overwritten them); without, they are computed here. Same bits either way.
 import { SL_CLASS_WEIGHT, SL_COL0, SL_GRAD, SL_GRAD_SCALE, SL_LABEL_SMOOTHING, SL_LD, SL_LOGITS, SL_MERGED, SL_N, SL_PROBS, SL_REUSE_EXPS, SL_SOFTCAP, SL_STATS, SL_TARGET, SL_V, SL_V0, SL_V1, SL_WIDTH } from "./abi";
 import { exp1, exp4 } from "./exp";
-import { cappedRow, sliceMax } from "./rowStats";
-import { demote2, promoteHigh, promoteLow } from "./simd";
+import { cappedRow } from "./rowStats";
+import { demote2, promoteHigh, promoteLow, rowMax } from "./simd";
 
 // @ts-ignore: decorator
 @inline function at(p: usize, j: i32): usize {
@@ -84,7 +84,7 @@ function sliceGrad(
     if (yIn) cy = stored ? load<f64>(stats + (<usize>(2 * n + i) << 3)) : <f64>load<f32>(at(c, y - v0));
     // e_j = exp(c_j − m_k) with m_k the slice's own max, exactly as rowStats stores them, so that
     // both modes give the same bits; a slice of −Infinity has e = 0 (rowStats stores zeros).
-    const mk: f32 = stored ? <f32>load<f64>(stats + (<usize>i << 3)) : sliceMax(c, width);
+    const mk: f32 = stored ? <f32>load<f64>(stats + (<usize>i << 3)) : rowMax(c, width);
     const fromExps = stored || mk == -Infinity;
     if (!stored && mk == -Infinity) memory.fill(gRow, 0, <usize>width << 2);
     const m = <f32>load<f64>(merged + (<usize>i << 3)); // a max of float32 values: exact
