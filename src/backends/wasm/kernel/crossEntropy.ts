@@ -14,7 +14,7 @@ import {
   CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS, CE_ARGMAX, CE_ENTROPY,
 } from "./abi";
 import { exp1, exp4, expFast4, expSumFast, expTooSmall4, fastRange, SUM_BLOCK } from "./exp";
-import { demote2, gRowMin, hasNaN, hsum2, madd, promoteHigh, promoteLow, rowMax, select } from "./simd";
+import { demote2, gRowMin, hasNaN, hsum2, madd, promoteHigh, promoteLow, rowMax, scaleVectors, select } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
@@ -385,8 +385,7 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     const hasB = probs != 0 || eps > 0;
     let j = 0;
     if (!hasB && s == 0) {
-      const k4 = f32x4.splat(<f32>k);
-      for (; j + 4 <= v; j += 4) v128.store(at(gRow, j), f32x4.mul(k4, v128.load(at(gRow, j))));
+      j = scaleVectors(gRow, v, f32x4.splat(<f32>k));
     } else {
       const k2 = f64x2.splat(k);
       const kb2 = f64x2.splat(kb);

@@ -95,6 +95,31 @@ export function rowMax(p: usize, n: i32): f32 {
 }
 
 /**
+ * p[j] = k·p[j] (float32 lanes, k4 = f32x4.splat(k)) for j < n & ~3, four vectors per step (V8
+ * neither unrolls this loop nor hoists its interrupt check); returns n & ~3, where the caller's
+ * scalar tail starts.
+ */
+export function scaleVectors(p: usize, n: i32, k4: v128): i32 {
+  let j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const q = p + (<usize>j << 2);
+    const a = v128.load(q);
+    const b = v128.load(q, 16);
+    const c = v128.load(q, 32);
+    const d = v128.load(q, 48);
+    v128.store(q, f32x4.mul(k4, a));
+    v128.store(q, f32x4.mul(k4, b), 16);
+    v128.store(q, f32x4.mul(k4, c), 32);
+    v128.store(q, f32x4.mul(k4, d), 48);
+  }
+  for (; j + 4 <= n; j += 4) {
+    const q = p + (<usize>j << 2);
+    v128.store(q, f32x4.mul(k4, v128.load(q)));
+  }
+  return j;
+}
+
+/**
  * True when one of n float32 at p is NaN. f32x4.pmax skips NaN, so the kernels ask this (rarely)
  * of a row or slice whose max came out ±Infinity.
  */

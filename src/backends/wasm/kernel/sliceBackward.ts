@@ -14,7 +14,7 @@
 import { SL_CLASS_WEIGHT, SL_COL0, SL_GRAD, SL_GRAD_SCALE, SL_LABEL_SMOOTHING, SL_LD, SL_LOGITS, SL_MERGED, SL_N, SL_PROBS, SL_REUSE_EXPS, SL_SOFTCAP, SL_STATS, SL_TARGET, SL_V, SL_V0, SL_V1, SL_WIDTH } from "./abi";
 import { exp1, exp4 } from "./exp";
 import { cappedRow } from "./rowStats";
-import { demote2, promoteHigh, promoteLow, rowMax } from "./simd";
+import { demote2, promoteHigh, promoteLow, rowMax, scaleVectors } from "./simd";
 
 // @ts-ignore: decorator
 @inline function at(p: usize, j: i32): usize {
@@ -97,7 +97,7 @@ function sliceGrad(
     if (!hasB && s == 0) {
       const k4 = f32x4.splat(<f32>k);
       if (fromExps) {
-        for (; j + 4 <= width; j += 4) v128.store(at(gRow, j), f32x4.mul(k4, v128.load(at(gRow, j))));
+        j = scaleVectors(gRow, width, k4);
       } else {
         for (; j + 4 <= width; j += 4) {
           v128.store(at(gRow, j), f32x4.mul(k4, exp4(f32x4.sub(v128.load(at(c, j)), m4))));
