@@ -161,12 +161,23 @@ const K: usize = memory.data<u32>([
 /**
  * Σ exp(c_j − m) over n float32 at p where every c_j − m is in expFast4's range (fastRange of the
  * least c and m); stores each exp at dst when dst != 0 (dst may be p). Each lane sums SUM_BLOCK
- * vectors in float32, then the block sums are added in float64: the sums of the kernels' checked
- * loops (crossEntropy.ts expSum, rowStats.ts), in the same order, so the same bits, without their
- * per-vector range test (and mask and select: four of the stored loop's ~36 instructions), and
- * two vectors per step (V8 checks for interrupts once per loop step).
+ * vectors in float32, then the block sums are added in float64. The same exps in the same order
+ * as the checked loops (expSumChecked, and crossEntropy.ts expSum), so the same bits, without
+ * their per-vector range test (and mask and select: four of the stored loop's ~36 instructions),
+ * and two vectors per step (V8 checks for interrupts once per loop step).
  */
 export function expSumFast(p: usize, n: i32, m: f32, dst: usize): f64 {
+  return expSumLoop(p, n, m, dst, true);
+}
+
+/** The same sum by exp4 (a range test per vector): for any c_j − m <= 0, −Infinity included. */
+export function expSumChecked(p: usize, n: i32, m: f32, dst: usize): f64 {
+  return expSumLoop(p, n, m, dst, false);
+}
+
+/** The two loops above; `fast` is a constant in each inlined copy. */
+// @ts-ignore: decorator
+@inline function expSumLoop(p: usize, n: i32, m: f32, dst: usize, fast: bool): f64 {
   const m4 = f32x4.splat(m);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
@@ -174,7 +185,17 @@ export function expSumFast(p: usize, n: i32, m: f32, dst: usize): f64 {
   while (j + 4 <= n) {
     const end = min(n & ~3, j + (SUM_BLOCK << 2));
     let b = f32x4.splat(0);
-    if (dst != 0) {
+    if (!fast) {
+      if (dst != 0) {
+        for (; j < end; j += 4) {
+          const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
+          v128.store(at(dst, j), e);
+          b = f32x4.add(b, e);
+        }
+      } else {
+        for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+      }
+    } else if (dst != 0) {
       for (; j + 8 <= end; j += 8) {
         const e0 = expFast4(f32x4.sub(v128.load(at(p, j)), m4));
         const e1 = expFast4(f32x4.sub(v128.load(at(p, j), 16), m4));
@@ -202,8 +223,16 @@ export function expSumFast(p: usize, n: i32, m: f32, dst: usize): f64 {
     s0 = f64x2.add(s0, promoteLow(b));
     s1 = f64x2.add(s1, promoteHigh(b));
   }
-  let s = hsum2(f64x2.add(s0, s1));
-  for (; j < n; j++) {
+  return expSumTail(p, j, n, m, dst, hsum2(f64x2.add(s0, s1)));
+}
+
+/**
+ * The scalar tail of the exp-sum loops: s + Σ exp(p[j] − m) over j in [j0, n) by exp1 (the same
+ * arithmetic as a vector lane), each exp stored at dst when dst != 0.
+ */
+// @ts-ignore: decorator
+@inline export function expSumTail(p: usize, j0: i32, n: i32, m: f32, dst: usize, s: f64): f64 {
+  for (let j = j0; j < n; j++) {
     const e = exp1(load<f32>(at(p, j)) - m);
     if (dst != 0) store<f32>(at(dst, j), e);
     s += <f64>e;

@@ -7,7 +7,7 @@
 // target (N) int32 index the full vocabulary; stats is (5, N) float64 in SliceStats' field order
 // (max, sumExp, targetLogit, weightedSum, targetWeight); scratch holds v1 − v0 float32 (softcap).
 import { SL_CLASS_WEIGHT, SL_COL0, SL_GRAD, SL_LABEL_SMOOTHING, SL_LD, SL_LOGITS, SL_N, SL_PROBS, SL_REUSE_EXPS, SL_SOFTCAP, SL_STATS, SL_TARGET, SL_V, SL_V0, SL_V1, SL_WIDTH } from "./abi";
-import { exp1, exp4, expSumFast, fastRange, SUM_BLOCK } from "./exp";
+import { expSumChecked, expSumFast, fastRange } from "./exp";
 import { gRowMin, hasNaN, hsum2, promoteHigh, promoteLow, rowMax } from "./simd";
 
 
@@ -25,39 +25,6 @@ export function cappedRow(x: usize, n: i32, s: f64, scratch: usize): usize {
   if (s <= 0) return x;
   for (let j = 0; j < n; j++) store<f32>(at(scratch, j), <f32>(s * Math.tanh(<f64>load<f32>(at(x, j)) / s)));
   return scratch;
-}
-
-/**
- * Σ exp(c_j − m) over n float32 at p: float32 sums of SUM_BLOCK vectors per lane, added in float64.
- * Stores each exp at dst when dst != 0.
- */
-function sliceExpSum(p: usize, n: i32, m: f32, dst: usize): f64 {
-  const m4 = f32x4.splat(m);
-  let s0 = f64x2.splat(0);
-  let s1 = f64x2.splat(0);
-  let j = 0;
-  while (j + 4 <= n) {
-    const end = min(n & ~3, j + (SUM_BLOCK << 2));
-    let b = f32x4.splat(0);
-    if (dst != 0) {
-      for (; j < end; j += 4) {
-        const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
-        v128.store(at(dst, j), e);
-        b = f32x4.add(b, e);
-      }
-    } else {
-      for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
-    }
-    s0 = f64x2.add(s0, promoteLow(b));
-    s1 = f64x2.add(s1, promoteHigh(b));
-  }
-  let s = hsum2(f64x2.add(s0, s1));
-  for (; j < n; j++) {
-    const e = exp1(load<f32>(at(p, j)) - m);
-    if (dst != 0) store<f32>(at(dst, j), e);
-    s += <f64>e;
-  }
-  return s;
 }
 
 /**
@@ -179,7 +146,7 @@ function sliceStats(
       }
       if (eRow != 0) memory.fill(eRow, 0, <usize>width << 2);
     } else {
-      sum = fastRange(lo, m) ? expSumFast(c, width, m, eRow) : sliceExpSum(c, width, m, eRow);
+      sum = fastRange(lo, m) ? expSumFast(c, width, m, eRow) : expSumChecked(c, width, m, eRow);
     }
     store<f64>(stats + (<usize>i << 3), <f64>m);
     store<f64>(stats + (<usize>(n + i) << 3), sum);
