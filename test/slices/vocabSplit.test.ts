@@ -13,7 +13,7 @@ import { WasmInstance } from "../../src/backends/wasm/instance.js";
 import { createEngine, type Engine } from "../../src/index.js";
 import { runJob } from "../../src/backends/wasm/abi.js";
 import { ThreadPool } from "../../src/backends/wasm/pool.js";
-import { useVocabSplit, VOCAB_SLICE, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "../../src/backends/wasm/vocabSplit.js";
+import { sliceParts, useVocabSplit, VOCAB_SLICE, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "../../src/backends/wasm/vocabSplit.js";
 import { assertClose } from "../helpers/close.js";
 import { genTargets, genValues } from "../helpers/gen.js";
 import { argsOf, maxAbs, runSliced, wasmSlices, type SliceCase } from "./cases.js";
@@ -138,5 +138,33 @@ test("the engine splits few rows by vocabulary: identical bits at threads 1, 2 a
     }
   } finally {
     for (const e of engines) e.dispose();
+  }
+});
+
+test("vocabSplit reuses its statistics views only while address, shape and memory buffer are the same", () => {
+  // Own (non-shared) memory: growing it detaches the old buffer, so views kept from before would
+  // read nothing.
+  const ptr = own.alloc(5 * 8 * 5 * 3);
+  try {
+    own.f64(ptr, 5 * 5 * 3).set(Array.from({ length: 75 }, (_, i) => i));
+    const first = sliceParts(own, ptr, 5, 3);
+    assert.equal(sliceParts(own, ptr, 5, 3), first, "the same views for the same address, shape and buffer");
+    assert.deepEqual([...first[2]!.sumExp], [33, 34, 35], "slice 2's sums");
+    const other = sliceParts(own, ptr, 3, 5);
+    assert.notEqual(other, first, "new views for another shape");
+    assert.deepEqual([...other[1]!.max], [25, 26, 27, 28, 29], "slice 1's maxes, 5 rows");
+    assert.notEqual(sliceParts(own, ptr + 16, 3, 5), other, "new views for another address");
+    const kept = sliceParts(own, ptr, 5, 3);
+    const big = own.alloc(own.memory.buffer.byteLength); // grows the memory, detaching its buffer
+    try {
+      assert.equal(kept[0]!.max.length, 0, "the old views are detached");
+      const grown = sliceParts(own, ptr, 5, 3);
+      assert.notEqual(grown, kept, "new views after the memory grew");
+      assert.deepEqual([...grown[4]!.targetWeight], [72, 73, 74], "slice 4's last field, read after the growth");
+    } finally {
+      own.free(big);
+    }
+  } finally {
+    own.free(ptr);
   }
 });

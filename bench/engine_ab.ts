@@ -1,0 +1,106 @@
+/**
+ * The engine of a git revision against the working tree's: both loaded in one process per Node
+ * binary, each with its own engine, timed interleaved call by call (the order alternating), so
+ * that a shared machine's load falls on both alike. Unlike bench/kernel_ab.mjs, this times the
+ * whole call (api, staging, thread pool, merge), for changes outside the kernels.
+ *
+ *   node --import tsx bench/engine_ab.ts --ref main [--node <binaries, comma-separated>]
+ *     [--shapes 1x128256,4x128256] [--threads 1] [--runs 1000] [--modes fwd,fresh]
+ *
+ * Modes: fwd (the loss only), fresh (with a new gradient, freed after each call), inplace (the
+ * gradient over the logits, which are restored before each call, untimed). The revision is
+ * checked out in a temporary git worktree (node_modules linked from this checkout) and its wasm
+ * built there; both must offer createEngine with alloc, free and crossEntropy. ms, median (min).
+ * Never part of `npm test`.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+interface Engine {
+  alloc(n: number): Float32Array;
+  free(x: Float32Array): boolean;
+  crossEntropy(x: Float32Array, target: Int32Array, o: object): Promise<{ loss: unknown; grad?: unknown }>;
+  dispose(): void;
+}
+
+const { values } = parseArgs({
+  options: {
+    ref: { type: "string", default: "main" },
+    node: { type: "string" },
+    shapes: { type: "string", default: "1x128256,4x128256" },
+    threads: { type: "string", default: "1" },
+    runs: { type: "string", default: "1000" },
+    modes: { type: "string", default: "fwd,fresh" },
+    child: { type: "string" },
+  },
+});
+const root = resolve(import.meta.dirname, "..");
+const stat = (xs: number[]): { median: number; min: number } => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[s.length >> 1]!, min: s[0]! };
+};
+
+if (values.child !== undefined) {
+  // Child: the revision at --child against this checkout, every shape and mode, one JSON line each.
+  const mods = [await import(join(values.child, "src/index.ts")), await import(join(root, "src/index.ts"))];
+  const threads = Number(values.threads);
+  const engines: Engine[] = await Promise.all(mods.map((m) => m.createEngine({ backend: "wasm", threads })));
+  for (const shape of values.shapes.split(",")) {
+    const [n, v] = shape.split("x").map(Number) as [number, number];
+    const data = Float32Array.from({ length: n * v }, (_, i) => Math.sin(i * 0.37) * 4 + Math.sin(i * 0.0013) * 3);
+    const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
+    const xs = engines.map((e) => e.alloc(n * v));
+    for (const x of xs) x.set(data);
+    for (const mode of values.modes.split(",")) {
+      const times: number[][] = [[], []];
+      const losses: unknown[] = [];
+      const call = async (k: number): Promise<number> => {
+        const e = engines[k]!;
+        if (mode === "inplace") xs[k]!.set(data);
+        const t0 = performance.now();
+        const out = await e.crossEntropy(xs[k]!, target, { classes: v, grad: mode !== "fwd", inplace: mode === "inplace" });
+        const dt = performance.now() - t0;
+        losses[k] = out.loss;
+        if (mode === "fresh" && out.grad instanceof Float32Array) e.free(out.grad);
+        return dt;
+      };
+      for (let r = 0; r < 5; r++) for (const k of [0, 1]) await call(k);
+      for (let r = 0; r < Number(values.runs); r++) for (const k of r % 2 === 0 ? [0, 1] : [1, 0]) times[k]!.push(await call(k));
+      console.log(JSON.stringify({ node: process.version, shape, mode, ref: stat(times[0]!), work: stat(times[1]!), sameLoss: Object.is(losses[0], losses[1]) }));
+    }
+    engines.forEach((e, k) => e.free(xs[k]!));
+  }
+  for (const e of engines) e.dispose();
+} else {
+  const tmp = mkdtempSync(join(tmpdir(), "xent-engine-ab-"));
+  const dir = join(tmp, "ref");
+  try {
+    execFileSync("git", ["worktree", "add", "--detach", dir, values.ref], { cwd: root, stdio: "ignore" });
+    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+    execFileSync(process.execPath, ["scripts/build-wasm.mjs"], { cwd: dir, stdio: "ignore" });
+    execFileSync(process.execPath, ["scripts/build-wasm.mjs"], { cwd: root, stdio: "ignore" });
+    console.log(`engine ${values.ref} vs working tree, threads ${values.threads}, ${values.runs} interleaved calls each after a warm-up; ms median (min)\n`);
+    console.log(`| Node | N×V | pass | ${values.ref} | working tree | speed-up | same loss |`);
+    console.log("|---|---|---|---|---|---|---|");
+    for (const node of (values.node ?? process.execPath).split(",")) {
+      const args = ["--import", "tsx", import.meta.filename, "--child", dir, "--shapes", values.shapes, "--threads", values.threads, "--runs", values.runs, "--modes", values.modes];
+      const r = spawnSync(node, args, { cwd: root, encoding: "utf8" });
+      if (r.status !== 0) {
+        console.log(`| ${node} | failed: ${r.stderr.trim().split("\n").at(-1)} |`);
+        continue;
+      }
+      for (const line of r.stdout.trim().split("\n")) {
+        const o = JSON.parse(line);
+        const f = (s: { median: number; min: number }): string => `${s.median.toFixed(3)} (${s.min.toFixed(3)})`;
+        const x = `${(o.ref.median / o.work.median).toFixed(2)}× (${(o.ref.min / o.work.min).toFixed(2)}×)`;
+        console.log(`| ${o.node} | ${o.shape} | ${o.mode} | ${f(o.ref)} | ${f(o.work)} | ${x} | ${o.sameLoss ? "yes" : "no"} |`);
+      }
+    }
+  } finally {
+    execFileSync("git", ["worktree", "remove", "--force", dir], { cwd: root, stdio: "ignore" });
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
