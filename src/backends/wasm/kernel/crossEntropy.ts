@@ -50,10 +50,12 @@ let gRedoEc: v128 = v128.splat<i32>(0);
 
 /**
  * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0 (dst may be p). Each
- * lane sums SUM_BLOCK vectors in float32 (at most SUM_BLOCK roundings of a partial sum), then the block
- * sums are added in float64: nearly the speed of a float32 sum, nearly the accuracy of a float64
- * one. The inner loops run exp's fast path only (no branch, few live registers) and note whether
- * any lane fell below its range (e^x < 2^−126, −Infinity masks); such a block is redone by exp4.
+ * lane sums SUM_BLOCK vectors in float32 (at most SUM_BLOCK roundings of a partial sum), then the
+ * block sums are added in float64: nearly the speed of a float32 sum, nearly the accuracy of a
+ * float64 one. The inner loops run exp's fast path only (no branch, few live registers) and note
+ * whether any lane fell below its range (e^x < 2^−126, −Infinity masks); such a block is redone
+ * by exp4. Without entropy, a row whose every c_j − m is in the fast range (`fast`: fastRange of
+ * its least c and m) takes expSumFast (exp.ts) instead: the same sums, with no test per vector.
  * For the redo, the stored value of such a lane is x itself (negative, so told apart from every
  * e^x >= 0 or NaN), as dst may have overwritten the logits. With `ent`, also Σ e_j·(c_j − m) into
  * gEc (float32 lanes, then float64 per block); lanes below exp's fast range are left out of it

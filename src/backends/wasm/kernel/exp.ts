@@ -149,7 +149,7 @@ const K: usize = memory.data<u32>([
   return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
 }
 
-/** float32x4 vectors summed in float32 before a float64 add, in every exp-sum loop of the kernels (the same bits). */
+/** float32x4 vectors summed in float32 before a float64 add, in every exp-sum loop (the same bits). */
 // @ts-ignore: decorator
 @inline export const SUM_BLOCK: i32 = 16;
 
