@@ -7,7 +7,15 @@ import * as abi from "./kernel/abi.js";
 import type { DistillationKind } from "../types.js";
 import type { WasmInstance } from "./instance.js";
 
-export const { LIN_VB, LIN_HC, LIN_PACK_BYTES, LIN_PACK_MIN_ROWS } = abi;
+export const { LIN_VB, LIN_HC, LIN_PACK_BYTES } = abi;
+
+/**
+ * linearGrad's scratch for chunks of `rows` rows, from `take`: matmulAB's packed slice of B, one
+ * per thread and one for the calling thread (last); 0 where matmulAB does not pack (few rows).
+ */
+export function takePackScratch(take: (bytes: number) => number, rows: number, threads: number): number {
+  return rows >= abi.LIN_PACK_MIN_ROWS ? take((threads + 1) * abi.LIN_PACK_BYTES) : 0;
+}
 
 /** linearLogits' items for `rows` rows of `v` classes: panels of rows × blocks of classes. */
 export function logitsItems(rows: number, v: number): number {

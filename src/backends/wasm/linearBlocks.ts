@@ -22,10 +22,11 @@
  * argmax, accuracy, entropy and the gradient filter, which keep the row scheme).
  */
 import { classWeightSum, emptySliceStats, type MergeArgs, foldStats, gradScale, lmOnly, meanDenominator, mergeStats, reduceLoss } from "../common.js";
-import type { LinearCrossEntropyArgs, LinearCrossEntropyResult, SliceStats } from "../types.js";
-import { LIN_HC, LIN_PACK_BYTES, LIN_PACK_MIN_ROWS, LIN_PARAMS_BYTES, LIN_VB, logitsItems, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
+import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
+import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, takePackScratch, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
 import type { WasmInstance } from "./instance.js";
 import type { LinearPointers } from "./linearCrossEntropy.js";
+import { statsViews } from "./rowStats.js";
 import { writeMerged } from "./sliceBackward.js";
 
 /** The most rows of a group (the weight is swept 3 times and its gradient once per group). */
@@ -80,7 +81,7 @@ export function* blockSteps(
     const merged = grad ? take(24 * rMax) : 0;
     const lin = take(LIN_PARAMS_BYTES);
     const sl = take(SL_PARAMS_BYTES);
-    const pack = grad && rMax >= LIN_PACK_MIN_ROWS ? take((threads + 1) * LIN_PACK_BYTES) : 0; // linearGrad's scratch, per thread (this one last)
+    const pack = grad ? takePackScratch(take, rMax, threads) : 0;
     const capRows = spec.softcap > 0 ? take((threads + 1) * LIN_VB * 4) : 0; // one softcap tile per thread
     let tgt = 0;
     if (target !== null) {
@@ -134,7 +135,7 @@ export function* blockSteps(
         const items = Math.ceil(nb / LIN_VB);
         yield { kernel: "rowStats", params: sl, items, scratch: capRows, scratchStride: LIN_VB * 4 };
         const all = inst.f64(stats, items * 5 * rows);
-        for (let k = 0; k < items; k++) foldStats(acc, statsOf(all, k, rows));
+        for (let k = 0; k < items; k++) foldStats(acc, statsViews(all, k, rows));
       }
       const m = mergeStats(sub, [acc], constants);
       rowLoss.set(m.rowLoss, r0);
@@ -205,8 +206,3 @@ export function addColumnSums(sums: Float64Array, G: Float32Array, rows: number,
   }
 }
 
-/** Tile k's (5, rows) statistics in a (tiles, 5, rows) float64 block, as views. */
-function statsOf(all: Float64Array, k: number, rows: number): SliceStats {
-  const at = (f: number): Float64Array => all.subarray((5 * k + f) * rows, (5 * k + f + 1) * rows);
-  return { max: at(0), sumExp: at(1), targetLogit: at(2), weightedSum: at(3), targetWeight: at(4) };
-}

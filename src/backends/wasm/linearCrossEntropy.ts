@@ -14,7 +14,7 @@
  * executor (hands each job to its thread pool) share one loop.
  */
 import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
-import { LIN_HC, LIN_PACK_BYTES, LIN_PACK_MIN_ROWS, LIN_PARAMS_BYTES, LIN_VB, logitsItems, runJob, writeLinearParams, type Job } from "./abi.js";
+import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, takePackScratch, runJob, writeLinearParams, type Job } from "./abi.js";
 import { pointAtRows, readRows, rowsJob, stage } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
 import { addBias, addColumnSums, blockSteps, linearLayout, Scratch } from "./linearBlocks.js";
@@ -48,7 +48,7 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
     const probsBlock = probs !== null ? take(rMax * v * 4) : 0;
     const mask = grad && args.gradFilter > 0 ? take(nV) : 0;
     const lin = take(LIN_PARAMS_BYTES);
-    const pack = grad && rMax >= LIN_PACK_MIN_ROWS ? take((threads + 1) * LIN_PACK_BYTES) : 0; // linearGrad's scratch, per thread (this one last)
+    const pack = grad ? takePackScratch(take, rMax, threads) : 0;
     // Targets, class weights, per-row outputs and the scale with the global D, for all N rows.
     const staged = stage(inst, { n, v, target: args.target, probs: null, spec: args.spec }, chunk, grad ? chunk : 0, threads);
     scratch.adopt(staged.temps);

@@ -24,10 +24,16 @@ export function rowStats(inst: WasmInstance, args: CrossEntropyArgs, slice: Voca
 
 /** Copy (5, N) float64 statistics at `ptr` in wasm memory into `out`. */
 function readStats(inst: WasmInstance, ptr: number, n: number, out: SliceStats): void {
-  const b = inst.f64(ptr, 5 * n);
-  out.max.set(b.subarray(0, n));
-  out.sumExp.set(b.subarray(n, 2 * n));
-  out.targetLogit.set(b.subarray(2 * n, 3 * n));
-  out.weightedSum.set(b.subarray(3 * n, 4 * n));
-  out.targetWeight.set(b.subarray(4 * n, 5 * n));
+  const s = statsViews(inst.f64(ptr, 5 * n), 0, n);
+  out.max.set(s.max);
+  out.sumExp.set(s.sumExp);
+  out.targetLogit.set(s.targetLogit);
+  out.weightedSum.set(s.weightedSum);
+  out.targetWeight.set(s.targetWeight);
+}
+
+/** Slice k's (5, n) statistics in a (slices, 5, n) float64 block (the rowStats kernel's layout), as views. */
+export function statsViews(all: Float64Array, k: number, n: number): SliceStats {
+  const at = (f: number): Float64Array => all.subarray((5 * k + f) * n, (5 * k + f + 1) * n);
+  return { max: at(0), sumExp: at(1), targetLogit: at(2), weightedSum: at(3), targetWeight: at(4) };
 }

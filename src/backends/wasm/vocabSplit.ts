@@ -20,6 +20,7 @@ import type { CrossEntropyArgs, SliceStats } from "../types.js";
 import { SL_PARAMS_BYTES, writeSliceParams, type Job } from "./abi.js";
 import type { Staged } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
+import { statsViews } from "./rowStats.js";
 import { writeMerged } from "./sliceBackward.js";
 
 /** Classes per slice (32 KiB of float32 per row): slice k is [k·VOCAB_SLICE, min(V, (k+1)·VOCAB_SLICE)). */
@@ -103,11 +104,7 @@ export function sliceParts(inst: WasmInstance, stats: number, slices: number, n:
   const last = lastParts.get(inst);
   if (last !== undefined && last.buffer === buffer && last.ptr === stats && last.slices === slices && last.n === n) return last.parts;
   const all = inst.f64(stats, slices * 5 * n);
-  const parts: SliceStats[] = [];
-  for (let k = 0; k < slices; k++) {
-    const at = (f: number): Float64Array => all.subarray((5 * k + f) * n, (5 * k + f + 1) * n);
-    parts.push({ max: at(0), sumExp: at(1), targetLogit: at(2), weightedSum: at(3), targetWeight: at(4) });
-  }
+  const parts = Array.from({ length: slices }, (_, k) => statsViews(all, k, n));
   lastParts.set(inst, { buffer, ptr: stats, slices, n, parts });
   return parts;
 }
