@@ -13,7 +13,7 @@ import {
   CE_CLASS_WEIGHT, CE_CLASS_WEIGHT_SUM, CE_GRAD, CE_GRAD_SCALE, CE_LABEL_SMOOTHING, CE_LOGITS, CE_LSE, CE_PROBS, CE_ROW_LOSS,
   CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS, CE_ARGMAX, CE_ENTROPY,
 } from "./abi";
-import { exp1, expSum, fastRange, gEc } from "./exp";
+import { exp1, exp4, expFast4, expSumFast, expTooSmall4, fastRange, SUM_BLOCK } from "./exp";
 import { demote2, gRowMin, hasNaN, hsum2, madd, promoteHigh, promoteLow, rowMax, scaleVectors, select } from "./simd";
 
 // @ts-ignore: decorator
@@ -41,6 +41,131 @@ function firstIndexOf(p: usize, n: i32, m: f32): i32 {
   }
   for (; j < n; j++) if (load<f32>(at(p, j)) == m) return j;
   return 0;
+}
+
+// Σ_j e_j·(c_j − m) of the last expSum with `ent` (terms with e_j = 0 skipped), for the entropy.
+let gEc: f64 = 0;
+// The entropy terms of the block that the last redo() summed again.
+let gRedoEc: v128 = v128.splat<i32>(0);
+
+/**
+ * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0 (dst may be p). Each
+ * lane sums SUM_BLOCK vectors in float32 (at most SUM_BLOCK roundings of a partial sum), then the
+ * block sums are added in float64: nearly the speed of a float32 sum, nearly the accuracy of a
+ * float64 one. The inner loops run exp's fast path only (no branch, few live registers) and note
+ * whether any lane fell below its range (e^x < 2^−126, −Infinity masks); such a block is redone
+ * by exp4. Without entropy, a row whose every c_j − m is in the fast range (`fast`: fastRange of
+ * its least c and m) takes expSumFast (exp.ts) instead: the same sums, with no test per vector.
+ * For the redo, the stored value of such a lane is x itself (negative, so told apart from every
+ * e^x >= 0 or NaN), as dst may have overwritten the logits. With `ent`, also Σ e_j·(c_j − m) into
+ * gEc (float32 lanes, then float64 per block); lanes below exp's fast range are left out of it
+ * (e_j < 2^−126 there, so each term is below 2^−119), which also keeps −Infinity's 0·∞ out.
+ * Without stores such a block's entropy terms are summed again by redo(), so the fast loop adds
+ * one multiply-add per vector; with stores the logits may be gone by then, so the loop masks the
+ * product instead.
+ * `ent` is a constant in each copy: expSum chooses between two inlined copies of the loop,
+ * because V8 does not unswitch loops, and a test of `ent` in the loop costs the forward ~20%.
+ */
+function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool, fast: bool): f64 {
+  if (ent) return expSumOf(p, n, m, dst, true);
+  return fast ? expSumFast(p, n, m, dst) : expSumOf(p, n, m, dst, false);
+}
+
+// @ts-ignore: decorator
+@inline function expSumOf(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
+  const m4 = f32x4.splat(m);
+  const zero = f32x4.splat(0);
+  let s0 = f64x2.splat(0);
+  let s1 = f64x2.splat(0);
+  let a0 = f64x2.splat(0);
+  let a1 = f64x2.splat(0);
+  let j = 0;
+  while (j + 4 <= n) {
+    const j0 = j;
+    const end = min(n & ~3, j + (SUM_BLOCK << 2));
+    let b = f32x4.splat(0);
+    let low = f32x4.splat(0);
+    let ba = zero;
+    if (dst != 0) {
+      for (; j < end; j += 4) {
+        const x = f32x4.sub(v128.load(at(p, j)), m4);
+        const e = expFast4(x);
+        const small = expTooSmall4(x);
+        low = v128.or(low, small);
+        v128.store(at(dst, j), select(x, e, small));
+        b = f32x4.add(b, e);
+        // andnot clears the product's bits in lanes below exp's range (e there may be NaN): one
+        // instruction, where a select of each factor is three without relaxed SIMD.
+        if (ent) ba = f32x4.add(ba, v128.andnot(f32x4.mul(e, x), small));
+      }
+      if (v128.any_true(low)) b = redoStored(dst, j0, end);
+    } else {
+      for (; j < end; j += 4) {
+        const x = f32x4.sub(v128.load(at(p, j)), m4);
+        const small = expTooSmall4(x);
+        const e = expFast4(x);
+        low = v128.or(low, small);
+        b = f32x4.add(b, e);
+        if (ent) ba = madd(e, x, ba);
+      }
+      if (v128.any_true(low)) {
+        b = redo(p, j0, end, m4, ent);
+        if (ent) ba = gRedoEc;
+      }
+    }
+    s0 = f64x2.add(s0, promoteLow(b));
+    s1 = f64x2.add(s1, promoteHigh(b));
+    if (ent) {
+      a0 = f64x2.add(a0, promoteLow(ba));
+      a1 = f64x2.add(a1, promoteHigh(ba));
+    }
+  }
+  let s = hsum2(f64x2.add(s0, s1));
+  let ec = hsum2(f64x2.add(a0, a1));
+  for (; j < n; j++) {
+    const x = load<f32>(at(p, j)) - m;
+    const e = exp1(x);
+    if (dst != 0) store<f32>(at(dst, j), e);
+    s += <f64>e;
+    if (ent && e > 0) ec += <f64>e * <f64>x;
+  }
+  gEc = ec;
+  return s;
+}
+
+/**
+ * The sum of one block of expSum (no stores) by the full exp4; with `ent` also the block's
+ * entropy terms, lanes below exp's fast range left out (as the stored loop leaves them), into gRedoEc.
+ */
+// @ts-ignore: decorator
+@inline function redo(p: usize, j0: i32, end: i32, m4: v128, ent: bool): v128 {
+  const zero = f32x4.splat(0);
+  let b = zero;
+  let ba = zero;
+  for (let j = j0; j < end; j += 4) {
+    const x = f32x4.sub(v128.load(at(p, j)), m4);
+    const e = exp4(x);
+    b = f32x4.add(b, e);
+    if (ent) {
+      const small = expTooSmall4(x);
+      ba = madd(select(zero, e, small), select(zero, x, small), ba);
+    }
+  }
+  if (ent) gRedoEc = ba;
+  return b;
+}
+
+/** One stored block of expSum: lanes holding x < 0 become e^x by exp4; returns the block's sum. */
+// @ts-ignore: decorator
+@inline function redoStored(dst: usize, j0: i32, end: i32): v128 {
+  let b = f32x4.splat(0);
+  for (let j = j0; j < end; j += 4) {
+    const y = v128.load(at(dst, j));
+    const e = select(exp4(f32x4.pmin(y, f32x4.splat(0))), y, f32x4.lt(y, f32x4.splat(0)));
+    v128.store(at(dst, j), e);
+    b = f32x4.add(b, e);
+  }
+  return b;
 }
 
 /**

@@ -12,9 +12,7 @@
 // path applies 2^n as two factors, so subnormal results are rounded once and −Infinity gives 0.
 // NaN stays NaN. Accurate to <= 2 ulp over x <= 0, subnormal results included (a dense sweep
 // against float64 Math.exp in test/backends/wasm/exp.test.ts). Positive x is outside the domain.
-// Also the kernels' Σ exp(c − m) over a row or slice (expSum: blocks checked for the exact path,
-// or with no test where the row's range allows it), shared by the fused and the slice kernels.
-import { hsum2, madd, promoteHigh, promoteLow, select } from "./simd";
+import { hsum2, madd, promoteHigh, promoteLow } from "./simd";
 
 // The vector constants live in a 16-byte-aligned table in linear memory and are read with
 // v128.load, never written as literal v128 constants (f32x4.splat of a constant). V8's Turboshaft
@@ -151,147 +149,41 @@ const K: usize = memory.data<u32>([
   return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
 }
 
-/** float32x4 vectors summed in float32 before a float64 add (both exp-sum loops: the same bits). */
+/** float32x4 vectors summed in float32 before a float64 add, in every exp-sum loop (the same bits). */
 // @ts-ignore: decorator
-@inline const SUM_BLOCK: i32 = 16;
+@inline export const SUM_BLOCK: i32 = 16;
 
 // @ts-ignore: decorator
 @inline function at(p: usize, j: i32): usize {
   return p + (<usize>j << 2);
 }
 
-// Σ_j e_j·(c_j − m) of the last expSum with `ent` (terms with e_j = 0 skipped), for the entropy.
-export let gEc: f64 = 0;
-// The entropy terms of the block that the last redo() summed again.
-let gRedoEc: v128 = v128.splat<i32>(0);
-
 /**
- * Σ exp(c_j − m) over n float32 at p; stores each exp at dst when dst != 0 (dst may be p). Each
- * lane sums SUM_BLOCK vectors in float32 (at most SUM_BLOCK roundings of a partial sum), then the
- * block sums are added in float64: nearly the speed of a float32 sum, nearly the accuracy of a
- * float64 one. The inner loops run exp's fast path only (no branch, few live registers) and note
- * whether any lane fell below its range (e^x < 2^−126, −Infinity masks); such a block is redone
- * by exp4. Without entropy, a row whose every c_j − m is in the fast range (`fast`: fastRange of
- * its least c and m) takes expSumFast instead: the same sums, with no test per vector.
- * For the redo, the stored value of such a lane is x itself (negative, so told apart from every
- * e^x >= 0 or NaN), as dst may have overwritten the logits. With `ent`, also Σ e_j·(c_j − m) into
- * gEc (float32 lanes, then float64 per block); lanes below exp's fast range are left out of it
- * (e_j < 2^−126 there, so each term is below 2^−119), which also keeps −Infinity's 0·∞ out.
- * Without stores such a block's entropy terms are summed again by redo(), so the fast loop adds
- * one multiply-add per vector; with stores the logits may be gone by then, so the loop masks the
- * product instead.
- * `ent` is a constant in each copy: expSum chooses between two inlined copies of the loop,
- * because V8 does not unswitch loops, and a test of `ent` in the loop costs the forward ~20%.
- */
-export function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool, fast: bool): f64 {
-  if (ent) return expSumOf(p, n, m, dst, true);
-  return fast ? expSumFast(p, n, m, dst) : expSumOf(p, n, m, dst, false);
-}
-
-// @ts-ignore: decorator
-@inline function expSumOf(p: usize, n: i32, m: f32, dst: usize, ent: bool): f64 {
-  const m4 = f32x4.splat(m);
-  const zero = f32x4.splat(0);
-  let s0 = f64x2.splat(0);
-  let s1 = f64x2.splat(0);
-  let a0 = f64x2.splat(0);
-  let a1 = f64x2.splat(0);
-  let j = 0;
-  while (j + 4 <= n) {
-    const j0 = j;
-    const end = min(n & ~3, j + (SUM_BLOCK << 2));
-    let b = f32x4.splat(0);
-    let low = f32x4.splat(0);
-    let ba = zero;
-    if (dst != 0) {
-      for (; j < end; j += 4) {
-        const x = f32x4.sub(v128.load(at(p, j)), m4);
-        const e = expFast4(x);
-        const small = expTooSmall4(x);
-        low = v128.or(low, small);
-        v128.store(at(dst, j), select(x, e, small));
-        b = f32x4.add(b, e);
-        // andnot clears the product's bits in lanes below exp's range (e there may be NaN): one
-        // instruction, where a select of each factor is three without relaxed SIMD.
-        if (ent) ba = f32x4.add(ba, v128.andnot(f32x4.mul(e, x), small));
-      }
-      if (v128.any_true(low)) b = redoStored(dst, j0, end);
-    } else {
-      for (; j < end; j += 4) {
-        const x = f32x4.sub(v128.load(at(p, j)), m4);
-        const small = expTooSmall4(x);
-        const e = expFast4(x);
-        low = v128.or(low, small);
-        b = f32x4.add(b, e);
-        if (ent) ba = madd(e, x, ba);
-      }
-      if (v128.any_true(low)) {
-        b = redo(p, j0, end, m4, ent);
-        if (ent) ba = gRedoEc;
-      }
-    }
-    s0 = f64x2.add(s0, promoteLow(b));
-    s1 = f64x2.add(s1, promoteHigh(b));
-    if (ent) {
-      a0 = f64x2.add(a0, promoteLow(ba));
-      a1 = f64x2.add(a1, promoteHigh(ba));
-    }
-  }
-  let s = hsum2(f64x2.add(s0, s1));
-  let ec = hsum2(f64x2.add(a0, a1));
-  for (; j < n; j++) {
-    const x = load<f32>(at(p, j)) - m;
-    const e = exp1(x);
-    if (dst != 0) store<f32>(at(dst, j), e);
-    s += <f64>e;
-    if (ent && e > 0) ec += <f64>e * <f64>x;
-  }
-  gEc = ec;
-  return s;
-}
-
-/**
- * The sum of one block of expSum (no stores) by the full exp4; with `ent` also the block's
- * entropy terms, lanes below exp's fast range left out (as the stored loop leaves them), into gRedoEc.
- */
-// @ts-ignore: decorator
-@inline function redo(p: usize, j0: i32, end: i32, m4: v128, ent: bool): v128 {
-  const zero = f32x4.splat(0);
-  let b = zero;
-  let ba = zero;
-  for (let j = j0; j < end; j += 4) {
-    const x = f32x4.sub(v128.load(at(p, j)), m4);
-    const e = exp4(x);
-    b = f32x4.add(b, e);
-    if (ent) {
-      const small = expTooSmall4(x);
-      ba = madd(select(zero, e, small), select(zero, x, small), ba);
-    }
-  }
-  if (ent) gRedoEc = ba;
-  return b;
-}
-
-/** One stored block of expSum: lanes holding x < 0 become e^x by exp4; returns the block's sum. */
-// @ts-ignore: decorator
-@inline function redoStored(dst: usize, j0: i32, end: i32): v128 {
-  let b = f32x4.splat(0);
-  for (let j = j0; j < end; j += 4) {
-    const y = v128.load(at(dst, j));
-    const e = select(exp4(f32x4.pmin(y, f32x4.splat(0))), y, f32x4.lt(y, f32x4.splat(0)));
-    v128.store(at(dst, j), e);
-    b = f32x4.add(b, e);
-  }
-  return b;
-}
-
-/**
- * expSum where every c_j − m is in expFast4's range (fastRange of the least c and m), without
- * entropy: the same exps, summed in the same order as expSumOf, so the same bits, without its
- * per-vector range test (and mask and select: four of the stored loop's ~36 instructions), and two
- * vectors per step (V8 checks for interrupts once per loop step).
+ * Σ exp(c_j − m) over n float32 at p where every c_j − m is in expFast4's range (fastRange of the
+ * least c and m); stores each exp at dst when dst != 0 (dst may be p). Each lane sums SUM_BLOCK
+ * vectors in float32, then the block sums are added in float64. The same exps in the same order
+ * as the checked loops (expSumChecked, and crossEntropy.ts expSum), so the same bits, without
+ * their per-vector range test (and mask and select: four of the stored loop's ~36 instructions),
+ * and two vectors per step (V8 checks for interrupts once per loop step).
  */
 export function expSumFast(p: usize, n: i32, m: f32, dst: usize): f64 {
+  return expSumLoop(p, n, m, dst, true);
+}
+
+/**
+ * The same sum by exp4 (a range test per vector): for any c_j − m <= 0, −Infinity included. Not
+ * the fused kernel's block-checked loop (crossEntropy.ts expSum): that one keeps the fast exps of
+ * a block's in-range lanes when it stores them, where exp4 takes a vector with any lane below the
+ * range through its exact path whole, so stored and unstored sums would differ in the last bits.
+ * This loop gives the slice statistics the same bits whether or not rowStats stores the exps.
+ */
+export function expSumChecked(p: usize, n: i32, m: f32, dst: usize): f64 {
+  return expSumLoop(p, n, m, dst, false);
+}
+
+/** The two loops above; `fast` is a constant in each inlined copy. */
+// @ts-ignore: decorator
+@inline function expSumLoop(p: usize, n: i32, m: f32, dst: usize, fast: bool): f64 {
   const m4 = f32x4.splat(m);
   let s0 = f64x2.splat(0);
   let s1 = f64x2.splat(0);
@@ -299,7 +191,17 @@ export function expSumFast(p: usize, n: i32, m: f32, dst: usize): f64 {
   while (j + 4 <= n) {
     const end = min(n & ~3, j + (SUM_BLOCK << 2));
     let b = f32x4.splat(0);
-    if (dst != 0) {
+    if (!fast) {
+      if (dst != 0) {
+        for (; j < end; j += 4) {
+          const e = exp4(f32x4.sub(v128.load(at(p, j)), m4));
+          v128.store(at(dst, j), e);
+          b = f32x4.add(b, e);
+        }
+      } else {
+        for (; j < end; j += 4) b = f32x4.add(b, exp4(f32x4.sub(v128.load(at(p, j)), m4)));
+      }
+    } else if (dst != 0) {
       for (; j + 8 <= end; j += 8) {
         const e0 = expFast4(f32x4.sub(v128.load(at(p, j)), m4));
         const e1 = expFast4(f32x4.sub(v128.load(at(p, j), 16), m4));
@@ -327,8 +229,16 @@ export function expSumFast(p: usize, n: i32, m: f32, dst: usize): f64 {
     s0 = f64x2.add(s0, promoteLow(b));
     s1 = f64x2.add(s1, promoteHigh(b));
   }
-  let s = hsum2(f64x2.add(s0, s1));
-  for (; j < n; j++) {
+  return expSumTail(p, j, n, m, dst, hsum2(f64x2.add(s0, s1)));
+}
+
+/**
+ * The scalar tail of the exp-sum loops: s + Σ exp(p[j] − m) over j in [j0, n) by exp1 (the same
+ * arithmetic as a vector lane), each exp stored at dst when dst != 0.
+ */
+// @ts-ignore: decorator
+@inline export function expSumTail(p: usize, j0: i32, n: i32, m: f32, dst: usize, s: f64): f64 {
+  for (let j = j0; j < n; j++) {
     const e = exp1(load<f32>(at(p, j)) - m);
     if (dst != 0) store<f32>(at(dst, j), e);
     s += <f64>e;

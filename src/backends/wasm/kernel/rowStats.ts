@@ -7,7 +7,7 @@
 // target (N) int32 index the full vocabulary; stats is (5, N) float64 in SliceStats' field order
 // (max, sumExp, targetLogit, weightedSum, targetWeight); scratch holds v1 − v0 float32 (softcap).
 import { SL_CLASS_WEIGHT, SL_COL0, SL_GRAD, SL_LABEL_SMOOTHING, SL_LD, SL_LOGITS, SL_N, SL_PROBS, SL_REUSE_EXPS, SL_SOFTCAP, SL_STATS, SL_TARGET, SL_V, SL_V0, SL_V1, SL_WIDTH } from "./abi";
-import { expSum, fastRange } from "./exp";
+import { expSumChecked, expSumFast, fastRange } from "./exp";
 import { gRowMin, hasNaN, hsum2, promoteHigh, promoteLow, rowMax } from "./simd";
 
 
@@ -146,7 +146,7 @@ function sliceStats(
       }
       if (eRow != 0) memory.fill(eRow, 0, <usize>width << 2);
     } else {
-      sum = expSum(c, width, m, eRow, false, fastRange(lo, m));
+      sum = fastRange(lo, m) ? expSumFast(c, width, m, eRow) : expSumChecked(c, width, m, eRow);
     }
     store<f64>(stats + (<usize>i << 3), <f64>m);
     store<f64>(stats + (<usize>(n + i) << 3), sum);
