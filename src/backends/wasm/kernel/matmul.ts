@@ -176,20 +176,42 @@ function matmulABSlice(m: i32, j0: i32, j1: i32, k: i32, a: usize, ars: i32, acs
         s30 = v128.load(c3 + o); s31 = v128.load(c3 + o + 16);
       }
       let pb = pack != 0 ? pack + <usize>t * tileBytes : b + o;
-      let pa: usize = 0;
-      for (let p = 0; p < k; p++) {
-        const y0 = v128.load(pb);
-        const y1 = v128.load(pb + 16);
-        let x = f32x4.splat(load<f32>(a0 + pa));
-        s00 = madd(x, y0, s00); s01 = madd(x, y1, s01);
-        x = f32x4.splat(load<f32>(a1 + pa));
-        s10 = madd(x, y0, s10); s11 = madd(x, y1, s11);
-        x = f32x4.splat(load<f32>(a2 + pa));
-        s20 = madd(x, y0, s20); s21 = madd(x, y1, s21);
-        x = f32x4.splat(load<f32>(a3 + pa));
-        s30 = madd(x, y0, s30); s31 = madd(x, y1, s31);
-        pb += rowBytes;
-        pa += strideA;
+      // Every address advances by a step rather than being rebuilt from base + offset (V8 spends
+      // an instruction per load on that sum), and A's entries are splatted as they are loaded
+      // (load32_splat: one instruction where a load then a splat took two). The same sums.
+      if (ars == 1) {
+        // A's four rows adjacent (A read transposed, as for gradWeight): one pointer, fixed offsets.
+        let q = a0;
+        for (let p = 0; p < k; p++) {
+          const y0 = v128.load(pb);
+          const y1 = v128.load(pb, 16);
+          let x = v128.load32_splat(q);
+          s00 = madd(x, y0, s00); s01 = madd(x, y1, s01);
+          x = v128.load32_splat(q, 4);
+          s10 = madd(x, y0, s10); s11 = madd(x, y1, s11);
+          x = v128.load32_splat(q, 8);
+          s20 = madd(x, y0, s20); s21 = madd(x, y1, s21);
+          x = v128.load32_splat(q, 12);
+          s30 = madd(x, y0, s30); s31 = madd(x, y1, s31);
+          pb += rowBytes;
+          q += strideA;
+        }
+      } else {
+        let q0 = a0, q1 = a1, q2 = a2, q3 = a3;
+        for (let p = 0; p < k; p++) {
+          const y0 = v128.load(pb);
+          const y1 = v128.load(pb, 16);
+          let x = v128.load32_splat(q0);
+          s00 = madd(x, y0, s00); s01 = madd(x, y1, s01);
+          x = v128.load32_splat(q1);
+          s10 = madd(x, y0, s10); s11 = madd(x, y1, s11);
+          x = v128.load32_splat(q2);
+          s20 = madd(x, y0, s20); s21 = madd(x, y1, s21);
+          x = v128.load32_splat(q3);
+          s30 = madd(x, y0, s30); s31 = madd(x, y1, s31);
+          pb += rowBytes;
+          q0 += strideA; q1 += strideA; q2 += strideA; q3 += strideA;
+        }
       }
       v128.store(c0 + o, s00); v128.store(c0 + o + 16, s01);
       v128.store(c1 + o, s10); v128.store(c1 + o + 16, s11);
