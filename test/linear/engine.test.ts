@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createEngine, init, linearCrossEntropy, type Engine, type LinearCrossEntropyOutput } from "../../src/index.js";
+import { gradHiddenCols } from "../../src/backends/wasm/abi.js";
 import { randomArray, rng } from "./oracle.js";
 
 async function withEngine<T>(threads: number, f: (e: Engine) => Promise<T>): Promise<T> {
@@ -48,6 +49,29 @@ test("engine.linearCrossEntropy is bitwise identical on 1, 2, 3 and 4 threads, L
   assert.deepEqual(sync.gradWeight, outs[0]!.gradWeight, "the synchronous wasm backend runs the same kernels");
   assert.deepEqual(sync.gradHidden, outs[0]!.gradHidden);
   assert.deepEqual(linearCrossEntropy(hidden, weight, target, { ...lm, backend: "wasm" }), outs[2], "the LM outputs too");
+});
+
+test("gradHidden items of 256, 128 and 64 columns (D = 300 on 1, 2 and 3 threads) give the same bits", async () => {
+  // The item width follows the thread count (gradHiddenCols); every element is still summed by
+  // one item over the vocabulary in order, so the width must not change a bit.
+  assert.deepEqual([1, 2, 3].map((t) => gradHiddenCols(300, t)), [256, 128, 64]);
+  for (const [d, t] of [[64, 1], [768, 2], [768, 4], [768, 16], [2048, 2], [2048, 16], [20, 3]] as const) {
+    const hc = gradHiddenCols(d, t);
+    assert.ok(hc % 64 === 0 && hc >= 64 && hc <= 256, `width ${hc} for D = ${d}`);
+    assert.ok(d < 64 * t || Math.ceil(d / hc) >= t, `D = ${d} on ${t} threads: at least one item per thread`);
+  }
+  const n = 9, d = 300, v = 700;
+  const rand = rng(5);
+  const hidden = randomArray(n * d, 1, rand, true) as Float32Array;
+  const weight = randomArray(v * d, 0.3, rand, true) as Float32Array;
+  const target = Array.from({ length: n }, () => Math.floor(rand() * v));
+  const outs: LinearCrossEntropyOutput[] = [];
+  for (const threads of [1, 2, 3]) outs.push(await withEngine(threads, (e) => e.linearCrossEntropy(hidden, weight, target, { grad: true, chunkSize: 4 })));
+  for (const b of outs.slice(1)) {
+    assert.equal(b.loss, outs[0]!.loss);
+    assert.deepEqual(b.gradHidden, outs[0]!.gradHidden);
+    assert.deepEqual(b.gradWeight, outs[0]!.gradWeight);
+  }
 });
 
 test("engine.linearCrossEntropy: bad input is rejected with the engine's name, a disposed engine refuses, js engine agrees", async () => {

@@ -23,7 +23,7 @@
  */
 import { classWeightSum, emptySliceStats, type MergeArgs, foldStats, gradScale, lmOnly, meanDenominator, mergeStats, reduceLoss } from "../common.js";
 import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
-import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, takePackScratch, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
+import { gradHiddenCols, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, takePackScratch, SL_PARAMS_BYTES, writeLinearParams, writeSliceParams, type Job } from "./abi.js";
 import type { WasmInstance } from "./instance.js";
 import type { LinearPointers } from "./linearCrossEntropy.js";
 import { statsViews } from "./rowStats.js";
@@ -100,7 +100,8 @@ export function* blockSteps(
     const lse = new Float64Array(n);
     const dB = grad && gradBias !== null ? new Float64Array(v) : null;
     if (dB !== null) scratch.bytes += dB.byteLength;
-    const nH = Math.ceil(d / LIN_HC);
+    const hiddenCols = gradHiddenCols(d, threads);
+    const nH = Math.ceil(d / hiddenCols);
 
     for (let r0 = 0; r0 < n; r0 += rMax) {
       const rows = Math.min(rMax, n - r0);
@@ -111,7 +112,7 @@ export function* blockSteps(
       function* logits(j0: number, nb: number, backward: boolean): Generator<Job, void, void> {
         writeLinearParams(inst, lin, {
           hidden: ptrs.hidden + r0 * d * 4, weight: ptrs.weight + j0 * d * 4, logits: block, gradHidden: dH,
-          gradWeight: ptrs.gradWeight === 0 ? 0 : ptrs.gradWeight + j0 * d * 4, mask: 0, rows, d, v: nb,
+          gradWeight: ptrs.gradWeight === 0 ? 0 : ptrs.gradWeight + j0 * d * 4, mask: 0, rows, d, v: nb, hiddenCols,
         });
         yield { kernel: "linearLogits", params: lin, items: logitsItems(rows, nb), scratch: 0, scratchStride: 0 };
         if (bias !== null) addBias(inst.f32(block, rows * nb), rows, nb, bias, j0);

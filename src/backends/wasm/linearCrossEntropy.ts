@@ -14,7 +14,7 @@
  * executor (hands each job to its thread pool) share one loop.
  */
 import type { LinearCrossEntropyArgs, LinearCrossEntropyResult } from "../types.js";
-import { LIN_HC, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, takePackScratch, runJob, writeLinearParams, type Job } from "./abi.js";
+import { gradHiddenCols, LIN_PACK_BYTES, LIN_PARAMS_BYTES, LIN_VB, logitsItems, takePackScratch, runJob, writeLinearParams, type Job } from "./abi.js";
 import { pointAtRows, readRows, rowsJob, stage } from "./crossEntropy.js";
 import type { WasmInstance } from "./instance.js";
 import { addBias, addColumnSums, blockSteps, linearLayout, Scratch } from "./linearBlocks.js";
@@ -39,7 +39,8 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
   const grad = gradHidden !== null;
   const rMax = Math.max(1, Math.min(n, args.chunkRows));
   const nV = Math.ceil(v / LIN_VB);
-  const nH = Math.ceil(d / LIN_HC);
+  const hiddenCols = gradHiddenCols(d, threads);
+  const nH = Math.ceil(d / hiddenCols);
   const scratch = new Scratch(inst);
   const take = (bytes: number): number => scratch.take(bytes);
   try {
@@ -60,7 +61,7 @@ export function* linearSteps(inst: WasmInstance, args: LinearCrossEntropyArgs, p
     for (let r0 = 0; r0 < n; r0 += rMax) {
       const rows = Math.min(rMax, n - r0);
       writeLinearParams(inst, lin, {
-        hidden: ptrs.hidden + r0 * d * 4, weight: ptrs.weight, logits: chunk, gradHidden: dH, gradWeight: ptrs.gradWeight, mask, rows, d, v,
+        hidden: ptrs.hidden + r0 * d * 4, weight: ptrs.weight, logits: chunk, gradHidden: dH, gradWeight: ptrs.gradWeight, mask, rows, d, v, hiddenCols,
       });
       yield { kernel: "linearLogits", params: lin, items: logitsItems(rows, v), scratch: 0, scratchStride: 0 };
       if (bias !== null) addBias(inst.f32(chunk, rows * v), rows, v, bias, 0);

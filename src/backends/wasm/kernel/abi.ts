@@ -34,11 +34,13 @@ export const LIN_MASK = 20; // one byte per vocabulary block (1: skipped by the 
 export const LIN_ROWS = 24;
 export const LIN_D = 28;
 export const LIN_V = 32;
+export const LIN_HIDDEN_COLS = 36; // gradHidden columns per linearGrad item, a multiple of 64 (the host's gradHiddenCols)
 export const LIN_PARAMS_BYTES = 40;
 
 // Block sizes of the fused linear cross-entropy's work items.
 export const LIN_VB = 256; // vocabulary rows per block (the gradient filter's tile width)
-export const LIN_HC = 64; // gradHidden columns per item
+export const LIN_HC_MIN = 64; // gradHidden columns per linearGrad item: at least,
+export const LIN_HC_MAX = 256; // and at most
 export const LIN_PANEL = 64; // rows of hidden per linearLogits item (even)
 export const LIN_PACK_BYTES = 65536; // linearGrad's scratch per thread: matmulAB's packed slice of B (256 × 64 float32)
 export const LIN_PACK_MIN_ROWS = 32; // matmulAB packs B only for products of at least this many rows (and 64 of B)

@@ -3,11 +3,11 @@
 // results do not depend on the thread count. For a chunk of `rows` rows of hidden (rows, D):
 //   linearLogits  item t = p·nV + b: logits[panel p, block b] (64 rows × VB) = hidden[panel p] ·
 //                 weight[block b]ᵀ (nV blocks of VB classes, panels of LIN_PANEL rows)
-//   linearGrad    items [0, nH): gradHidden columns [64t, 64t+64) of the chunk (rows, D) +=, summed
+//   linearGrad    items [0, nH): gradHidden columns [hc·t, hc·t+hc) of the chunk (rows, D) +=, summed
 //                 over the vocabulary blocks in increasing order (skipping masked ones);
 //                 items [nH, nH+nW): gradWeight[block t] (VB, D) += dL[:, block t]ᵀ · hidden[rows]
 // `mask` (one byte per vocabulary block, or 0 for none) marks blocks the gradient filter skips.
-import { LIN_D, LIN_GRAD_HIDDEN, LIN_GRAD_WEIGHT, LIN_HC as HC, LIN_HIDDEN, LIN_LOGITS, LIN_MASK, LIN_PANEL, LIN_ROWS, LIN_V, LIN_VB as VB, LIN_WEIGHT } from "./abi";
+import { LIN_D, LIN_GRAD_HIDDEN, LIN_GRAD_WEIGHT, LIN_HIDDEN, LIN_HIDDEN_COLS, LIN_LOGITS, LIN_MASK, LIN_PANEL, LIN_ROWS, LIN_V, LIN_VB as VB, LIN_WEIGHT } from "./abi";
 import { matmulAB, matmulNT } from "./matmul";
 
 /**
@@ -47,12 +47,13 @@ export function linearGrad(params: usize, item0: i32, item1: i32, scratch: usize
   const rows = load<i32>(params, LIN_ROWS);
   const d = load<i32>(params, LIN_D);
   const v = load<i32>(params, LIN_V);
-  const nH = (d + HC - 1) / HC;
+  const hc = load<i32>(params, LIN_HIDDEN_COLS);
+  const nH = (d + hc - 1) / hc;
   const nV = (v + VB - 1) / VB;
   for (let t = item0; t < item1; t++) {
     if (t < nH) {
-      const c0 = t * HC;
-      const nc = min(HC, d - c0);
+      const c0 = t * hc;
+      const nc = min(hc, d - c0);
       const out = gradH + (<usize>c0 << 2);
       for (let b = 0; b < nV; b++) {
         if (mask != 0 && load<u8>(mask + <usize>b) != 0) continue;
