@@ -6,9 +6,12 @@
  *
  *   node --import tsx bench/engine_ab.ts --ref main [--node <binaries, comma-separated>]
  *     [--shapes 1x128256,4x128256] [--threads 1] [--runs 1000] [--modes fwd,fresh]
+ *   node --import tsx bench/engine_ab.ts --ref main --modes linear --shapes 1024x768x50257 --runs 3
  *
  * Modes: fwd (the loss only), fresh (with a new gradient, freed after each call), inplace (the
- * gradient over the logits, which are restored before each call, untimed). The revision is
+ * gradient over the logits, which are restored before each call, untimed); linear (the fused
+ * linear head, forward and backward, shapes N×D×V, hidden and weight in engine memory, the
+ * returned gradWeight freed after each call). The revision is
  * checked out in a temporary git worktree (node_modules linked from this checkout) and its wasm
  * built there; both must offer createEngine with alloc, free and crossEntropy. ms, median (min).
  * Never part of `npm test`.
@@ -23,6 +26,7 @@ interface Engine {
   alloc(n: number): Float32Array;
   free(x: Float32Array): boolean;
   crossEntropy(x: Float32Array, target: Int32Array, o: object): Promise<{ loss: unknown; grad?: unknown }>;
+  linearCrossEntropy(h: Float32Array, w: Float32Array, target: Int32Array, o: object): Promise<{ loss: unknown; gradWeight?: unknown }>;
   dispose(): void;
 }
 
@@ -48,8 +52,34 @@ if (values.child !== undefined) {
   const mods = [await import(join(values.child, "src/index.ts")), await import(join(root, "src/index.ts"))];
   const threads = Number(values.threads);
   const engines: Engine[] = await Promise.all(mods.map((m) => m.createEngine({ backend: "wasm", threads })));
+  const wave = (len: number, f: number): Float32Array => Float32Array.from({ length: len }, (_, i) => Math.sin(i * 0.37) * f + Math.sin(i * 0.0013) * f);
   for (const shape of values.shapes.split(",")) {
-    const [n, v] = shape.split("x").map(Number) as [number, number];
+    const dims = shape.split("x").map(Number);
+    if (dims.length === 3) {
+      // The fused linear head: one call is seconds, so a single warm-up call each.
+      const [n, d, v] = dims as [number, number, number];
+      const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
+      const hs = engines.map((e) => e.alloc(n * d));
+      const ws = engines.map((e) => e.alloc(v * d));
+      hs.forEach((h) => h.set(wave(n * d, 1)));
+      ws.forEach((w) => w.set(wave(v * d, 0.03)));
+      const times: number[][] = [[], []];
+      const losses: unknown[] = [];
+      const call = async (k: number): Promise<number> => {
+        const t0 = performance.now();
+        const out = await engines[k]!.linearCrossEntropy(hs[k]!, ws[k]!, target, { grad: true });
+        const dt = performance.now() - t0;
+        losses[k] = out.loss;
+        engines[k]!.free(out.gradWeight as Float32Array);
+        return dt;
+      };
+      for (const k of [0, 1]) await call(k);
+      for (let r = 0; r < Number(values.runs); r++) for (const k of r % 2 === 0 ? [0, 1] : [1, 0]) times[k]!.push(await call(k));
+      console.log(JSON.stringify({ node: process.version, shape, mode: "linear", ref: stat(times[0]!), work: stat(times[1]!), sameLoss: Object.is(losses[0], losses[1]) }));
+      engines.forEach((e, k) => (e.free(hs[k]!), e.free(ws[k]!)));
+      continue;
+    }
+    const [n, v] = dims as [number, number];
     const data = Float32Array.from({ length: n * v }, (_, i) => Math.sin(i * 0.37) * 4 + Math.sin(i * 0.0013) * 3);
     const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
     const xs = engines.map((e) => e.alloc(n * v));
@@ -83,7 +113,7 @@ if (values.child !== undefined) {
     execFileSync(process.execPath, ["scripts/build-wasm.mjs"], { cwd: dir, stdio: "ignore" });
     execFileSync(process.execPath, ["scripts/build-wasm.mjs"], { cwd: root, stdio: "ignore" });
     console.log(`engine ${values.ref} vs working tree, threads ${values.threads}, ${values.runs} interleaved calls each after a warm-up; ms median (min)\n`);
-    console.log(`| Node | N×V | pass | ${values.ref} | working tree | speed-up | same loss |`);
+    console.log(`| Node | shape | pass | ${values.ref} | working tree | speed-up | same loss |`);
     console.log("|---|---|---|---|---|---|---|");
     for (const node of (values.node ?? process.execPath).split(",")) {
       const args = ["--import", "tsx", import.meta.filename, "--child", dir, "--shapes", values.shapes, "--threads", values.threads, "--runs", values.runs, "--modes", values.modes];
