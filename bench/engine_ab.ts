@@ -52,7 +52,20 @@ if (values.child !== undefined) {
   const mods = [await import(join(values.child, "src/index.ts")), await import(join(root, "src/index.ts"))];
   const threads = Number(values.threads);
   const engines: Engine[] = await Promise.all(mods.map((m) => m.createEngine({ backend: "wasm", threads })));
-  const wave = (len: number, f: number): Float32Array => Float32Array.from({ length: len }, (_, i) => Math.sin(i * 0.37) * f + Math.sin(i * 0.0013) * f);
+  const wave = (len: number, a: number, b: number): Float32Array => Float32Array.from({ length: len }, (_, i) => Math.sin(i * 0.37) * a + Math.sin(i * 0.0013) * b);
+  /** Warm up, then time `call` on both engines interleaved (the order alternating); one JSON line. */
+  const interleave = async (shape: string, mode: string, warmups: number, call: (k: number) => Promise<{ dt: number; loss: unknown }>): Promise<void> => {
+    const times: number[][] = [[], []];
+    const losses: unknown[] = [];
+    const timed = async (k: number): Promise<void> => {
+      const r = await call(k);
+      times[k]!.push(r.dt);
+      losses[k] = r.loss;
+    };
+    for (let r = 0; r < warmups; r++) for (const k of [0, 1]) await call(k);
+    for (let r = 0; r < Number(values.runs); r++) for (const k of r % 2 === 0 ? [0, 1] : [1, 0]) await timed(k);
+    console.log(JSON.stringify({ node: process.version, shape, mode, ref: stat(times[0]!), work: stat(times[1]!), sameLoss: Object.is(losses[0], losses[1]) }));
+  };
   for (const shape of values.shapes.split(",")) {
     const dims = shape.split("x").map(Number);
     if (dims.length === 3) {
@@ -61,45 +74,33 @@ if (values.child !== undefined) {
       const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
       const hs = engines.map((e) => e.alloc(n * d));
       const ws = engines.map((e) => e.alloc(v * d));
-      hs.forEach((h) => h.set(wave(n * d, 1)));
-      ws.forEach((w) => w.set(wave(v * d, 0.03)));
-      const times: number[][] = [[], []];
-      const losses: unknown[] = [];
-      const call = async (k: number): Promise<number> => {
+      hs.forEach((h) => h.set(wave(n * d, 1, 1)));
+      ws.forEach((w) => w.set(wave(v * d, 0.03, 0.03)));
+      await interleave(shape, "linear", 1, async (k) => {
         const t0 = performance.now();
         const out = await engines[k]!.linearCrossEntropy(hs[k]!, ws[k]!, target, { grad: true });
         const dt = performance.now() - t0;
-        losses[k] = out.loss;
         engines[k]!.free(out.gradWeight as Float32Array);
-        return dt;
-      };
-      for (const k of [0, 1]) await call(k);
-      for (let r = 0; r < Number(values.runs); r++) for (const k of r % 2 === 0 ? [0, 1] : [1, 0]) times[k]!.push(await call(k));
-      console.log(JSON.stringify({ node: process.version, shape, mode: "linear", ref: stat(times[0]!), work: stat(times[1]!), sameLoss: Object.is(losses[0], losses[1]) }));
+        return { dt, loss: out.loss };
+      });
       engines.forEach((e, k) => (e.free(hs[k]!), e.free(ws[k]!)));
       continue;
     }
     const [n, v] = dims as [number, number];
-    const data = Float32Array.from({ length: n * v }, (_, i) => Math.sin(i * 0.37) * 4 + Math.sin(i * 0.0013) * 3);
+    const data = wave(n * v, 4, 3);
     const target = Int32Array.from({ length: n }, (_, i) => (i * 7919) % v);
     const xs = engines.map((e) => e.alloc(n * v));
     for (const x of xs) x.set(data);
     for (const mode of values.modes.split(",")) {
-      const times: number[][] = [[], []];
-      const losses: unknown[] = [];
-      const call = async (k: number): Promise<number> => {
+      await interleave(shape, mode, 5, async (k) => {
         const e = engines[k]!;
         if (mode === "inplace") xs[k]!.set(data);
         const t0 = performance.now();
         const out = await e.crossEntropy(xs[k]!, target, { classes: v, grad: mode !== "fwd", inplace: mode === "inplace" });
         const dt = performance.now() - t0;
-        losses[k] = out.loss;
         if (mode === "fresh" && out.grad instanceof Float32Array) e.free(out.grad);
-        return dt;
-      };
-      for (let r = 0; r < 5; r++) for (const k of [0, 1]) await call(k);
-      for (let r = 0; r < Number(values.runs); r++) for (const k of r % 2 === 0 ? [0, 1] : [1, 0]) times[k]!.push(await call(k));
-      console.log(JSON.stringify({ node: process.version, shape, mode, ref: stat(times[0]!), work: stat(times[1]!), sameLoss: Object.is(losses[0], losses[1]) }));
+        return { dt, loss: out.loss };
+      });
     }
     engines.forEach((e, k) => e.free(xs[k]!));
   }
