@@ -3,6 +3,8 @@
 // flag. Where the runtime validates relaxed SIMD already, the child runs without it: V8 removed
 // the flag once the feature shipped (Node 22.23 rejects it as a bad option). The child must report
 // passing tests, none failing, and the exp test asserts that the relaxed build is the one in use.
+// A second child runs the exp test with V8's FMA3 turned off, where the loader must pick the plain
+// build (the relaxed build's exp needs fused multiply-add for its bound).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
@@ -20,5 +22,21 @@ test("relaxed-SIMD build: exp sweep and the wasm conformance rows pass with FMA"
   assert.equal(r.status, 0, `child tests failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
   const pass = Number(/# pass (\d+)/.exec(r.stdout)?.[1] ?? 0);
   assert.ok(pass >= 8, `the child ran ${pass} passing tests`);
+  assert.match(r.stdout, /# fail 0/);
+});
+
+test("without FMA3 the loader picks the plain build, and its exp keeps the 2 ulp bound", () => {
+  // V8's --no-enable-fma3 lowers relaxed_madd to a multiply and an add, as on x86 CPUs without
+  // FMA3: the degree-4 exp of the relaxed build would reach 2.2 ulp there, so the loader's probe
+  // must see the unfused rounding and take the plain SIMD build (degree 5).
+  const env: Record<string, string | undefined> = { ...process.env, XENT_EXPECT_RELAXED: "0" };
+  delete env.NODE_TEST_CONTEXT;
+  const flags = detectFeatures().relaxedSimd ? ["--no-enable-fma3"] : ["--experimental-wasm-relaxed-simd", "--no-enable-fma3"];
+  const r = spawnSync(process.execPath, [...flags, "--import", "tsx", "--test", "--test-reporter=tap", "test/backends/wasm/exp.test.ts"], {
+    encoding: "utf8",
+    env,
+  });
+  assert.equal(r.status, 0, `child tests failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
+  assert.match(r.stdout, /# pass [1-9]/);
   assert.match(r.stdout, /# fail 0/);
 });

@@ -1,17 +1,22 @@
 // Vectorised float32 exp for x <= 0 (AssemblyScript, SIMD128): the softmax's e^(c − max).
 //
 // exp(x) = 2^n · e^t with n = round(x·log2 e) and t = x − n·ln 2 in [−ln2/2, ln2/2] (two-constant
-// Cody–Waite split of ln 2, so n·LN2_HI is exact); e^t = 1 + t·P(t), P of degree 5 (minimax).
+// Cody–Waite split of ln 2, so n·LN2_HI is exact); e^t = 1 + t·P(t), P a minimax polynomial.
 // n is rounded by adding a "magic bias" 1.5·2^23 + 127: the sum's low mantissa bits hold n + 127,
 // so shifting its bits left by 23 gives the float 2^n directly, and
-//   e^x = s + (t·s)·P(t),  s = 2^n
-// costs 12 vector operations (with fused multiply-add; 20 without). The formulation is that of
-// XNNPACK's wasmsimd "rr2_p5" softmax exp with one more polynomial term (its degree-4 P gives up
-// to 2.2 ulp without fused multiply-add). Since the softmax only needs x = c − max <= 0, there is no
-// overflow check; below x = −87.34 (results under 2^−126), including −Infinity, a slower exact
-// path applies 2^n as two factors, so subnormal results are rounded once and −Infinity gives 0.
-// NaN stays NaN. Accurate to <= 2 ulp over x <= 0, subnormal results included (a dense sweep
-// against float64 Math.exp in test/backends/wasm/exp.test.ts). Positive x is outside the domain.
+//   e^x = s + (t·s)·P(t),  s = 2^n.
+// The formulation is that of XNNPACK's wasmsimd "rr2_p5" softmax exp. P's degree depends on the
+// build, so that the bound below holds in each:
+// - relaxed SIMD (fused multiply-add, which the loader checks before it picks this build): P of
+//   degree 4, rr2_p5's own coefficients, 11 vector operations. Worst error 1.981 ulp, found by
+//   trying every float32 x in [−104, 0] (scripts/exp-exhaustive.ts);
+// - plain SIMD (a multiply, then an add): P of degree 5, one more term, because the degree-4 P
+//   reaches 2.26 ulp there; 1.356 ulp at worst, by the same exhaustive check.
+// Since the softmax only needs x = c − max <= 0, there is no overflow check; below x = −87.34
+// (results under 2^−126), including −Infinity, a slower exact path applies 2^n as two factors, so
+// subnormal results are rounded once and −Infinity gives 0. NaN stays NaN. Accurate to <= 2 ulp
+// over x <= 0, subnormal results included (a dense sweep against float64 Math.exp in
+// test/backends/wasm/exp.test.ts). Positive x is outside the domain.
 import { hsum2, madd, promoteHigh, promoteLow } from "./simd";
 
 // The vector constants live in a 16-byte-aligned table in linear memory and are read with
@@ -31,7 +36,7 @@ import { hsum2, madd, promoteHigh, promoteLow } from "./simd";
 // @ts-ignore: decorator
 @inline const MLN2_LO: i32 = 48; // −(ln 2 − LN2_HI)
 // @ts-ignore: decorator
-@inline const C6: i32 = 64; // P, minimax for the relative error of 1 + t·P(t) (2e-8)
+@inline const C6: i32 = 64; // P of degree 5 (plain SIMD builds), minimax for the relative error of 1 + t·P(t) (2e-8)
 // @ts-ignore: decorator
 @inline const C5: i32 = 80;
 // @ts-ignore: decorator
@@ -50,6 +55,16 @@ import { hsum2, madd, promoteHigh, promoteLow } from "./simd";
 @inline const MAGIC_BITS: i32 = 192; // int32 lanes: the bit pattern of MAGIC
 // @ts-ignore: decorator
 @inline const BIAS: i32 = 208; // int32 lanes: 127
+// @ts-ignore: decorator
+@inline const D5: i32 = 224; // P of degree 4 (fused multiply-add builds): XNNPACK rr2_p5's c5..c1
+// @ts-ignore: decorator
+@inline const D4: i32 = 240;
+// @ts-ignore: decorator
+@inline const D3: i32 = 256;
+// @ts-ignore: decorator
+@inline const D2: i32 = 272;
+// @ts-ignore: decorator
+@inline const D1: i32 = 288;
 const K: usize = memory.data<u32>([
   0x3fb8aa3b, 0x3fb8aa3b, 0x3fb8aa3b, 0x3fb8aa3b, // log2 e = 0x1.715476p+0
   0x4b40007f, 0x4b40007f, 0x4b40007f, 0x4b40007f, // 0x1.8000FEp23
@@ -65,6 +80,11 @@ const K: usize = memory.data<u32>([
   0xc2d00000, 0xc2d00000, 0xc2d00000, 0xc2d00000, // −104
   0x4b40007f, 0x4b40007f, 0x4b40007f, 0x4b40007f, // MAGIC's bits as int32
   127, 127, 127, 127,
+  0x3c07cfce, 0x3c07cfce, 0x3c07cfce, 0x3c07cfce, // d5 = 0x1.0F9F9Cp-7
+  0x3d2b9d0d, 0x3d2b9d0d, 0x3d2b9d0d, 0x3d2b9d0d, // d4 = 0x1.573A1Ap-5
+  0x3e2aad40, 0x3e2aad40, 0x3e2aad40, 0x3e2aad40, // d3 = 0x1.555A80p-3
+  0x3efffee3, 0x3efffee3, 0x3efffee3, 0x3efffee3, // d2 = 0x1.FFFDC6p-2
+  0x3f7ffffb, 0x3f7ffffb, 0x3f7ffffb, 0x3f7ffffb, // d1 = 0x1.FFFFF6p-1
 ], 16);
 
 /** One 16-byte entry of the constant table. */
@@ -82,6 +102,13 @@ const K: usize = memory.data<u32>([
 
 // @ts-ignore: decorator
 @inline function poly(t: v128): v128 { // P(t), e^t ≈ 1 + t·P(t)
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    // Fused multiply-add: degree 4 stays within 2 ulp (1.981 at worst), and one step shorter.
+    let p = madd(k(D5), t, k(D4));
+    p = madd(p, t, k(D3));
+    p = madd(p, t, k(D2));
+    return madd(p, t, k(D1));
+  }
   let p = madd(k(C6), t, k(C5));
   p = madd(p, t, k(C4));
   p = madd(p, t, k(C3));
