@@ -243,8 +243,9 @@ export function expSumChecked(p: usize, n: i32, m: f32, dst: usize): f64 {
         j += 4;
       }
     } else {
-      // Four vectors a step without stores (1.02–1.05× over two for the forward); with stores, four
-      // were 0.97–0.98× (fwd+bwd, Node 22–26), so that loop keeps two.
+      // Four vectors a step without stores (the forward 1.02–1.06× faster than with two by minima on
+      // Node 22–26, 1.16× on Node 20); with stores four were 0.96–0.98× (fwd+bwd), so that loop
+      // keeps two.
       for (; j + 16 <= end; j += 16) {
         const e0 = expFast4(f32x4.sub(v128.load(at(p, j)), m4));
         const e1 = expFast4(f32x4.sub(v128.load(at(p, j), 16), m4));
