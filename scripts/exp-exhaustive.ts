@@ -1,8 +1,8 @@
 /**
  * The wasm kernels' float32 exp against float64 Math.exp at every float32 x in [−104, 0] (about
- * 1.1 billion values, 15–30 s), in units in the last place of the float32 result: the proof behind
- * the 2 ulp bound that test/backends/wasm/exp.test.ts checks on a sweep. It tests the build the
- * loader picks on this runtime, and says which:
+ * 1.1 billion values, 13–16 s on the development machine), in units in the last place of the
+ * float32 result: the proof behind the 2 ulp bound that test/backends/wasm/exp.test.ts checks on
+ * a sweep. It tests the build the loader picks on this runtime, and says which:
  *
  *   node --import tsx scripts/exp-exhaustive.ts                      # relaxed SIMD (fused multiply-add) where there is one
  *   node --no-enable-fma3 --import tsx scripts/exp-exhaustive.ts     # V8 without FMA3: the plain SIMD build

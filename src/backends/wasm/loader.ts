@@ -53,7 +53,7 @@ function validates(bytes: readonly number[]): boolean {
   }
 }
 
-/** Whether relaxed SIMD's multiply-add is fused here: runs the probe above (a module of 56 bytes). */
+/** Whether relaxed SIMD's multiply-add is fused here: runs the probe above (a module of 59 bytes). */
 export function maddFuses(): boolean {
   try {
     const probe = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(PROBE_FUSED)));

@@ -27,7 +27,7 @@ test("relaxed-SIMD build: exp sweep and the wasm conformance rows pass with FMA"
 
 test("without FMA3 the loader picks the plain build, and its exp keeps the 2 ulp bound", () => {
   // V8's --no-enable-fma3 lowers relaxed_madd to a multiply and an add, as on x86 CPUs without
-  // FMA3: the degree-4 exp of the relaxed build would reach 2.2 ulp there, so the loader's probe
+  // FMA3: the degree-4 exp of the relaxed build would reach 2.26 ulp there, so the loader's probe
   // must see the unfused rounding and take the plain SIMD build (degree 5).
   const env: Record<string, string | undefined> = { ...process.env, XENT_EXPECT_RELAXED: "0" };
   delete env.NODE_TEST_CONTEXT;
