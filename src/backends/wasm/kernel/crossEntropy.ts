@@ -5,7 +5,8 @@
 //   sum if the max grew, then Σ exp(c − m) of the chunk (exp once per element);
 // - with a gradient: pass 1 max; pass 2 e = exp(c − m) stored into the gradient row and summed;
 //   pass 3 turns e into the gradient in place (inplace works: each element is read before written);
-//   under softcap e goes to the scratch row and the gradient row holds 1 − tanh²(x/s) until pass 3.
+//   under softcap e goes to the scratch row and the gradient row holds 1 − tanh²(x/s) until pass 3;
+//   pass 2 also reads the next row ahead (a prefetch), so that its pass 1 does not wait on DRAM.
 // Row sums and the linear terms are accumulated in float64; per-row loss and lse are float64.
 // Each loop is a float32x4 main loop over 4-aligned counts plus a scalar tail.
 // Rows are independent, so any split of rows over threads gives bitwise-identical results.
@@ -66,9 +67,9 @@ let gRedoEc: v128 = v128.splat<i32>(0);
  * `ent` is a constant in each copy: expSum chooses between two inlined copies of the loop,
  * because V8 does not unswitch loops, and a test of `ent` in the loop costs the forward ~20%.
  */
-function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool, fast: bool): f64 {
+function expSum(p: usize, n: i32, m: f32, dst: usize, ent: bool, fast: bool, ahead: usize = 0): f64 {
   if (ent) return expSumOf(p, n, m, dst, true);
-  return fast ? expSumFast(p, n, m, dst) : expSumOf(p, n, m, dst, false);
+  return fast ? expSumFast(p, n, m, dst, ahead) : expSumOf(p, n, m, dst, false);
 }
 
 // @ts-ignore: decorator
@@ -344,8 +345,9 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     // Where pass 2 stores e_j: the gradient row, or under softcap the scratch row (over c).
     const eRow = s > 0 ? scratch : gRow;
     if (!online) {
-      // Pass 2: e_j = exp(c_j − m) stored, and summed.
-      sum = expSum(c, v, m, eRow, ent, fastRange(lo, m));
+      // Pass 2: e_j = exp(c_j − m) stored, and summed; meanwhile the next row of this thread's
+      // rows is read into cache for its pass 1 (expSumFast's `ahead`).
+      sum = expSum(c, v, m, eRow, ent, fastRange(lo, m), i + 1 < row1 && c == xRow ? xRow + rowBytes : 0);
       ec = gEc;
     }
     // +Infinity: lse is +Infinity, but the softmax is inf − inf, so the loss and gradient are NaN.
