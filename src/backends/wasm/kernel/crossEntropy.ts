@@ -6,7 +6,8 @@
 // - with a gradient: pass 1 max; pass 2 e = exp(c − m) stored into the gradient row and summed;
 //   pass 3 turns e into the gradient in place (inplace works: each element is read before written);
 //   under softcap e goes to the scratch row and the gradient row holds 1 − tanh²(x/s) until pass 3;
-//   pass 2 also reads the next row ahead (a prefetch), so that its pass 1 does not wait on DRAM.
+//   pass 2 also reads the next row ahead (a prefetch), and pass 3 takes the next row's max
+//   while it scales (scaleVectorsRowMax), so that the next row skips pass 1 (within a thread's rows).
 // Row sums and the linear terms are accumulated in float64; per-row loss and lse are float64.
 // Each loop is a float32x4 main loop over 4-aligned counts plus a scalar tail.
 // Rows are independent, so any split of rows over threads gives bitwise-identical results.
@@ -15,7 +16,7 @@ import {
   CE_SOFTCAP, CE_TARGET, CE_TEMPERATURE, CE_V, CE_Z_LOSS, CE_ARGMAX, CE_ENTROPY,
 } from "./abi";
 import { exp1, exp4, expFast4, expSumFast, expTooSmall4, fastRange, SUM_BLOCK } from "./exp";
-import { demote2, gRowMin, hasNaN, hsum2, madd, promoteHigh, promoteLow, rowMax, scaleVectors, select } from "./simd";
+import { demote2, gRowMin, hasNaN, hsum2, madd, promoteHigh, promoteLow, rowMax, scaleVectors, scaleVectorsRowMax, select } from "./simd";
 
 // @ts-ignore: decorator
 @inline const CHUNK: i32 = 2048; // elements per online chunk (8 KiB, stays in L1)
@@ -264,7 +265,15 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
   const scale = load<f64>(params, CE_GRAD_SCALE);
   const wSum = load<f64>(params, CE_CLASS_WEIGHT_SUM);
   const rowBytes = <usize>v << 2;
+  // Whether a row's pass 3 may take the next row's max (scaleVectorsRowMax): a gradient, no
+  // options that pass 3 or pass 1 handle otherwise; then nextM and nextLo hold it for that row.
+  const fuseMax = grad != 0 && s == 0 && tau == 1 && argmax == 0 && probs == 0 && eps == 0;
+  let hasNext = false;
+  let nextM: f32 = NaN;
+  let nextLo: f32 = NaN;
   for (let i = row0; i < row1; i++) {
+    const known = hasNext;
+    hasNext = false;
     const xRow = logits + <usize>i * rowBytes;
     const gRow = grad != 0 ? grad + <usize>i * rowBytes : 0;
     const tRow = probs != 0 ? probs + <usize>i * rowBytes : 0;
@@ -326,6 +335,9 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
           m = cm;
         }
       }
+    } else if (known) {
+      m = nextM;
+      lo = nextLo;
     } else {
       m = rowMax(c, v);
       lo = gRowMin;
@@ -388,7 +400,12 @@ export function crossEntropyRows(params: usize, row0: i32, row1: i32, scratch: u
     const kc: f64 = probs == 0 ? 0 : (scale * eps) / <f64>v;
     const hasB = probs != 0 || eps > 0;
     let j = 0;
-    if (!hasB && s == 0) {
+    if (fuseMax && i + 1 < row1) {
+      nextM = scaleVectorsRowMax(gRow, v, f32x4.splat(<f32>k), xRow + rowBytes);
+      nextLo = gRowMin;
+      hasNext = true;
+      j = v & ~3;
+    } else if (!hasB && s == 0) {
       j = scaleVectors(gRow, v, f32x4.splat(<f32>k));
     } else {
       const k2 = f64x2.splat(k);

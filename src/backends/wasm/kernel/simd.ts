@@ -58,40 +58,7 @@ export let gRowMin: f32 = Infinity;
  * cycle per element; with four it runs at about the speed of the loads.
  */
 export function rowMax(p: usize, n: i32): f32 {
-  let m0 = f32x4.splat(-Infinity);
-  let m1 = m0;
-  let m2 = m0;
-  let m3 = m0;
-  let l0 = f32x4.splat(Infinity);
-  let l1 = l0;
-  let j = 0;
-  for (; j + 16 <= n; j += 16) {
-    const q = p + (<usize>j << 2);
-    const x0 = v128.load(q);
-    const x1 = v128.load(q, 16);
-    const x2 = v128.load(q, 32);
-    const x3 = v128.load(q, 48);
-    m0 = f32x4.pmax(m0, x0);
-    m1 = f32x4.pmax(m1, x1);
-    m2 = f32x4.pmax(m2, x2);
-    m3 = f32x4.pmax(m3, x3);
-    l0 = f32x4.pmin(l0, f32x4.pmin(x0, x1));
-    l1 = f32x4.pmin(l1, f32x4.pmin(x2, x3));
-  }
-  for (; j + 4 <= n; j += 4) {
-    const x = v128.load(p + (<usize>j << 2));
-    m0 = f32x4.pmax(m0, x);
-    l0 = f32x4.pmin(l0, x);
-  }
-  let m = hmax4(f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3)));
-  let lo = hmin4(f32x4.pmin(l0, l1));
-  for (; j < n; j++) {
-    const x = load<f32>(p + (<usize>j << 2));
-    m = max<f32>(m, x);
-    lo = min<f32>(lo, x);
-  }
-  gRowMin = lo;
-  return m;
+  return maxLoop(p, n, 0, f32x4.splat(0), false);
 }
 
 /**
@@ -117,6 +84,67 @@ export function scaleVectors(p: usize, n: i32, k4: v128): i32 {
     v128.store(q, f32x4.mul(k4, v128.load(q)));
   }
   return j;
+}
+
+/**
+ * scaleVectors(g, n, k4) and rowMax(x, n) in one loop (g and x must not overlap): the fused
+ * kernel scales one row's gradient while it takes the next row's max and least value. The max
+ * pass reads, the scaling reads and writes, so the two together keep the load and store ports
+ * busier than either alone. The same loop as rowMax, so the same max and least value (into
+ * gRowMin); the scaling stops at n & ~3, as scaleVectors does.
+ */
+export function scaleVectorsRowMax(g: usize, n: i32, k4: v128, x: usize): f32 {
+  return maxLoop(x, n, g, k4, true);
+}
+
+/** rowMax's loop; with `scale` (a constant in each inlined copy) it also scales g by k4 on the way. */
+// @ts-ignore: decorator
+@inline function maxLoop(p: usize, n: i32, g: usize, k4: v128, scale: bool): f32 {
+  let m0 = f32x4.splat(-Infinity);
+  let m1 = m0;
+  let m2 = m0;
+  let m3 = m0;
+  let l0 = f32x4.splat(Infinity);
+  let l1 = l0;
+  let j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const q = p + (<usize>j << 2);
+    const x0 = v128.load(q);
+    const x1 = v128.load(q, 16);
+    const x2 = v128.load(q, 32);
+    const x3 = v128.load(q, 48);
+    if (scale) {
+      const r = g + (<usize>j << 2);
+      v128.store(r, f32x4.mul(k4, v128.load(r)));
+      v128.store(r, f32x4.mul(k4, v128.load(r, 16)), 16);
+      v128.store(r, f32x4.mul(k4, v128.load(r, 32)), 32);
+      v128.store(r, f32x4.mul(k4, v128.load(r, 48)), 48);
+    }
+    m0 = f32x4.pmax(m0, x0);
+    m1 = f32x4.pmax(m1, x1);
+    m2 = f32x4.pmax(m2, x2);
+    m3 = f32x4.pmax(m3, x3);
+    l0 = f32x4.pmin(l0, f32x4.pmin(x0, x1));
+    l1 = f32x4.pmin(l1, f32x4.pmin(x2, x3));
+  }
+  for (; j + 4 <= n; j += 4) {
+    const x = v128.load(p + (<usize>j << 2));
+    if (scale) {
+      const r = g + (<usize>j << 2);
+      v128.store(r, f32x4.mul(k4, v128.load(r)));
+    }
+    m0 = f32x4.pmax(m0, x);
+    l0 = f32x4.pmin(l0, x);
+  }
+  let m = hmax4(f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3)));
+  let lo = hmin4(f32x4.pmin(l0, l1));
+  for (; j < n; j++) {
+    const x = load<f32>(p + (<usize>j << 2));
+    m = max<f32>(m, x);
+    lo = min<f32>(lo, x);
+  }
+  gRowMin = lo;
+  return m;
 }
 
 /**
