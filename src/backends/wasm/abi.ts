@@ -210,6 +210,13 @@ export interface Job {
   items: number;
   scratch: number;
   scratchStride: number;
+  /**
+   * Claims per thread: the pool hands items out in about `claimsPerThread · threads` chunks of
+   * consecutive items (default: rows 8 per thread, other items one per claim). Few chunks keep a
+   * thread on the same items from one job to the next (vocabSplit's statistics, then its
+   * backward over the same slices); more balance the load.
+   */
+  claimsPerThread?: number;
 }
 
 /** Run items [i0, i1) of a job on this thread (as thread `thread` of the job). */

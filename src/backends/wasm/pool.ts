@@ -249,8 +249,10 @@ export class ThreadPool {
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     const { c } = this;
     // Row jobs in chunks of rows; linear jobs' items are coarse and unequal (one is 1/64 of
-    // gradHidden), slice jobs' items are vocabulary slices: one item per claim.
-    const chunk = call.kernel === "crossEntropyRows" ? Math.max(1, Math.ceil(call.items / (this.threads * 8))) : 1;
+    // gradHidden), slice jobs' items are vocabulary slices: one item per claim, unless the job
+    // asks for a number of claims per thread.
+    const perThread = call.claimsPerThread ?? (call.kernel === "crossEntropyRows" ? 8 : 0);
+    const chunk = perThread > 0 ? Math.max(1, Math.ceil(call.items / (this.threads * perThread))) : 1;
     const chunks = Math.ceil(call.items / chunk);
     for (const [word, value] of [
       [CLAIM, 0], [DONE, 0], [ERRORS, 0], [KERNEL, KERNEL_CODES.indexOf(call.kernel)], [PARAMS, call.params], [ITEMS, call.items],

@@ -69,3 +69,22 @@ test("pool: a local job finds its workers asleep and is done all the same; so is
     assert.deepEqual(workers, want, `round ${round}, workers alone`);
   }
 });
+
+test("pool: claimsPerThread sets the chunks a thread claims (rows: 8 per thread by default), with the same bits", async () => {
+  const want = await rows((s) => runJob(inst, rowsJob(s, N), 0, N, 3));
+  // The pool has 3 threads; N = 96 rows: 8 claims per thread are chunks of 4 rows, 2 are chunks of 16.
+  for (const [claims, size] of [[undefined, 4], [2, 16], [1, 32]] as const) {
+    const seen: number[] = [];
+    // The workers may take every chunk before the calling thread claims one: try again then.
+    for (let attempt = 0; attempt < 20 && seen.length === 0; attempt++) {
+      const got = await rows((s) =>
+        pool.run({ ...rowsJob(s, N), claimsPerThread: claims }, undefined, (i0, i1) => {
+          seen.push(i1 - i0);
+          runJob(inst, rowsJob(s, N), i0, i1, 3);
+        }),
+      );
+      assert.deepEqual(got, want, `claimsPerThread ${claims}`);
+    }
+    assert.ok(seen.length > 0 && seen.every((k) => k === size), `claimsPerThread ${claims}: the calling thread's chunks were ${seen.join(", ")} rows, expected ${size} each`);
+  }
+});
