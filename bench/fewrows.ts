@@ -8,10 +8,13 @@
  *                         worker (the same bits), calls back to back (the worker still spinning)
  *   threads: 1 / 2, idle  the same, each call after 5 ms without one (at 2, the worker asleep)
  * Each block is one untimed call, then BLOCK timed calls back to back (for "idle", each after a
- * 5 ms pause). Engine calls take logits in engine memory (zero-copy); with a gradient, it is freed
- * after each call. Figures: median and minimum of RUNS timed calls. Never part of `npm test`.
+ * 5 ms pause). With the default BLOCK of 5, a 2-thread block may start with its worker asleep
+ * (the other configurations ran in between); `--block 1` times one call per block, right after
+ * an untimed one, so the configurations alternate call by call, each in its steady state.
+ * Engine calls take logits in engine memory (zero-copy); with a gradient, it is freed after each
+ * call. Figures: median and minimum of RUNS timed calls. Never part of `npm test`.
  *
- *   node scripts/build-wasm.mjs && node --import tsx bench/fewrows.ts [--runs 25]
+ *   node scripts/build-wasm.mjs && node --import tsx bench/fewrows.ts [--runs 25] [--block 5]
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -25,10 +28,11 @@ import { ThreadPool } from "../src/backends/wasm/pool.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { genTargets, genValues } from "../test/helpers/gen.js";
 
-const { values } = parseArgs({ options: { runs: { type: "string" } } });
+const { values } = parseArgs({ options: { runs: { type: "string" }, block: { type: "string" } } });
 const RUNS = Number(values.runs ?? 25);
 const WARMUP = 3;
-const BLOCK = 5;
+const BLOCK = Number(values.block ?? 5);
+if (!Number.isInteger(BLOCK) || BLOCK < 1 || RUNS % BLOCK !== 0) throw new Error(`fewrows: --block must be a positive integer that divides --runs (got ${values.block})`);
 
 const inst = await WasmInstance.create("shared");
 const pool = await ThreadPool.create(2, inst.module, inst.memory);
@@ -61,7 +65,7 @@ const stat = (xs: number[]): { median: number; min: number } => {
 };
 const fmt = (x: number): string => (x < 1 ? x.toFixed(3) : x.toFixed(2));
 
-console.log(`Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} × ${os.availableParallelism()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; ${RUNS} runs after ${WARMUP} warm-up`);
+console.log(`Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} × ${os.availableParallelism()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}; ${RUNS} runs after ${WARMUP} warm-up, blocks of ${BLOCK}`);
 console.log("");
 console.log(`| N | V | pass | ${configs.map((c) => c.name).join(" | ")} | 2 vs 1 (median, min) | idle: 2 vs 1 (median) |`);
 console.log(`|---|---|---|${configs.map(() => "---|").join("")}---|---|`);
