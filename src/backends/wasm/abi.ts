@@ -211,12 +211,14 @@ export interface Job {
   scratch: number;
   scratchStride: number;
   /**
-   * Claims per thread: the pool hands items out in about `claimsPerThread · threads` chunks of
-   * consecutive items (default: rows 8 per thread, other items one per claim). Few chunks keep a
-   * thread on the same items from one job to the next (vocabSplit's statistics, then its
-   * backward over the same slices); more balance the load.
+   * For jobs run twice over the same items (vocabSplit's statistics, then its backward over the
+   * same slices): each thread's first claim is likely one of `threads` chunks of
+   * items / (2·threads) consecutive items, the same chunk in both jobs when the threads arrive in
+   * the same order, so that the second job finds those items in the cache of the core that
+   * touched them; the other half goes one item per claim, which balances the load. Otherwise rows
+   * go 8 chunks per thread and other items one per claim.
    */
-  claimsPerThread?: number;
+  affinity?: boolean;
 }
 
 /** Run items [i0, i1) of a job on this thread (as thread `thread` of the job). */

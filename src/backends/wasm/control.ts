@@ -27,6 +27,8 @@ export const CONTROL = {
   FAULT: 13,
   /** How long a worker spins on its GO word before it sleeps in Atomics.wait, in microseconds. */
   SPIN_US: 14,
+  /** The job's first BIG chunks have CHUNK items each; every later chunk has one item. */
+  BIG: 15,
   /** Per worker w: GO + w is its wake-up word (incremented to wake it). */
   GO: 16,
   /** IN + w: 1 while worker w is inside a job. (GO, IN, FINISHED and SLEEPING each take MAX_WORKERS words.) */

@@ -27,7 +27,7 @@ import { isNode } from "../env.js";
 import { CONTROL, CONTROL_WORDS, KERNEL_CODES } from "./control.js";
 import { workerSource } from "./workerSource.js";
 
-const { JOB, CLOSED, CLAIM, DONE, ERRORS, WANT_MSG, KERNEL, PARAMS, ITEMS, CHUNK, CHUNKS, SCRATCH, SCRATCH_STRIDE, FAULT, SPIN_US, GO, IN, FINISHED, SLEEPING } = CONTROL;
+const { JOB, CLOSED, CLAIM, DONE, ERRORS, WANT_MSG, KERNEL, PARAMS, ITEMS, CHUNK, CHUNKS, BIG, SCRATCH, SCRATCH_STRIDE, FAULT, SPIN_US, GO, IN, FINISHED, SLEEPING } = CONTROL;
 
 /** How long a worker spins for the next job before it sleeps (µs): about OpenMP's idea of a short KMP_BLOCKTIME. */
 const WORKER_SPIN_US = 1000;
@@ -249,14 +249,14 @@ export class ThreadPool {
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     const { c } = this;
     // Row jobs in chunks of rows; linear jobs' items are coarse and unequal (one is 1/64 of
-    // gradHidden), slice jobs' items are vocabulary slices: one item per claim, unless the job
-    // asks for a number of claims per thread.
-    const perThread = call.claimsPerThread ?? (call.kernel === "crossEntropyRows" ? 8 : 0);
-    const chunk = perThread > 0 ? Math.max(1, Math.ceil(call.items / (this.threads * perThread))) : 1;
-    const chunks = Math.ceil(call.items / chunk);
+    // gradHidden), slice jobs' items are vocabulary slices: one item per claim. The first `big`
+    // chunks hold `chunk` items each, every later one a single item (abi.ts, Job.affinity).
+    const chunk = call.affinity === true ? Math.max(1, Math.floor(call.items / (2 * this.threads))) : call.kernel === "crossEntropyRows" ? Math.max(1, Math.ceil(call.items / (this.threads * 8))) : 1;
+    const big = call.affinity === true ? Math.min(this.threads, Math.floor(call.items / chunk)) : Math.ceil(call.items / chunk);
+    const chunks = call.affinity === true ? big + (call.items - big * chunk) : big;
     for (const [word, value] of [
       [CLAIM, 0], [DONE, 0], [ERRORS, 0], [KERNEL, KERNEL_CODES.indexOf(call.kernel)], [PARAMS, call.params], [ITEMS, call.items],
-      [CHUNK, chunk], [CHUNKS, chunks], [SCRATCH, call.scratch], [SCRATCH_STRIDE, call.scratchStride], [FAULT, fault === undefined ? 0 : FAULT_CODES[fault]],
+      [CHUNK, chunk], [CHUNKS, chunks], [BIG, big], [SCRATCH, call.scratch], [SCRATCH_STRIDE, call.scratchStride], [FAULT, fault === undefined ? 0 : FAULT_CODES[fault]],
     ] as const) {
       Atomics.store(c, word, value);
     }
@@ -272,7 +272,8 @@ export class ThreadPool {
           const k = Atomics.add(c, CLAIM, 1);
           if (k >= chunks) break;
           try {
-            local(k * chunk, Math.min(call.items, (k + 1) * chunk));
+            const r0 = k < big ? k * chunk : big * chunk + (k - big);
+            local(r0, Math.min(call.items, k < big ? r0 + chunk : r0 + 1));
           } catch (e) {
             this.errors.push(`the calling thread failed: ${e instanceof Error ? e.message : String(e)}`);
           }

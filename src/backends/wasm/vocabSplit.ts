@@ -34,17 +34,6 @@ export function useVocabSplit(n: number, v: number): boolean {
 }
 
 /**
- * Claims per thread of the statistics and backward jobs: slices go out in chunks of about
- * K/(2·threads) consecutive slices, not one by one. With a gradient the statistics job leaves each
- * slice's exps in the cache of the core that computed them, and the backward rescales them: one
- * slice per claim sent about half of them to the other core (the backward on 2 threads took 42 µs
- * against 39 on 1 at N = 4, V = 128256), and two claims per thread keep most at home while a
- * late thread still leaves its chunks to the others. Two threads against one, engines called in
- * turn (Node 22 and 26, three runs): fwd+bwd 1.53–2.23× where one slice per claim gave 1.41–1.85×.
- */
-export const VOCAB_SPLIT_CLAIMS = 2;
-
-/**
  * The most logits (n·v) for which the engine runs the slices on the calling thread alone (N = 1 at
  * V = 128256 or 262144): such a call takes 0.1–0.3 ms, and a second thread saved nothing there
  * even with workers spinning (2 threads 0.90–1.18× of 1 by medians on Node 20–26, 0.87–0.93× with
@@ -79,9 +68,12 @@ export async function vocabSplit(inst: WasmInstance, run: (job: Job) => Promise<
       logits: p.logits, grad: p.grad, probs: p.probs, target: p.target, classWeight: p.classWeight, stats, merged,
       ld: v, col0: 0, n, v, v0: 0, v1: v, width: VOCAB_SLICE, reuseExps: p.grad !== 0 && p.softcap === 0,
     });
-    // Two claims per thread: a thread's slices are mostly the same in both jobs, so that the
-    // backward finds its exps in its own core's cache (see VOCAB_SPLIT_CLAIMS).
-    const job: Job = { kernel: "rowStats", params, items: slices, scratch: staged.scratch, scratchStride: v * 4, claimsPerThread: VOCAB_SPLIT_CLAIMS };
+    // With a gradient the statistics job leaves each slice's exps in the cache of the core that
+    // computed them, and the backward rescales them. Slices claimed one at a time sent about half
+    // of them to the other core (the backward took 42 µs on 2 threads against 39 on 1 at N = 4,
+    // V = 128256); with `affinity` each thread first takes a chunk of consecutive slices, mostly
+    // the same chunk in both jobs, and the rest go one at a time for balance.
+    const job: Job = { kernel: "rowStats", params, items: slices, scratch: staged.scratch, scratchStride: v * 4, affinity: true };
     await run(job);
     const m = mergeStats(args, sliceParts(inst, stats, slices, n), { wSum: p.classWeightSum, d: staged.d, scale: p.gradScale });
     inst.f64(p.rowLoss, n).set(m.rowLoss);

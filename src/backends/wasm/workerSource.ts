@@ -59,7 +59,7 @@ function loop(ex, c, w) {
       continue;
     }
     const kernel = kernels[Atomics.load(c, KERNEL)];
-    const params = Atomics.load(c, PARAMS), items = Atomics.load(c, ITEMS), chunk = Atomics.load(c, CHUNK), chunks = Atomics.load(c, CHUNKS);
+    const params = Atomics.load(c, PARAMS), items = Atomics.load(c, ITEMS), chunk = Atomics.load(c, CHUNK), chunks = Atomics.load(c, CHUNKS), big = Atomics.load(c, BIG);
     const stride = Atomics.load(c, SCRATCH_STRIDE), base = Atomics.load(c, SCRATCH);
     const scratch = base === 0 ? 0 : base + w * stride;
     if (w === 0) {
@@ -77,9 +77,9 @@ function loop(ex, c, w) {
     for (;;) {
       const k = Atomics.add(c, CLAIM, 1);
       if (k >= chunks) break;
-      const r0 = k * chunk;
+      const r0 = k < big ? k * chunk : big * chunk + (k - big);
       try {
-        kernel(params, r0, Math.min(items, r0 + chunk), scratch);
+        kernel(params, r0, Math.min(items, k < big ? r0 + chunk : r0 + 1), scratch);
       } catch (e) {
         fail(c, job, e);
       }

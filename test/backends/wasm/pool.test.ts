@@ -70,21 +70,29 @@ test("pool: a local job finds its workers asleep and is done all the same; so is
   }
 });
 
-test("pool: claimsPerThread sets the chunks a thread claims (rows: 8 per thread by default), with the same bits", async () => {
+test("pool: chunks of rows by default, and with affinity one chunk per thread of items/(2·threads) then single items; the same bits", async () => {
   const want = await rows((s) => runJob(inst, rowsJob(s, N), 0, N, 3));
-  // The pool has 3 threads; N = 96 rows: 8 claims per thread are chunks of 4 rows, 2 are chunks of 16.
-  for (const [claims, size] of [[undefined, 4], [2, 16], [1, 32]] as const) {
-    const seen: number[] = [];
+  // The pool has 3 threads; N = 96 rows: by default 8 claims per thread, chunks of 4 rows; with
+  // affinity the first 3 claims are chunks of 16 rows (half the rows), then one row per claim.
+  for (const [affinity, sizes] of [[false, [4]], [true, [16, 1]]] as const) {
+    const seen: [number, number][] = [];
     // The workers may take every chunk before the calling thread claims one: try again then.
     for (let attempt = 0; attempt < 20 && seen.length === 0; attempt++) {
       const got = await rows((s) =>
-        pool.run({ ...rowsJob(s, N), claimsPerThread: claims }, undefined, (i0, i1) => {
-          seen.push(i1 - i0);
+        pool.run({ ...rowsJob(s, N), affinity }, undefined, (i0, i1) => {
+          seen.push([i0, i1]);
           runJob(inst, rowsJob(s, N), i0, i1, 3);
         }),
       );
-      assert.deepEqual(got, want, `claimsPerThread ${claims}`);
+      assert.deepEqual(got, want, `affinity ${affinity}`);
     }
-    assert.ok(seen.length > 0 && seen.every((k) => k === size), `claimsPerThread ${claims}: the calling thread's chunks were ${seen.join(", ")} rows, expected ${size} each`);
+    const label = `affinity ${affinity}: the calling thread's chunks were ${seen.map(([a, b]) => `[${a}, ${b})`).join(" ")}`;
+    assert.ok(seen.length > 0, label);
+    for (const [i0, i1] of seen) {
+      const size = i1 - i0;
+      assert.ok((sizes as readonly number[]).includes(size), label);
+      if (affinity) assert.ok(size === 16 ? i0 % 16 === 0 && i0 < 48 : i0 >= 48, label); // big chunks first, then single rows
+      else assert.equal(i0 % 4, 0, label);
+    }
   }
 });
