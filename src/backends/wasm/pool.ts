@@ -248,14 +248,21 @@ export class ThreadPool {
     await this.revive();
     if (this.disposed) throw new Error("xent engine: the engine has been disposed");
     const { c } = this;
-    // Row jobs in chunks of rows; linear jobs' items are coarse and unequal (one is 1/64 of
-    // gradHidden), slice jobs' items are vocabulary slices: one item per claim. The first `big`
-    // chunks hold `chunk` items each, every later one a single item (abi.ts, Job.affinity).
-    const chunk = call.affinity === true ? Math.max(1, Math.floor(call.items / (2 * this.threads))) : call.kernel === "crossEntropyRows" ? Math.max(1, Math.ceil(call.items / (this.threads * 8))) : 1;
-    const big = call.affinity === true ? Math.min(this.threads, Math.floor(call.items / chunk)) : Math.ceil(call.items / chunk);
-    const chunks = call.affinity === true ? big + (call.items - big * chunk) : big;
+    // Claim k covers items [r0, r1) (the same formula in workerSource.ts): the first `big` chunks
+    // hold `chunk` items each, every later one a single item. Row jobs go in 8 chunks of rows per
+    // thread; linear jobs' items are coarse and unequal (one is 1/64 of gradHidden) and slice jobs'
+    // items are vocabulary slices: one item per claim; with affinity (abi.ts, Job.affinity) one
+    // chunk of items/(2·threads) per thread, then single items.
+    const { items } = call;
+    let chunk = call.kernel === "crossEntropyRows" ? Math.max(1, Math.ceil(items / (this.threads * 8))) : 1;
+    let big = Math.ceil(items / chunk);
+    if (call.affinity === true) {
+      chunk = Math.max(1, Math.floor(items / (2 * this.threads)));
+      big = Math.min(this.threads, Math.floor(items / chunk));
+    }
+    const chunks = big + (items - Math.min(items, big * chunk));
     for (const [word, value] of [
-      [CLAIM, 0], [DONE, 0], [ERRORS, 0], [KERNEL, KERNEL_CODES.indexOf(call.kernel)], [PARAMS, call.params], [ITEMS, call.items],
+      [CLAIM, 0], [DONE, 0], [ERRORS, 0], [KERNEL, KERNEL_CODES.indexOf(call.kernel)], [PARAMS, call.params], [ITEMS, items],
       [CHUNK, chunk], [CHUNKS, chunks], [BIG, big], [SCRATCH, call.scratch], [SCRATCH_STRIDE, call.scratchStride], [FAULT, fault === undefined ? 0 : FAULT_CODES[fault]],
     ] as const) {
       Atomics.store(c, word, value);
@@ -273,7 +280,7 @@ export class ThreadPool {
           if (k >= chunks) break;
           try {
             const r0 = k < big ? k * chunk : big * chunk + (k - big);
-            local(r0, Math.min(call.items, k < big ? r0 + chunk : r0 + 1));
+            local(r0, Math.min(items, k < big ? r0 + chunk : r0 + 1));
           } catch (e) {
             this.errors.push(`the calling thread failed: ${e instanceof Error ? e.message : String(e)}`);
           }
