@@ -77,6 +77,7 @@ function loop(ex, c, w) {
     for (;;) {
       const k = Atomics.add(c, CLAIM, 1);
       if (k >= chunks) break;
+      // The first BIG chunks hold CHUNK items, later ones one item (the same formula as pool.ts's run).
       const r0 = k < big ? k * chunk : big * chunk + (k - big);
       try {
         kernel(params, r0, Math.min(items, k < big ? r0 + chunk : r0 + 1), scratch);
