@@ -7,6 +7,8 @@
  *   engine, threads: 2    createEngine({ threads: 2 }): the same slices on the calling thread and a
  *                         worker (the same bits), calls back to back (the worker still spinning)
  *   threads: 1 / 2, idle  the same, each call after 5 ms without one (at 2, the worker asleep)
+ * Then N = 1 on the two engines in blocks of 50 calls 0, 0.5 and 2 ms apart (small calls take the
+ * worker only while it is awake, so the gain depends on the time between calls).
  * Each block is one untimed call, then BLOCK timed calls back to back (for "idle", each after a
  * 5 ms pause). With the default BLOCK of 5, a 2-thread block may start with its worker asleep
  * (the other configurations ran in between); `--block 1` times one call per block, right after
@@ -20,6 +22,8 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { lossSpec } from "../src/backends/common.js";
 import { createEngine, type Engine } from "../src/index.js";
+import { engineExecutor } from "../src/api/engine.js";
+import { WasmExecutor } from "../src/backends/wasm/executor.js";
 import type { CrossEntropyArgs } from "../src/backends/types.js";
 import { runJob, type Job } from "../src/backends/wasm/abi.js";
 import { rowsJob, stage, type Staged } from "../src/backends/wasm/crossEntropy.js";
@@ -112,6 +116,55 @@ for (const v of [128256, 262144]) {
     for (let k = 0; k < 2; k++) engines[k]!.free(ex[k]!);
   }
 }
+// One row (at most VOCAB_SPLIT_LOCAL_MAX logits): the 2-thread engine takes its worker only while
+// it is awake, so its gain depends on the time between calls. Blocks of GAP_CALLS calls on each
+// engine in turn, each call GAP ms after the last (a busy wait), and the share of the 2-thread
+// engine's calls that ran on its pool.
+const GAP_CALLS = 50;
+const ex2 = engineExecutor(engines[1]);
+const pool2 = ex2 instanceof WasmExecutor ? (ex2 as unknown as { pool: ThreadPool }).pool : null;
+let pooled = 0;
+if (pool2 !== null) {
+  const run = pool2.run.bind(pool2);
+  pool2.run = (...a: Parameters<ThreadPool["run"]>) => {
+    pooled++;
+    return run(...a);
+  };
+}
+console.log("");
+console.log("| N | V | pass | ms between calls | threads: 1 | threads: 2 | 2 vs 1 (median, min) | 2 threads: calls on the pool |");
+console.log("|---|---|---|---|---|---|---|---|");
+for (const v of [128256, 262144]) {
+  const ex = [engines[0].alloc(v), engines[1].alloc(v)];
+  for (const a of ex) a.set(genValues(v, 1 + v, 8));
+  const target = genTargets(1, 1, v);
+  for (const grad of [false, true]) {
+    for (const gap of [0, 0.5, 2]) {
+      const times: [number[], number[]] = [[], []];
+      pooled = 0;
+      let calls = 0;
+      for (let r = 0; r < Math.max(1, RUNS / GAP_CALLS) * 2; r++) {
+        for (const k of [0, 1] as const) {
+          for (let i = 0; i < GAP_CALLS; i++) {
+            const until = performance.now() + gap;
+            while (performance.now() < until);
+            const t0 = performance.now();
+            const pooledBefore = pooled;
+            const out = await engines[k].crossEntropy(ex[k]!, target, { classes: v, grad });
+            if (out.grad instanceof Float32Array) engines[k].free(out.grad);
+            times[k].push(performance.now() - t0);
+            if (k === 1) calls++;
+            if (k === 1 && pooled > pooledBefore) pooled = pooledBefore + 1; // count calls, not jobs
+          }
+        }
+      }
+      const st = times.map(stat);
+      console.log(`| 1 | ${v} | ${grad ? "fwd+bwd" : "fwd"} | ${gap} | ${fmt(st[0]!.median)} (${fmt(st[0]!.min)}) | ${fmt(st[1]!.median)} (${fmt(st[1]!.min)}) | ${(st[0]!.median / st[1]!.median).toFixed(2)}× (${(st[0]!.min / st[1]!.min).toFixed(2)}×) | ${Math.round((100 * pooled) / calls)}% |`);
+    }
+  }
+  for (let k = 0; k < 2; k++) engines[k]!.free(ex[k]!);
+}
+
 // The floor under any pooled call: one job whose workers find nothing to do (publish, wake, leave),
 // back to back and after 5 ms idle; with the calling thread taking part (local) and without.
 const empty: Job = { kernel: "rowStats", params: 0, items: 0, scratch: 0, scratchStride: 0 };

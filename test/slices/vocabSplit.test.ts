@@ -11,6 +11,8 @@ import type { CrossEntropyArgs, CrossEntropyResult } from "../../src/backends/ty
 import { collect, stage } from "../../src/backends/wasm/crossEntropy.js";
 import { WasmInstance } from "../../src/backends/wasm/instance.js";
 import { createEngine, type Engine } from "../../src/index.js";
+import { engineExecutor } from "../../src/api/engine.js";
+import { WasmExecutor } from "../../src/backends/wasm/executor.js";
 import { runJob } from "../../src/backends/wasm/abi.js";
 import { ThreadPool } from "../../src/backends/wasm/pool.js";
 import { sliceParts, useVocabSplit, VOCAB_SLICE, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "../../src/backends/wasm/vocabSplit.js";
@@ -166,5 +168,48 @@ test("vocabSplit reuses its statistics views only while address, shape and memor
     }
   } finally {
     own.free(ptr);
+  }
+});
+
+test("the engine's small few-row calls take the workers only while they are awake: the same bits either way", async () => {
+  // N = 1 at V = 4·8192 + 1234 (at most VOCAB_SPLIT_LOCAL_MAX logits): back to back, a call finds
+  // the workers awake and runs on the pool; after 20 ms without a call they sleep, the call runs
+  // on the calling thread alone and does not wake them.
+  const [c] = fewRowCases(4 * VOCAB_SLICE + 1234, [1]);
+  assert.ok(c!.n * c!.v <= VOCAB_SPLIT_LOCAL_MAX);
+  const x = new Float32Array(c!.logits);
+  const options = { classes: c!.v, reduction: "none" as const, grad: true };
+  const one = await createEngine({ backend: "wasm", threads: 1 });
+  const engine = await createEngine({ backend: "wasm", threads: 2 });
+  try {
+    const want = await one.crossEntropy(x, c!.target!, options);
+    const ex = engineExecutor(engine);
+    assert.ok(ex instanceof WasmExecutor);
+    const pool = (ex as unknown as { pool: ThreadPool }).pool;
+    const run = pool.run.bind(pool);
+    let jobs = 0;
+    pool.run = (...a: Parameters<ThreadPool["run"]>) => {
+      jobs++;
+      return run(...a);
+    };
+    const same = async (label: string): Promise<void> => {
+      const got = await engine.crossEntropy(x, c!.target!, options);
+      assert.deepEqual(got.loss, want.loss, `${label}: per-token loss bits`);
+      assert.deepEqual(got.lse, want.lse, `${label}: lse bits`);
+      assert.deepEqual(got.grad, want.grad, `${label}: gradient bits`);
+    };
+    for (let k = 0; k < 200 && jobs === 0; k++) await same(`back to back, call ${k}`);
+    assert.ok(jobs > 0, "calls back to back ran on the pool");
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i === 0 || (i < 100 && pool.awake(true)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(pool.awake(true), false, "the worker sleeps after 20 ms without a call");
+      const before = jobs;
+      await same(`after a pause, round ${round}`);
+      assert.equal(jobs, before, "after a pause, the calling thread alone");
+      assert.equal(pool.awake(true), false, "and the worker was left asleep");
+    }
+  } finally {
+    one.dispose();
+    engine.dispose();
   }
 });

@@ -16,6 +16,12 @@ import { detectFeatures } from "./loader.js";
 import { ThreadPool, type WorkerFault } from "./pool.js";
 import { useVocabSplit, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "./vocabSplit.js";
 
+/**
+ * Calls this close together (ms from the end of one to the start of the next) are back to back:
+ * the workers' spin between jobs (pool.ts) is 1 ms, so they stay awake from one such call to the next.
+ */
+const BACK_TO_BACK_MS = 1;
+
 /** Threads when none are asked for: the CPU count, at most 8. */
 const DEFAULT_MAX_THREADS = 8;
 
@@ -25,6 +31,8 @@ export class WasmExecutor implements Executor {
   private disposed = false;
   /** Test hook: the next pooled job makes a worker fail this way. */
   fault: WorkerFault | undefined;
+  /** When the last crossEntropy call ended (performance.now()): small calls wake the workers only when calls come back to back. */
+  private lastCall = -Infinity;
 
   private constructor(
     private readonly inst: WasmInstance,
@@ -104,7 +112,8 @@ export class WasmExecutor implements Executor {
     let staged: Staged | null = null;
     try {
       const split = useVocabSplit(n, v) && !lmOnly(args.spec);
-      if (split && size > VOCAB_SPLIT_LOCAL_MAX) this.pool?.wake(true);
+      const small = size <= VOCAB_SPLIT_LOCAL_MAX;
+      if (split && (!small || performance.now() - this.lastCall < BACK_TO_BACK_MS)) this.pool?.wake(true);
       const logitsPtr = this.place(logits, temps);
       let gradPtr = 0;
       const gradInPlace = gradOut instanceof Float32Array && inst.owns(gradOut);
@@ -121,8 +130,11 @@ export class WasmExecutor implements Executor {
       // This thread takes slices as well, beside one worker fewer, woken before the staging so
       // that they are awake for the job; a worker that wakes late leaves the slices to the others.
       // (Not with temperature ≠ 1, argmax or entropy: the slice kernels do not compute them.)
-      // Up to VOCAB_SPLIT_LOCAL_MAX logits, this thread alone: a worker saves nothing there.
-      if (split) await vocabSplit(inst, (job) => (size <= VOCAB_SPLIT_LOCAL_MAX ? this.runHere(job) : this.run(job, true)), args, staged);
+      // Up to VOCAB_SPLIT_LOCAL_MAX logits (0.1–0.3 ms of work) a wake-up costs more than a
+      // worker saves, so a job takes the workers only when they are already awake and otherwise
+      // runs here alone; they are woken above only when calls come back to back, for the next
+      // call. The slices and their merge are the same either way, so is every bit.
+      if (split) await vocabSplit(inst, (job) => (small && this.pool?.awake(true) !== true ? this.runHere(job) : this.run(job, true)), args, staged);
       else await this.run(rowsJob(staged, n));
       if (gradOut !== null && !gradInPlace) gradOut.set(inst.f32(gradPtr, size));
       const result = collect(inst, staged, args.spec);
@@ -131,6 +143,7 @@ export class WasmExecutor implements Executor {
     } finally {
       if (staged !== null) for (const p of staged.temps) inst.free(p);
       for (const p of temps) inst.free(p);
+      this.lastCall = performance.now();
     }
   }
 

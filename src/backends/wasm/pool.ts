@@ -215,6 +215,19 @@ export class ThreadPool {
     if (!this.disposed && this.job === 0) this.poke(this.participants(local));
   }
 
+  /**
+   * True when the workers a job would use (`local`: as `run` with `local`) are awake: spinning
+   * between jobs, not asleep in Atomics.wait. A hint for calls too short to wait for a wake-up; a
+   * worker may fall asleep right after it is read, and the job is then done without it.
+   */
+  awake(local: boolean): boolean {
+    if (this.disposed || this.job !== 0) return false;
+    for (let w = 0; w < this.participants(local); w++) {
+      if (this.slots[w]!.handle === null || Atomics.load(this.c, SLEEPING + w) !== 0) return false;
+    }
+    return true;
+  }
+
   /** Wait until `done()`: spinning up to `spinMs`, then on the workers' events (ticks, errors, failures). */
   private async until(done: () => boolean, spinMs: number): Promise<void> {
     if (spin(done, spinMs)) return;

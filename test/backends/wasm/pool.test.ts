@@ -96,3 +96,28 @@ test("pool: chunks of rows by default, and with affinity one chunk per thread of
     }
   }
 });
+
+test("pool: awake() reads true while the workers spin after a job, false once they sleep", async () => {
+  const sleepUntil = async (asleep: boolean): Promise<boolean> => {
+    for (let i = 0; i < 100; i++) {
+      if (pool.awake(false) === !asleep) return true;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return false;
+  };
+  assert.ok(await sleepUntil(true), "the workers fall asleep after their spin (1 ms) with no job");
+  assert.equal(pool.awake(true), false, "asleep: the workers of a local job too");
+  // Right after a job they spin for 1 ms (a worker woken late is still waking: jobs back to back
+  // find every worker up); a descheduled test thread may miss that, so try again.
+  let seen = false;
+  for (let attempt = 0; attempt < 20 && !seen; attempt++) {
+    await rows(async (s) => {
+      for (let k = 0; k < 20 && !seen; k++) {
+        await pool.run(rowsJob(s, N));
+        seen = pool.awake(false);
+      }
+    });
+  }
+  assert.ok(seen, "awake right after a job");
+  assert.ok(await sleepUntil(true), "asleep again after the spin");
+});
