@@ -97,27 +97,30 @@ test("pool: chunks of rows by default, and with affinity one chunk per thread of
   }
 });
 
-test("pool: awake() reads true while the workers spin after a job, false once they sleep", async () => {
-  const sleepUntil = async (asleep: boolean): Promise<boolean> => {
-    for (let i = 0; i < 100; i++) {
-      if (pool.awake(false) === !asleep) return true;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    return false;
-  };
-  assert.ok(await sleepUntil(true), "the workers fall asleep after their spin (1 ms) with no job");
-  assert.equal(pool.awake(true), false, "asleep: the workers of a local job too");
-  // Right after a job they spin for 1 ms (a worker woken late is still waking: jobs back to back
-  // find every worker up); a descheduled test thread may miss that, so try again.
-  let seen = false;
-  for (let attempt = 0; attempt < 20 && !seen; attempt++) {
-    await rows(async (s) => {
-      for (let k = 0; k < 20 && !seen; k++) {
-        await pool.run(rowsJob(s, N));
-        seen = pool.awake(false);
+test("pool: awake() reads true while a worker spins after a job, false once it sleeps", async () => {
+  // One worker, which runs every row of a job of workers alone: it is awake when the job ends.
+  const one = await ThreadPool.create(1, inst.module, inst.memory);
+  try {
+    const sleepUntil = async (): Promise<boolean> => {
+      for (let i = 0; i < 200; i++) {
+        if (!one.awake(false)) return true;
+        await new Promise((resolve) => setTimeout(resolve, 10));
       }
-    });
+      return false;
+    };
+    assert.ok(await sleepUntil(), "the worker falls asleep after its spin (1 ms) with no job");
+    assert.equal(one.awake(true), true, "a local job of a 1-thread pool uses no worker: nothing to wake");
+    // Right after a job it spins for 1 ms; a test thread descheduled that long misses it: try again.
+    let seen = false;
+    for (let attempt = 0; attempt < 50 && !seen; attempt++) {
+      await rows(async (s) => {
+        await one.run(rowsJob(s, N));
+        seen = one.awake(false);
+      });
+    }
+    assert.ok(seen, "awake right after a job");
+    assert.ok(await sleepUntil(), "asleep again after the spin");
+  } finally {
+    one.terminate();
   }
-  assert.ok(seen, "awake right after a job");
-  assert.ok(await sleepUntil(true), "asleep again after the spin");
 });
