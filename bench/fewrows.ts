@@ -7,8 +7,9 @@
  *   engine, threads: 2    createEngine({ threads: 2 }): the same slices on the calling thread and a
  *                         worker (the same bits), calls back to back (the worker still spinning)
  *   threads: 1 / 2, idle  the same, each call after 5 ms without one (at 2, the worker asleep)
- * Then N = 1 on the two engines in blocks of 50 calls 0, 0.5 and 2 ms apart (small calls take the
- * worker only while it is awake, so the gain depends on the time between calls).
+ * Then each shape on the two engines in blocks of 50 calls 0 and 2 ms apart (at N = 1 also 0.5 ms:
+ * such small calls take the worker only while it is awake, so the gain depends on the time between
+ * calls).
  * Each block is one untimed call, then BLOCK timed calls back to back (for "idle", each after a
  * 5 ms pause). With the default BLOCK of 5, a 2-thread block may start with its worker asleep
  * (the other configurations ran in between); `--block 1` times one call per block, right after
@@ -116,10 +117,10 @@ for (const v of [128256, 262144]) {
     for (let k = 0; k < 2; k++) engines[k]!.free(ex[k]!);
   }
 }
-// One row (at most VOCAB_SPLIT_LOCAL_MAX logits): the 2-thread engine takes its worker only while
-// it is awake, so its gain depends on the time between calls. Blocks of GAP_CALLS calls on each
-// engine in turn, each call GAP ms after the last (a busy wait), and the share of the 2-thread
-// engine's calls that ran on its pool.
+// Steady states: blocks of GAP_CALLS calls on each engine in turn, each call GAP ms after the last
+// (a busy wait), and the share of the 2-thread engine's calls that ran on its pool. One row (at
+// most VOCAB_SPLIT_LOCAL_MAX logits) takes the worker only while it is awake, so its gain depends
+// on the time between calls; larger calls wake it and take it in any case.
 const GAP_CALLS = 50;
 const ex2 = engineExecutor(engines[1]);
 const pool2 = ex2 instanceof WasmExecutor ? (ex2 as unknown as { pool: ThreadPool }).pool : null;
@@ -134,12 +135,12 @@ if (pool2 !== null) {
 console.log("");
 console.log("| N | V | pass | ms between calls | threads: 1 | threads: 2 | 2 vs 1 (median, min) | 2 threads: calls on the pool |");
 console.log("|---|---|---|---|---|---|---|---|");
-for (const v of [128256, 262144]) {
-  const ex = [engines[0].alloc(v), engines[1].alloc(v)];
-  for (const a of ex) a.set(genValues(v, 1 + v, 8));
-  const target = genTargets(1, 1, v);
+for (const v of [128256, 262144]) for (const n of [1, 4, 8]) {
+  const ex = [engines[0].alloc(n * v), engines[1].alloc(n * v)];
+  for (const a of ex) a.set(genValues(n * v, n + v, 8));
+  const target = genTargets(n, n, v);
   for (const grad of [false, true]) {
-    for (const gap of [0, 0.5, 2]) {
+    for (const gap of n === 1 ? [0, 0.5, 2] : [0, 2]) {
       const times: [number[], number[]] = [[], []];
       pooled = 0;
       let calls = 0;
@@ -159,7 +160,7 @@ for (const v of [128256, 262144]) {
         }
       }
       const st = times.map(stat);
-      console.log(`| 1 | ${v} | ${grad ? "fwd+bwd" : "fwd"} | ${gap} | ${fmt(st[0]!.median)} (${fmt(st[0]!.min)}) | ${fmt(st[1]!.median)} (${fmt(st[1]!.min)}) | ${(st[0]!.median / st[1]!.median).toFixed(2)}× (${(st[0]!.min / st[1]!.min).toFixed(2)}×) | ${Math.round((100 * pooled) / calls)}% |`);
+      console.log(`| ${n} | ${v} | ${grad ? "fwd+bwd" : "fwd"} | ${gap} | ${fmt(st[0]!.median)} (${fmt(st[0]!.min)}) | ${fmt(st[1]!.median)} (${fmt(st[1]!.min)}) | ${(st[0]!.median / st[1]!.median).toFixed(2)}× (${(st[0]!.min / st[1]!.min).toFixed(2)}×) | ${Math.round((100 * pooled) / calls)}% |`);
     }
   }
   for (let k = 0; k < 2; k++) engines[k]!.free(ex[k]!);
