@@ -36,6 +36,19 @@ type OptionDefault<K extends OptionName> = (typeof OPTIONS)[K]["default"];
 type OptionRows = { readonly [K in OptionName]: { readonly default: OptionDefault<K>; check(fn: string, name: string, x: unknown): OptionValue<K> } };
 const ROWS: OptionRows = OPTIONS;
 
+/** The option names each call takes, in the table's order: built on a call's first use, then kept (every call checks its keys against them). */
+const allowedByCall = new Map<OptionCall, readonly string[]>();
+function allowedOptions(call: OptionCall): readonly string[] {
+  let names = allowedByCall.get(call);
+  if (names === undefined) {
+    names = Object.entries(OPTIONS)
+      .filter(([, row]) => row.calls.some((c) => c === call))
+      .map(([name]) => name);
+    allowedByCall.set(call, names);
+  }
+  return names;
+}
+
 /** The options a call was given, checked against the table: own keys only, unknown keys refused. */
 export class Options {
   private readonly own = new Map<string, unknown>();
@@ -50,9 +63,7 @@ export class Options {
       const shown = typeof options === "string" ? `the string ${JSON.stringify(options)}` : describe(options);
       throw new TypeError(`${fn}: options is ${shown}; expected an object such as { reduction: "mean" }`);
     }
-    const allowed = Object.entries(OPTIONS)
-      .filter(([, row]) => row.calls.some((c) => c === call))
-      .map(([name]) => name);
+    const allowed = allowedOptions(call);
     for (const key of Object.keys(options)) {
       if (!allowed.includes(key)) {
         if (call === "linearCrossEntropy" && key === "weight") {
