@@ -38,7 +38,7 @@ export function useVocabSplit(n: number, v: number): boolean {
  * (N = 1 at V = 128256 or 262144): such a call takes 0.1–0.3 ms, less than a worker may take to
  * wake from Atomics.wait (20–400 µs on a small VM), so with sleeping workers it runs on the calling
  * thread alone (waking them made calls 5 ms apart 0.87–0.93× as fast as one thread's, 2026-12-02),
- * and with workers still spinning from the last call, on them too (calls back to back 1.3–1.8× as
+ * and with workers still spinning from the last call, on them too (calls back to back 1.26–1.95× as
  * fast, 2026-12-03). The slices and their merge are the same either way, so is every bit.
  */
 export const VOCAB_SPLIT_LOCAL_MAX = 1 << 18;
