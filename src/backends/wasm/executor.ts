@@ -13,14 +13,14 @@ import { collectDistillation, distillationJob, stageDistillation, type StagedDis
 import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
-import { ThreadPool, type WorkerFault } from "./pool.js";
+import { ThreadPool, WORKER_SPIN_US, type WorkerFault } from "./pool.js";
 import { useVocabSplit, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "./vocabSplit.js";
 
 /**
  * Calls this close together (ms from the end of one to the start of the next) are back to back:
- * the workers' spin between jobs (pool.ts) is 1 ms, so they stay awake from one such call to the next.
+ * the workers spin that long between jobs (pool.ts), so they stay awake from one such call to the next.
  */
-const BACK_TO_BACK_MS = 1;
+const BACK_TO_BACK_MS = WORKER_SPIN_US / 1000;
 
 /** Threads when none are asked for: the CPU count, at most 8. */
 const DEFAULT_MAX_THREADS = 8;

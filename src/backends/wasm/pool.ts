@@ -30,7 +30,7 @@ import { workerSource } from "./workerSource.js";
 const { JOB, CLOSED, CLAIM, DONE, ERRORS, WANT_MSG, KERNEL, PARAMS, ITEMS, CHUNK, CHUNKS, BIG, SCRATCH, SCRATCH_STRIDE, FAULT, SPIN_US, GO, IN, FINISHED, SLEEPING } = CONTROL;
 
 /** How long a worker spins for the next job before it sleeps (µs): about OpenMP's idea of a short KMP_BLOCKTIME. */
-const WORKER_SPIN_US = 1000;
+export const WORKER_SPIN_US = 1000;
 /** How long the calling thread of a `local` job spins for the workers' last chunks before it waits for events (ms). */
 const MAIN_SPIN_MS = 2;
 
