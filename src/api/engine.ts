@@ -40,6 +40,15 @@ export interface EngineOptions {
   backend?: BackendName;
   /** Worker threads for the wasm backend (1 runs on the calling thread). Default: the CPU count, at most 8. */
   threads?: number;
+  /**
+   * How long the wasm backend's idle workers spin for the next job before they sleep, in ms, from
+   * 0 to 1000. Default 1 (about OpenMP's short block time). A call that finds its workers spinning
+   * starts on them at once; one that finds them asleep pays their wake-up (20–400 µs on a small
+   * VM), and a one-row call of at most 2^18 logits runs on the calling thread alone instead. Longer
+   * keeps them awake across calls further apart (a generation loop's), at the cost of one busy
+   * core per worker while it spins. Results do not depend on it.
+   */
+  spinMs?: number;
   /** With backend "webgpu": a GPUDevice of your own (e.g. TensorFlow.js's), shared, not destroyed by dispose(). Default: a new device. */
   device?: GpuDeviceLike;
 }
@@ -445,7 +454,7 @@ class ExecutorEngine implements Engine {
  */
 export async function createEngine(options?: EngineOptions): Promise<Engine> {
   const o = resolveEngineOptions(options, executorNames());
-  return new ExecutorEngine(await createExecutor("createEngine", o.backend, { threads: o.threads, device: o.device }));
+  return new ExecutorEngine(await createExecutor("createEngine", o.backend, { threads: o.threads, spinMs: o.spinMs, device: o.device }));
 }
 
 /** Test hook (not exported from the package): the executor behind an engine. */

@@ -682,14 +682,17 @@ export function resolveMerged(fn: string, merged: unknown, n: number): MergedSta
   return { loss: Number.NaN, rowLoss: new Float64Array(n), lse, max, sumExp, coef, wSum: Number.NaN, scale };
 }
 
-/** Validate createEngine's options. `threads` stays undefined when not given (the executor picks). */
-export function resolveEngineOptions(options: unknown, names: readonly string[]): { backend: string; threads: number | undefined; device: GpuDeviceLike | undefined } {
+/** Validate createEngine's options. `threads` and `spinMs` stay undefined when not given (the executor picks). */
+export function resolveEngineOptions(
+  options: unknown,
+  names: readonly string[],
+): { backend: string; threads: number | undefined; spinMs: number | undefined; device: GpuDeviceLike | undefined } {
   const fn = "createEngine";
-  if (options === undefined) return { backend: "auto", threads: undefined, device: undefined };
+  if (options === undefined) return { backend: "auto", threads: undefined, spinMs: undefined, device: undefined };
   if (typeof options !== "object" || options === null || Array.isArray(options)) throw new TypeError(`${fn}: options is ${describe(options)}; expected an object`);
   const own = new Map<string, unknown>();
   for (const key of Object.keys(options)) {
-    if (key !== "backend" && key !== "threads" && key !== "device") throw new TypeError(`${fn}: unknown option "${key}"; expected backend, threads, device`);
+    if (key !== "backend" && key !== "threads" && key !== "spinMs" && key !== "device") throw new TypeError(`${fn}: unknown option "${key}"; expected backend, threads, spinMs, device`);
     own.set(key, Reflect.get(options, key));
   }
   const backend = own.get("backend") ?? "auto";
@@ -700,6 +703,10 @@ export function resolveEngineOptions(options: unknown, names: readonly string[])
   if (threads !== undefined && (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > 64)) {
     throw new RangeError(`${fn}: options.threads is ${describe(threads)}; expected an integer from 1 to 64`);
   }
+  const spinMs = own.get("spinMs");
+  if (spinMs !== undefined && (typeof spinMs !== "number" || !(spinMs >= 0 && spinMs <= 1000))) {
+    throw new RangeError(`${fn}: options.spinMs is ${describe(spinMs)}; expected a number of milliseconds from 0 to 1000`);
+  }
   const device = own.get("device");
   if (device !== undefined && backend !== "webgpu") {
     throw new TypeError(`${fn}: options.device is given with backend ${JSON.stringify(backend)}; expected backend "webgpu" (only it runs on a GPUDevice)`);
@@ -707,7 +714,7 @@ export function resolveEngineOptions(options: unknown, names: readonly string[])
   if (device !== undefined && !isDeviceLike(device)) {
     throw new TypeError(`${fn}: options.device is ${describe(device)} without a GPUDevice's members; expected a GPUDevice (from adapter.requestDevice()), with queue, createBuffer and createComputePipelineAsync`);
   }
-  return { backend, threads, device };
+  return { backend, threads, spinMs, device };
 }
 
 function isDeviceLike(d: unknown): d is GpuDeviceLike {

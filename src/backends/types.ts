@@ -373,6 +373,8 @@ export interface GpuCrossEntropyResult extends CrossEntropyResult {
 export interface ExecutorOptions {
   /** Worker threads wanted (the executor may run fewer, e.g. 1 without shared memory). */
   readonly threads: number | undefined;
+  /** How long idle workers spin before they sleep (ms; the wasm backend's pool), or undefined for the default. */
+  readonly spinMs?: number | undefined;
   /** A caller's GPU device (the webgpu backend; others never get one). */
   readonly device?: GpuDeviceLike | undefined;
 }

@@ -91,6 +91,10 @@ test("engine: calls queue in order; validation errors reject and name the argume
     assert.throws(() => e.free(blk), RangeError, "a double free is refused");
   });
   await assert.rejects(createEngine({ threads: 0 }), /createEngine: options\.threads is 0; expected an integer from 1 to 64/);
+  for (const bad of [-1, 1001, Number.NaN, Number.POSITIVE_INFINITY, "5"]) {
+    await assert.rejects(createEngine({ threads: 2, spinMs: bad as number }), /createEngine: options\.spinMs is .*; expected a number of milliseconds from 0 to 1000/, `spinMs ${String(bad)}`);
+  }
+  await assert.rejects(createEngine({ spin: 5 } as never), /createEngine: unknown option "spin"; expected backend, threads, spinMs, device/);
   await assert.rejects(createEngine({ backend: "gpu" as "js" }), /createEngine: options\.backend is "gpu"/);
 });
 

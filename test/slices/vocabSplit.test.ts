@@ -215,3 +215,51 @@ test("the engine's small few-row calls take the workers only while they are awak
     engine.dispose();
   }
 });
+
+test("the engine's spinMs keeps the workers awake across shorter pauses, so small few-row calls still take them: the same bits", async () => {
+  const [c] = fewRowCases(4 * VOCAB_SLICE + 1234, [1]);
+  const x = new Float32Array(c!.logits);
+  const options = { classes: c!.v, reduction: "none" as const, grad: true };
+  const one = await createEngine({ backend: "wasm", threads: 1 });
+  const engine = await createEngine({ backend: "wasm", threads: 2, spinMs: 500 });
+  const never = await createEngine({ backend: "wasm", threads: 2, spinMs: 0 });
+  try {
+    const want = await one.crossEntropy(x, c!.target!, options);
+    const pool = (engineExecutor(engine) as unknown as { pool: ThreadPool }).pool;
+    const run = pool.run.bind(pool);
+    let jobs = 0;
+    pool.run = (...a: Parameters<ThreadPool["run"]>) => {
+      jobs++;
+      return run(...a);
+    };
+    const same = async (e: Engine, label: string): Promise<void> => {
+      const got = await e.crossEntropy(x, c!.target!, options);
+      assert.deepEqual(got.loss, want.loss, `${label}: per-token loss bits`);
+      assert.deepEqual(got.lse, want.lse, `${label}: lse bits`);
+      assert.deepEqual(got.grad, want.grad, `${label}: gradient bits`);
+    };
+    const deadline = performance.now() + 10_000;
+    for (let k = 0; jobs === 0 && (k < 200 || performance.now() < deadline); k++) await same(engine, `back to back, call ${k}`);
+    assert.ok(jobs > 0, "calls back to back ran on the pool");
+    // The worker sleeps only once 500 ms have passed on its own clock since its last job; a pause
+    // that a busy machine stretched near that proves nothing, and is left out.
+    let checked = 0;
+    for (let round = 0; round < 5; round++) {
+      const t0 = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const awake = pool.awake(true);
+      const before = jobs;
+      await same(engine, `after a 20 ms pause, round ${round}`);
+      if (performance.now() - t0 > 250) continue;
+      assert.equal(awake, true, "the worker still spins 20 ms after a call");
+      assert.ok(jobs > before, "the call after a 20 ms pause ran on the pool");
+      checked++;
+    }
+    assert.ok(checked > 0, "at least one pause stayed short enough to check");
+    for (let k = 0; k < 5; k++) await same(never, `spinMs 0, call ${k}`);
+  } finally {
+    one.dispose();
+    engine.dispose();
+    never.dispose();
+  }
+});

@@ -69,7 +69,7 @@ export const wasmBackend: WasmBackend = {
     return loaded().distillation(args);
   },
   createExecutor(options: ExecutorOptions): Promise<Executor> {
-    return import("./executor.js").then((m) => m.WasmExecutor.create(options.threads));
+    return import("./executor.js").then((m) => m.WasmExecutor.create(options.threads, options.spinMs));
   },
   async load(): Promise<boolean> {
     if (!detectFeatures().simd) return false;

@@ -29,7 +29,7 @@ import { workerSource } from "./workerSource.js";
 
 const { JOB, CLOSED, CLAIM, DONE, ERRORS, WANT_MSG, KERNEL, PARAMS, ITEMS, CHUNK, CHUNKS, BIG, SCRATCH, SCRATCH_STRIDE, FAULT, SPIN_US, GO, IN, FINISHED, SLEEPING } = CONTROL;
 
-/** How long a worker spins for the next job before it sleeps (µs): about OpenMP's idea of a short KMP_BLOCKTIME. */
+/** How long a worker spins for the next job before it sleeps (µs), by default: about OpenMP's idea of a short KMP_BLOCKTIME. */
 export const WORKER_SPIN_US = 1000;
 /** How long the calling thread of a `local` job spins for the workers' last chunks before it waits for events (ms). */
 const MAIN_SPIN_MS = 2;
@@ -132,12 +132,14 @@ export class ThreadPool {
     readonly threads: number,
     private readonly module: WebAssembly.Module,
     private readonly memory: WebAssembly.Memory,
+    spinUs: number,
   ) {
-    Atomics.store(this.c, SPIN_US, WORKER_SPIN_US);
+    Atomics.store(this.c, SPIN_US, spinUs);
   }
 
-  static async create(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<ThreadPool> {
-    const pool = new ThreadPool(threads, module, memory);
+  /** A pool of `threads` workers that spin `spinUs` µs after each job before they sleep. */
+  static async create(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, spinUs = WORKER_SPIN_US): Promise<ThreadPool> {
+    const pool = new ThreadPool(threads, module, memory, spinUs);
     for (let w = 0; w < threads; w++) pool.slots.push(pool.start(w));
     await Promise.all(pool.slots.map((s) => s.ready));
     return pool;
