@@ -7,9 +7,9 @@
  *   engine, threads: 2    createEngine({ threads: 2 }): the same slices on the calling thread and a
  *                         worker (the same bits), calls back to back (the worker still spinning)
  *   threads: 1 / 2, idle  the same, each call after 5 ms without one (at 2, the worker asleep)
- * Then each shape on the two engines in blocks of 50 calls 0 and 2 ms apart (at N = 1 also 0.5 ms:
- * such small calls take the worker only while it is awake, so the gain depends on the time between
- * calls).
+ * Then each shape on the two engines, and on a third of 2 threads whose workers spin --spin-ms
+ * (default 10) before they sleep, in blocks of 50 calls --gaps ms apart (default 0, 2 and 5): one
+ * row takes the worker only while it is awake, so its gain depends on the time between calls.
  * Each block is one untimed call, then BLOCK timed calls back to back (for "idle", each after a
  * 5 ms pause). With the default BLOCK of 5, a 2-thread block may start with its worker asleep
  * (the other configurations ran in between); `--block 1` times one call per block, right after
@@ -17,7 +17,7 @@
  * Engine calls take logits in engine memory (zero-copy); with a gradient, it is freed after each
  * call. Figures: median and minimum of RUNS timed calls. Never part of `npm test`.
  *
- *   node scripts/build-wasm.mjs && node --import tsx bench/fewrows.ts [--runs 25] [--block 5]
+ *   node scripts/build-wasm.mjs && node --import tsx bench/fewrows.ts [--runs 25] [--block 5] [--spin-ms 10] [--gaps 0,2,5]
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -33,11 +33,16 @@ import { ThreadPool } from "../src/backends/wasm/pool.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { genTargets, genValues } from "../test/helpers/gen.js";
 
-const { values } = parseArgs({ options: { runs: { type: "string" }, block: { type: "string" } } });
+const { values } = parseArgs({ options: { runs: { type: "string" }, block: { type: "string" }, "spin-ms": { type: "string" }, gaps: { type: "string" } } });
 const RUNS = Number(values.runs ?? 25);
 const WARMUP = 3;
 const BLOCK = Number(values.block ?? 5);
 if (!Number.isInteger(BLOCK) || BLOCK < 1 || RUNS % BLOCK !== 0) throw new Error(`fewrows: --block must be a positive integer that divides --runs (got ${values.block})`);
+/** The third engine's spinMs in the steady-state table, and the times between calls there (ms). */
+const SPIN_MS = Number(values["spin-ms"] ?? 10);
+const GAPS = (values.gaps ?? "0,2,5").split(",").map(Number);
+if (!(SPIN_MS >= 0 && SPIN_MS <= 1000)) throw new Error(`fewrows: --spin-ms must be a number from 0 to 1000 (got ${values["spin-ms"]})`);
+if (GAPS.some((g) => !(g >= 0))) throw new Error(`fewrows: --gaps must be numbers of ms, comma-separated (got ${values.gaps})`);
 
 const inst = await WasmInstance.create("shared");
 const pool = await ThreadPool.create(2, inst.module, inst.memory);
@@ -118,53 +123,64 @@ for (const v of [128256, 262144]) {
   }
 }
 // Steady states: blocks of GAP_CALLS calls on each engine in turn, each call GAP ms after the last
-// (a busy wait), and the share of the 2-thread engine's calls that ran on its pool. One row (at
-// most VOCAB_SPLIT_LOCAL_MAX logits) takes the worker only while it is awake, so its gain depends
-// on the time between calls; larger calls wake it and take it in any case.
+// (a busy wait), and the share of the 2-thread engines' calls that ran on their pools; after each
+// block a pause of SPIN_MS + 2 ms lets every worker fall asleep, so no block inherits a spinning
+// worker from the one before. One row (at most VOCAB_SPLIT_LOCAL_MAX logits) takes the worker only
+// while it is awake, so its gain depends on the time between calls; larger calls wake it and take
+// it in any case. The third engine's workers spin SPIN_MS (createEngine's spinMs) instead of the
+// default 1 ms, so calls up to that far apart find them awake.
 const GAP_CALLS = 50;
-const ex2 = engineExecutor(engines[1]);
-const pool2 = ex2 instanceof WasmExecutor ? (ex2 as unknown as { pool: ThreadPool }).pool : null;
-let pooled = 0;
-if (pool2 !== null) {
-  const run = pool2.run.bind(pool2);
-  pool2.run = (...a: Parameters<ThreadPool["run"]>) => {
-    pooled++;
+const steady: Engine[] = [engines[0], engines[1], await createEngine({ backend: "wasm", threads: 2, spinMs: SPIN_MS })];
+const pooled = [0, 0, 0];
+for (const k of [1, 2]) {
+  const ex = engineExecutor(steady[k]!);
+  const p = ex instanceof WasmExecutor ? (ex as unknown as { pool: ThreadPool }).pool : null;
+  if (p === null) continue;
+  const run = p.run.bind(p);
+  p.run = (...a: Parameters<ThreadPool["run"]>) => {
+    pooled[k]!++;
     return run(...a);
   };
 }
 console.log("");
-console.log("| N | V | pass | ms between calls | threads: 1 | threads: 2 | 2 vs 1 (median, min) | 2 threads: calls on the pool |");
-console.log("|---|---|---|---|---|---|---|---|");
+console.log(`| N | V | pass | ms between calls | threads: 1 | threads: 2 | 2 vs 1 (median, min) | on the pool | threads: 2, spinMs: ${SPIN_MS} | vs 1 (median, min) | on the pool |`);
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const v of [128256, 262144]) for (const n of [1, 4, 8]) {
-  const ex = [engines[0].alloc(n * v), engines[1].alloc(n * v)];
+  const ex = steady.map((e) => e.alloc(n * v));
   for (const a of ex) a.set(genValues(n * v, n + v, 8));
   const target = genTargets(n, n, v);
   for (const grad of [false, true]) {
-    for (const gap of n === 1 ? [0, 0.5, 2] : [0, 2]) {
-      const times: [number[], number[]] = [[], []];
-      pooled = 0;
-      let calls = 0;
+    for (const gap of GAPS) {
+      const times = steady.map(() => [] as number[]);
+      const calls = [0, 0, 0];
+      pooled.fill(0);
       for (let r = 0; r < Math.max(1, RUNS / GAP_CALLS) * 2; r++) {
-        for (const k of [0, 1] as const) {
+        for (let k = 0; k < steady.length; k++) {
+          const e = steady[k]!;
           for (let i = 0; i < GAP_CALLS; i++) {
             const until = performance.now() + gap;
             while (performance.now() < until);
             const t0 = performance.now();
-            const pooledBefore = pooled;
-            const out = await engines[k].crossEntropy(ex[k]!, target, { classes: v, grad });
-            if (out.grad instanceof Float32Array) engines[k].free(out.grad);
-            times[k].push(performance.now() - t0);
-            if (k === 1) calls++;
-            if (k === 1 && pooled > pooledBefore) pooled = pooledBefore + 1; // count calls, not jobs
+            const pooledBefore = pooled[k]!;
+            const out = await e.crossEntropy(ex[k]!, target, { classes: v, grad });
+            if (out.grad instanceof Float32Array) e.free(out.grad);
+            times[k]!.push(performance.now() - t0);
+            calls[k]!++;
+            if (pooled[k]! > pooledBefore) pooled[k] = pooledBefore + 1; // count calls, not jobs
           }
+          await sleep(SPIN_MS + 2);
         }
       }
       const st = times.map(stat);
-      console.log(`| ${n} | ${v} | ${grad ? "fwd+bwd" : "fwd"} | ${gap} | ${fmt(st[0]!.median)} (${fmt(st[0]!.min)}) | ${fmt(st[1]!.median)} (${fmt(st[1]!.min)}) | ${(st[0]!.median / st[1]!.median).toFixed(2)}× (${(st[0]!.min / st[1]!.min).toFixed(2)}×) | ${Math.round((100 * pooled) / calls)}% |`);
+      const vs = (k: number): string => `${(st[0]!.median / st[k]!.median).toFixed(2)}× (${(st[0]!.min / st[k]!.min).toFixed(2)}×)`;
+      const share = (k: number): string => `${Math.round((100 * pooled[k]!) / calls[k]!)}%`;
+      const cell = (k: number): string => `${fmt(st[k]!.median)} (${fmt(st[k]!.min)})`;
+      console.log(`| ${n} | ${v} | ${grad ? "fwd+bwd" : "fwd"} | ${gap} | ${cell(0)} | ${cell(1)} | ${vs(1)} | ${share(1)} | ${cell(2)} | ${vs(2)} | ${share(2)} |`);
     }
   }
-  for (let k = 0; k < 2; k++) engines[k]!.free(ex[k]!);
+  for (let k = 0; k < steady.length; k++) steady[k]!.free(ex[k]!);
 }
+steady[2]!.dispose();
 
 // The floor under any pooled call: one job whose workers find nothing to do (publish, wake, leave),
 // back to back and after 5 ms idle; with the calling thread taking part (local) and without.
