@@ -171,61 +171,33 @@ test("vocabSplit reuses its statistics views only while address, shape and memor
   }
 });
 
-test("the engine's small few-row calls take the workers only while they are awake: the same bits either way", async () => {
-  // N = 1 at V = 4·8192 + 1234 (at most VOCAB_SPLIT_LOCAL_MAX logits): back to back, a call finds
-  // the workers awake and runs on the pool; after 20 ms without a call they sleep, the call runs
-  // on the calling thread alone and does not wake them.
+/** One-row calls on 2-thread engines, each checked against a 1-thread engine's bits; `jobs()` counts the pool jobs of engines[0]. */
+interface OneRowCalls {
+  engines: Engine[];
+  pool: ThreadPool;
+  jobs(): number;
+  same(e: Engine, label: string): Promise<void>;
+  /** Call engines[0] back to back until a call runs on its pool (a busy machine may leave the woken worker off a core for a while). */
+  untilPooled(): Promise<void>;
+}
+
+/**
+ * Run `body` on 2-thread wasm engines with the given spinMs (undefined: the default) and N = 1 at
+ * V = 4·8192 + 1234 (at most VOCAB_SPLIT_LOCAL_MAX logits); the engines are disposed after it.
+ */
+async function withOneRowCalls(spins: readonly (number | undefined)[], body: (h: OneRowCalls) => Promise<void>): Promise<void> {
   const [c] = fewRowCases(4 * VOCAB_SLICE + 1234, [1]);
   assert.ok(c!.n * c!.v <= VOCAB_SPLIT_LOCAL_MAX);
   const x = new Float32Array(c!.logits);
   const options = { classes: c!.v, reduction: "none" as const, grad: true };
   const one = await createEngine({ backend: "wasm", threads: 1 });
-  const engine = await createEngine({ backend: "wasm", threads: 2 });
+  const engines: Engine[] = [];
   try {
+    for (const spinMs of spins) engines.push(await createEngine(spinMs === undefined ? { backend: "wasm", threads: 2 } : { backend: "wasm", threads: 2, spinMs }));
     const want = await one.crossEntropy(x, c!.target!, options);
-    const ex = engineExecutor(engine);
+    const ex = engineExecutor(engines[0]!);
     assert.ok(ex instanceof WasmExecutor);
     const pool = (ex as unknown as { pool: ThreadPool }).pool;
-    const run = pool.run.bind(pool);
-    let jobs = 0;
-    pool.run = (...a: Parameters<ThreadPool["run"]>) => {
-      jobs++;
-      return run(...a);
-    };
-    const same = async (label: string): Promise<void> => {
-      const got = await engine.crossEntropy(x, c!.target!, options);
-      assert.deepEqual(got.loss, want.loss, `${label}: per-token loss bits`);
-      assert.deepEqual(got.lse, want.lse, `${label}: lse bits`);
-      assert.deepEqual(got.grad, want.grad, `${label}: gradient bits`);
-    };
-    // A busy machine may leave the woken worker off a core for a while: call until it shows up.
-    const deadline = performance.now() + 10_000;
-    for (let k = 0; jobs === 0 && (k < 200 || performance.now() < deadline); k++) await same(`back to back, call ${k}`);
-    assert.ok(jobs > 0, "calls back to back ran on the pool");
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i === 0 || (i < 100 && pool.awake(true)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.equal(pool.awake(true), false, "the worker sleeps after 20 ms without a call");
-      const before = jobs;
-      await same(`after a pause, round ${round}`);
-      assert.equal(jobs, before, "after a pause, the calling thread alone");
-      assert.equal(pool.awake(true), false, "and the worker was left asleep");
-    }
-  } finally {
-    one.dispose();
-    engine.dispose();
-  }
-});
-
-test("the engine's spinMs keeps the workers awake across shorter pauses, so small few-row calls still take them: the same bits", async () => {
-  const [c] = fewRowCases(4 * VOCAB_SLICE + 1234, [1]);
-  const x = new Float32Array(c!.logits);
-  const options = { classes: c!.v, reduction: "none" as const, grad: true };
-  const one = await createEngine({ backend: "wasm", threads: 1 });
-  const engine = await createEngine({ backend: "wasm", threads: 2, spinMs: 500 });
-  const never = await createEngine({ backend: "wasm", threads: 2, spinMs: 0 });
-  try {
-    const want = await one.crossEntropy(x, c!.target!, options);
-    const pool = (engineExecutor(engine) as unknown as { pool: ThreadPool }).pool;
     const run = pool.run.bind(pool);
     let jobs = 0;
     pool.run = (...a: Parameters<ThreadPool["run"]>) => {
@@ -238,9 +210,37 @@ test("the engine's spinMs keeps the workers awake across shorter pauses, so smal
       assert.deepEqual(got.lse, want.lse, `${label}: lse bits`);
       assert.deepEqual(got.grad, want.grad, `${label}: gradient bits`);
     };
-    const deadline = performance.now() + 10_000;
-    for (let k = 0; jobs === 0 && (k < 200 || performance.now() < deadline); k++) await same(engine, `back to back, call ${k}`);
-    assert.ok(jobs > 0, "calls back to back ran on the pool");
+    const untilPooled = async (): Promise<void> => {
+      const deadline = performance.now() + 10_000;
+      for (let k = 0; jobs === 0 && (k < 200 || performance.now() < deadline); k++) await same(engines[0]!, `back to back, call ${k}`);
+      assert.ok(jobs > 0, "calls back to back ran on the pool");
+    };
+    await body({ engines, pool, jobs: () => jobs, same, untilPooled });
+  } finally {
+    one.dispose();
+    for (const e of engines) e.dispose();
+  }
+}
+
+test("the engine's small few-row calls take the workers only while they are awake: the same bits either way", async () => {
+  // Back to back, a call finds the workers awake and runs on the pool; after 20 ms without a call
+  // they sleep, the call runs on the calling thread alone and does not wake them.
+  await withOneRowCalls([undefined], async ({ engines: [engine], pool, jobs, same, untilPooled }) => {
+    await untilPooled();
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i === 0 || (i < 100 && pool.awake(true)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(pool.awake(true), false, "the worker sleeps after 20 ms without a call");
+      const before = jobs();
+      await same(engine!, `after a pause, round ${round}`);
+      assert.equal(jobs(), before, "after a pause, the calling thread alone");
+      assert.equal(pool.awake(true), false, "and the worker was left asleep");
+    }
+  });
+});
+
+test("the engine's spinMs keeps the workers awake across shorter pauses, so small few-row calls still take them: the same bits", async () => {
+  await withOneRowCalls([500, 0], async ({ engines: [engine, never], pool, jobs, same, untilPooled }) => {
+    await untilPooled();
     // The worker sleeps only once 500 ms have passed on its own clock since its last job; a pause
     // that a busy machine stretched near that proves nothing, and is left out.
     let checked = 0;
@@ -248,18 +248,14 @@ test("the engine's spinMs keeps the workers awake across shorter pauses, so smal
       const t0 = performance.now();
       await new Promise((resolve) => setTimeout(resolve, 20));
       const awake = pool.awake(true);
-      const before = jobs;
-      await same(engine, `after a 20 ms pause, round ${round}`);
+      const before = jobs();
+      await same(engine!, `after a 20 ms pause, round ${round}`);
       if (performance.now() - t0 > 250) continue;
       assert.equal(awake, true, "the worker still spins 20 ms after a call");
-      assert.ok(jobs > before, "the call after a 20 ms pause ran on the pool");
+      assert.ok(jobs() > before, "the call after a 20 ms pause ran on the pool");
       checked++;
     }
     assert.ok(checked > 0, "at least one pause stayed short enough to check");
-    for (let k = 0; k < 5; k++) await same(never, `spinMs 0, call ${k}`);
-  } finally {
-    one.dispose();
-    engine.dispose();
-    never.dispose();
-  }
+    for (let k = 0; k < 5; k++) await same(never!, `spinMs 0, call ${k}`);
+  });
 });
