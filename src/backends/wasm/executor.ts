@@ -13,7 +13,7 @@ import { collectDistillation, distillationJob, stageDistillation, type StagedDis
 import { WasmInstance } from "./instance.js";
 import { linearCall } from "./linearCrossEntropy.js";
 import { detectFeatures } from "./loader.js";
-import { ThreadPool, WORKER_SPIN_US, type WorkerFault } from "./pool.js";
+import { ThreadPool, type WorkerFault } from "./pool.js";
 import { useVocabSplit, VOCAB_SPLIT_LOCAL_MAX, vocabSplit } from "./vocabSplit.js";
 
 /** Threads when none are asked for: the CPU count, at most 8. */
@@ -25,34 +25,32 @@ export class WasmExecutor implements Executor {
   private disposed = false;
   /** Test hook: the next pooled job makes a worker fail this way. */
   fault: WorkerFault | undefined;
-  /** When the last crossEntropy call ended (performance.now()): small calls wake the workers only when calls come back to back. */
+  /**
+   * When the last crossEntropy call ended (performance.now()): small calls wake the workers only
+   * when calls come back to back, less than the workers' spin (pool.spinUs) apart, so that they
+   * stay awake from one such call to the next.
+   */
   private lastCall = -Infinity;
 
   private constructor(
     private readonly inst: WasmInstance,
     private readonly pool: ThreadPool | null,
     readonly threads: number,
-    /**
-     * Calls this close together (ms from the end of one to the start of the next) are back to
-     * back: the workers spin that long between jobs (pool.ts), so they stay awake from one such
-     * call to the next.
-     */
-    private readonly backToBackMs: number,
   ) {}
 
   /**
    * An executor on `threads` threads (1 where shared memory is unavailable; default: the CPU
-   * count, at most 8) whose workers spin `spinMs` between jobs before they sleep (default
-   * WORKER_SPIN_US).
+   * count, at most 8) whose workers spin `spinMs` between jobs before they sleep (default: the
+   * pool's, WORKER_SPIN_US).
    */
   static async create(threads: number | undefined, spinMs?: number): Promise<WasmExecutor> {
     const f = detectFeatures();
     let t = threads ?? Math.min(DEFAULT_MAX_THREADS, await cpuCount());
     if (!f.threads) t = 1;
-    const spinUs = spinMs === undefined ? WORKER_SPIN_US : Math.round(spinMs * 1000);
+    const spinUs = spinMs === undefined ? undefined : Math.round(spinMs * 1000);
     const inst = await WasmInstance.create(f.threads ? "shared" : "own");
     const pool = t > 1 ? await ThreadPool.create(t, inst.module, inst.memory, spinUs) : null;
-    return new WasmExecutor(inst, pool, t, spinUs / 1000);
+    return new WasmExecutor(inst, pool, t);
   }
 
   private live(): void {
@@ -118,7 +116,7 @@ export class WasmExecutor implements Executor {
     try {
       const split = useVocabSplit(n, v) && !lmOnly(args.spec);
       const small = size <= VOCAB_SPLIT_LOCAL_MAX;
-      if (split && (!small || performance.now() - this.lastCall < this.backToBackMs)) this.pool?.wake(true);
+      if (split && this.pool !== null && (!small || performance.now() - this.lastCall < this.pool.spinUs / 1000)) this.pool.wake(true);
       const logitsPtr = this.place(logits, temps);
       let gradPtr = 0;
       const gradInPlace = gradOut instanceof Float32Array && inst.owns(gradOut);

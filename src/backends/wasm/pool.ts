@@ -30,7 +30,7 @@ import { workerSource } from "./workerSource.js";
 const { JOB, CLOSED, CLAIM, DONE, ERRORS, WANT_MSG, KERNEL, PARAMS, ITEMS, CHUNK, CHUNKS, BIG, SCRATCH, SCRATCH_STRIDE, FAULT, SPIN_US, GO, IN, FINISHED, SLEEPING } = CONTROL;
 
 /** How long a worker spins for the next job before it sleeps (µs), by default: about OpenMP's idea of a short KMP_BLOCKTIME. */
-export const WORKER_SPIN_US = 1000;
+const WORKER_SPIN_US = 1000;
 /** How long the calling thread of a `local` job spins for the workers' last chunks before it waits for events (ms). */
 const MAIN_SPIN_MS = 2;
 
@@ -132,7 +132,8 @@ export class ThreadPool {
     readonly threads: number,
     private readonly module: WebAssembly.Module,
     private readonly memory: WebAssembly.Memory,
-    spinUs: number,
+    /** How long a worker spins after each job before it sleeps (µs). */
+    readonly spinUs: number,
   ) {
     Atomics.store(this.c, SPIN_US, spinUs);
   }
